@@ -1,0 +1,156 @@
+//! Reading a compiled pipeline file: YAML (one or two documents) or JSON.
+
+use crate::model::PipelineSpec;
+use crate::validate::validate;
+use crate::SpecError;
+use serde_json::Value;
+
+/// IR schema versions this crate understands.
+pub const SUPPORTED_SCHEMA_VERSIONS: &[&str] = &["2.0.0", "2.1.0"];
+
+/// A parsed and validated pipeline file: the spec plus its optional platform spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// The `PipelineSpec` document.
+    pub spec: PipelineSpec,
+    /// The second document (`platforms: {kubernetes: ...}`), if present.
+    pub platform_spec: Option<Value>,
+}
+
+impl Pipeline {
+    /// The pipeline's name (validation guarantees it is set).
+    pub fn name(&self) -> &str {
+        self.spec.pipeline_info.name.as_deref().unwrap_or_default()
+    }
+}
+
+/// Parses and validates a pipeline from bytes. `source` names the file in error messages.
+pub fn parse_pipeline(source: &str, bytes: &[u8]) -> Result<Pipeline, SpecError> {
+    let docs = read_documents(source, bytes)?;
+    let mut docs = docs.into_iter().filter(|d| !d.is_null());
+    let first = docs.next().ok_or_else(|| {
+        SpecError::new(
+            source,
+            "",
+            "no pipeline spec found: the file is empty or holds only comments",
+        )
+    })?;
+    let (spec_value, mut platform_spec) = split_pipeline_job(source, first)?;
+    for extra in docs {
+        if platform_spec.is_some() {
+            return Err(SpecError::new(
+                source,
+                "",
+                "expected at most two YAML documents (pipeline spec, platform spec), found more",
+            ));
+        }
+        if extra.get("platforms").is_none() {
+            return Err(SpecError::new(
+                source,
+                "",
+                "the second YAML document must be a platform spec with a `platforms` field",
+            ));
+        }
+        platform_spec = Some(extra);
+    }
+    let spec = deserialize_spec(source, spec_value)?;
+    let pipeline = Pipeline {
+        spec,
+        platform_spec,
+    };
+    let errors = validate(&pipeline.spec);
+    if let Some(first) = errors.into_iter().next() {
+        return Err(SpecError::new(source, &first.path, &first.message));
+    }
+    Ok(pipeline)
+}
+
+/// Accepts a bare `PipelineSpec` or a `PipelineJob`-like wrapper with `pipelineSpec`
+/// (and an optional embedded `platformSpec`).
+fn split_pipeline_job(source: &str, doc: Value) -> Result<(Value, Option<Value>), SpecError> {
+    let Value::Object(mut map) = doc else {
+        return Err(SpecError::new(
+            source,
+            "",
+            &format!(
+                "expected a mapping (the pipeline spec), found {}",
+                json_kind(&doc)
+            ),
+        ));
+    };
+    if let Some(inner) = map.remove("pipelineSpec").or_else(|| map.remove("pipeline_spec")) {
+        let platform = map
+            .remove("platformSpec")
+            .or_else(|| map.remove("platform_spec"));
+        return Ok((inner, platform));
+    }
+    Ok((Value::Object(map), None))
+}
+
+fn deserialize_spec(source: &str, value: Value) -> Result<PipelineSpec, SpecError> {
+    if let Some(version) = value.get("schemaVersion") {
+        match version.as_str() {
+            Some(v) if SUPPORTED_SCHEMA_VERSIONS.contains(&v) => {}
+            _ => {
+                return Err(SpecError::new(
+                    source,
+                    "schemaVersion",
+                    &format!(
+                        "unsupported schema version {version}; expected one of {}",
+                        SUPPORTED_SCHEMA_VERSIONS.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        SpecError::new(source, &path, &e.into_inner().to_string())
+    })
+}
+
+fn read_documents(source: &str, bytes: &[u8]) -> Result<Vec<Value>, SpecError> {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Err(SpecError::new(
+            source,
+            "",
+            "this is a zip archive; expected a compiled pipeline (YAML or JSON)",
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        SpecError::new(
+            source,
+            "",
+            "not a text file (invalid UTF-8); expected a compiled pipeline (YAML or JSON)",
+        )
+    })?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            SpecError::new(
+                source,
+                "",
+                &format!(
+                    "malformed JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        return Ok(vec![value]);
+    }
+    serde_saphyr::from_multiple::<Value>(text)
+        .map_err(|e| SpecError::new(source, "", &format!("malformed YAML: {e}")))
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
