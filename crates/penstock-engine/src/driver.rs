@@ -1,0 +1,1136 @@
+//! The run manager: executes one run of a pipeline, DAG by DAG, recording every state change
+//! in the [`RunStore`] before acting on it. The CLI (`penstock run`) and the server drive runs
+//! through this same type.
+//!
+//! Semantics follow Kubeflow's backend (see `docs/semantics.md`):
+//! - a task starts when every task it depends on (`dependentTasks` and the producers of its
+//!   inputs) is finished; a skipped upstream counts as finished;
+//! - after a task fails no new task is started anywhere in the run (Argo's fail-fast), except
+//!   tasks with the `ALL_UPSTREAM_TASKS_COMPLETED` strategy (exit handlers); tasks that were not
+//!   started are recorded as SKIPPED with the reason;
+//! - a false `triggerPolicy.condition` makes the task SKIPPED; consuming an output that a
+//!   skipped task never produced fails the consumer unless the input is optional.
+
+use crate::expr::{apply_selector, evaluate_condition};
+use crate::params::{coerce_value, value_to_text};
+use crate::policy::{backoff_delay, fingerprint};
+use crate::ports::{Clock, LaunchOutcome, LaunchRequest, RunObserver, RunStore, StoreError, TaskLauncher};
+use crate::record::{
+    ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, ParameterMap, RunRecord, RuntimeArtifact,
+    TaskIo, TaskKind, TaskRecord,
+};
+use crate::state::{RunState, TaskState};
+use penstock_spec::{validate::task_dependencies, ComponentSpec, Pipeline, PipelineSpec, TaskSpec, TriggerStrategy};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// A failure that stops the engine from executing or recording a run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store could not record a change.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An illegal state transition was attempted (a bug).
+    #[error("illegal transition of {what} from {from} to {to}")]
+    IllegalTransition {
+        /// The task path or run id.
+        what: String,
+        /// Current state.
+        from: String,
+        /// Requested state.
+        to: String,
+    },
+}
+
+/// Per-run choices.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Never reuse cached outputs in this run (`--no-cache`).
+    pub disable_cache: bool,
+    /// Cached outputs older than this are not reused.
+    pub cache_max_age: Option<Duration>,
+    /// The pipeline root (`{{$.pipeline_root}}`).
+    pub pipeline_root: String,
+}
+
+/// Executes runs. Cheap to clone; share one between the CLI or the server's requests.
+#[derive(Clone)]
+pub struct RunEngine {
+    store: Arc<dyn RunStore>,
+    launcher: Arc<dyn TaskLauncher>,
+    clock: Arc<dyn Clock>,
+    observer: Arc<dyn RunObserver>,
+    task_slots: Option<Arc<Semaphore>>,
+}
+
+/// Derives a task's id from its run and path, formatted as a UUID, so ids are stable.
+pub fn task_id(run_id: &str, path: &str) -> String {
+    let digest = Sha256::digest(format!("{run_id}/{path}").as_bytes());
+    let h = hex::encode(&digest[..16]);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+impl RunEngine {
+    /// An engine over a store, a launcher and a clock.
+    pub fn new(store: Arc<dyn RunStore>, launcher: Arc<dyn TaskLauncher>, clock: Arc<dyn Clock>) -> Self {
+        RunEngine {
+            store,
+            launcher,
+            clock,
+            observer: Arc::new(crate::ports::NoObserver),
+            task_slots: None,
+        }
+    }
+
+    /// Reports every recorded change to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Limits how many container tasks execute at once across all runs of this engine.
+    pub fn with_task_slots(mut self, slots: usize) -> Self {
+        self.task_slots = Some(Arc::new(Semaphore::new(slots.max(1))));
+        self
+    }
+
+    /// Records a new PENDING run. `parameters` must already be typed
+    /// ([`crate::params::resolve_run_parameters`]).
+    pub async fn create_run(
+        &self,
+        run_id: String,
+        display_name: String,
+        pipeline: &Pipeline,
+        parameters: ParameterMap,
+    ) -> Result<RunRecord, EngineError> {
+        let spec_json = serde_json::to_value(&pipeline.spec).unwrap_or(Value::Null);
+        let run = RunRecord {
+            run_id,
+            display_name,
+            pipeline_name: pipeline.name().to_string(),
+            pipeline_spec: spec_json,
+            platform_spec: pipeline.platform_spec.clone(),
+            parameters,
+            state: RunState::Pending,
+            error: None,
+            created_at: self.clock.now(),
+            started_at: None,
+            finished_at: None,
+            outputs: TaskIo::default(),
+        };
+        self.store.insert_run(&run).await?;
+        self.observer.run_changed(&run);
+        Ok(run)
+    }
+
+    /// Executes a recorded run to its end and returns its final record. Cancelling `cancel`
+    /// kills running tasks and ends the run as CANCELED.
+    pub async fn execute(
+        &self,
+        mut run: RunRecord,
+        pipeline: Arc<Pipeline>,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunRecord, EngineError> {
+        self.set_run_state(&mut run, RunState::Running, None).await?;
+        let ctx = Arc::new(RunContext {
+            run_id: run.run_id.clone(),
+            run_name: run.display_name.clone(),
+            run_created_at: run.created_at,
+            spec: Arc::new(pipeline.spec.clone()),
+            platform: pipeline.platform_spec.clone(),
+            options,
+            engine: self.clone(),
+            cancel,
+            first_failure: Mutex::new(None),
+        });
+        let inputs = TaskIo {
+            parameters: run.parameters.clone(),
+            artifacts: ArtifactMap::new(),
+        };
+        let result = run_dag(ctx.clone(), None, String::new(), None, inputs).await;
+        run.outputs = result.outputs;
+        let (state, error) = if ctx.cancel.is_cancelled() {
+            (RunState::Canceled, Some("the run was cancelled".to_string()))
+        } else if let Some(err) = result.error {
+            (RunState::Failed, Some(err))
+        } else {
+            (RunState::Succeeded, None)
+        };
+        self.set_run_state(&mut run, state, error).await?;
+        Ok(run)
+    }
+
+    /// Records a run as FAILED without executing it (e.g. it could not be started).
+    pub async fn fail_run(&self, run: &mut RunRecord, error: String) -> Result<(), EngineError> {
+        self.set_run_state(run, RunState::Failed, Some(error)).await
+    }
+
+    async fn set_run_state(&self, run: &mut RunRecord, next: RunState, error: Option<String>) -> Result<(), EngineError> {
+        if !run.state.can_become(next) {
+            return Err(EngineError::IllegalTransition {
+                what: format!("run {}", run.run_id),
+                from: run.state.name().into(),
+                to: next.name().into(),
+            });
+        }
+        let now = self.clock.now();
+        run.state = next;
+        if next == RunState::Running {
+            run.started_at = Some(now);
+        }
+        if next.is_terminal() {
+            run.finished_at = Some(now);
+            run.error = error;
+        }
+        self.store.update_run(run).await?;
+        self.observer.run_changed(run);
+        Ok(())
+    }
+
+    /// The one place a task changes state: checks the transition, stamps times, stores the
+    /// record, then tells the observer.
+    async fn set_task_state(&self, task: &mut TaskRecord, next: TaskState, message: Option<String>) -> Result<(), EngineError> {
+        if !task.state.can_become(next) {
+            return Err(EngineError::IllegalTransition {
+                what: format!("task {}", task.path),
+                from: task.state.name().into(),
+                to: next.name().into(),
+            });
+        }
+        let now = self.clock.now();
+        if next == TaskState::Running && task.started_at.is_none() {
+            task.started_at = Some(now);
+        }
+        if next.is_terminal() {
+            task.finished_at = Some(now);
+            if matches!(next, TaskState::Failed | TaskState::Skipped | TaskState::Canceled) {
+                task.error = message.clone();
+            }
+        }
+        task.state = next;
+        self.store.upsert_task(task, message.as_deref()).await?;
+        self.observer.task_changed(task);
+        Ok(())
+    }
+}
+
+struct RunContext {
+    run_id: String,
+    run_name: String,
+    run_created_at: jiff::Timestamp,
+    spec: Arc<PipelineSpec>,
+    platform: Option<Value>,
+    options: RunOptions,
+    engine: RunEngine,
+    cancel: CancellationToken,
+    first_failure: Mutex<Option<String>>,
+}
+
+impl RunContext {
+    fn component(&self, name: Option<&str>) -> Option<&ComponentSpec> {
+        match name {
+            None => Some(&self.spec.root),
+            Some(n) => self.spec.components.get(n),
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.first_failure.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn note_failure(&self, message: &str) {
+        if let Ok(mut guard) = self.first_failure.lock() {
+            if guard.is_none() {
+                *guard = Some(message.to_string());
+            }
+        }
+    }
+
+    fn new_task(&self, parent: Option<&str>, path: &str, name: &str, kind: TaskKind, iteration: Option<i64>) -> TaskRecord {
+        TaskRecord {
+            task_id: task_id(&self.run_id, path),
+            run_id: self.run_id.clone(),
+            parent_task_id: parent.map(str::to_string),
+            path: path.to_string(),
+            name: name.to_string(),
+            kind,
+            state: TaskState::Pending,
+            iteration,
+            created_at: self.engine.clock.now(),
+            started_at: None,
+            finished_at: None,
+            inputs: TaskIo::default(),
+            outputs: TaskIo::default(),
+            error: None,
+            attempts: 0,
+            cache: None,
+            fingerprint: None,
+            log_uri: None,
+        }
+    }
+}
+
+/// How a task ended, as seen by its DAG.
+#[derive(Debug, Clone)]
+struct TaskOutcome {
+    state: TaskState,
+    outputs: TaskIo,
+    error: Option<String>,
+}
+
+/// How a DAG ended: the first failure inside it, if any, and its `dagOutputs`.
+#[derive(Debug, Default)]
+struct DagResult {
+    error: Option<String>,
+    outputs: TaskIo,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+fn task_path(dag_path: &str, name: &str) -> String {
+    if dag_path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dag_path}/{name}")
+    }
+}
+
+fn kind_of(ctx: &RunContext, task: &TaskSpec) -> TaskKind {
+    if task.parameter_iterator.is_some() || task.artifact_iterator.is_some() {
+        return TaskKind::Loop;
+    }
+    match ctx.component(Some(&task.component_ref.name)) {
+        Some(c) if c.dag.is_some() => TaskKind::Dag,
+        Some(c) => match c
+            .executor_label
+            .as_ref()
+            .and_then(|l| ctx.spec.deployment_spec.executors.get(l))
+        {
+            Some(e) if e.importer.is_some() => TaskKind::Importer,
+            _ => TaskKind::Container,
+        },
+        None => TaskKind::Container,
+    }
+}
+
+/// Executes the DAG of component `component` (None = root) at `dag_path` with `inputs`.
+fn run_dag(
+    ctx: Arc<RunContext>,
+    component: Option<String>,
+    dag_path: String,
+    parent_id: Option<String>,
+    inputs: TaskIo,
+) -> BoxFuture<DagResult> {
+    Box::pin(async move {
+        let Some(dag) = ctx.component(component.as_deref()).and_then(|c| c.dag.clone()) else {
+            return DagResult {
+                error: Some(format!("component {component:?} has no DAG")),
+                outputs: TaskIo::default(),
+            };
+        };
+        let inputs = Arc::new(inputs);
+        // Record the whole DAG as PENDING first, so observers see the graph before it runs.
+        let mut records: BTreeMap<String, TaskRecord> = BTreeMap::new();
+        for (name, spec) in &dag.tasks {
+            let path = task_path(&dag_path, name);
+            let mut record = ctx.new_task(parent_id.as_deref(), &path, name, kind_of(&ctx, spec), None);
+            if let Err(e) = ctx.engine.store.upsert_task(&record, Some("created")).await {
+                return DagResult {
+                    error: Some(e.to_string()),
+                    outputs: TaskIo::default(),
+                };
+            }
+            ctx.engine.observer.task_changed(&record);
+            record.state = TaskState::Pending;
+            records.insert(name.clone(), record);
+        }
+
+        let mut outcomes: BTreeMap<String, TaskOutcome> = BTreeMap::new();
+        let mut running: JoinSet<(String, TaskOutcome)> = JoinSet::new();
+        let mut first_error: Option<String> = None;
+        loop {
+            let ready: Vec<String> = dag
+                .tasks
+                .iter()
+                .filter(|(name, spec)| {
+                    records.contains_key(*name) && task_dependencies(spec).iter().all(|d| outcomes.contains_key(*d))
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in ready {
+                let Some(mut record) = records.remove(&name) else { continue };
+                let Some(spec) = dag.tasks.get(&name).cloned() else { continue };
+                let deps = task_dependencies(&spec);
+                let waits_for_all = spec
+                    .trigger_policy
+                    .as_ref()
+                    .is_some_and(|p| p.strategy == TriggerStrategy::AllUpstreamTasksCompleted);
+                let failed_dep = deps
+                    .iter()
+                    .find(|d| outcomes.get(**d).is_some_and(|o| matches!(o.state, TaskState::Failed | TaskState::Canceled)))
+                    .map(|d| d.to_string());
+                let not_start = if ctx.cancel.is_cancelled() {
+                    Some((TaskState::Canceled, "the run was cancelled before this task started".to_string()))
+                } else if waits_for_all {
+                    None
+                } else if let Some(dep) = failed_dep {
+                    Some((TaskState::Skipped, format!("not started: upstream task '{dep}' did not succeed")))
+                } else {
+                    ctx.failure()
+                        .map(|f| (TaskState::Skipped, format!("not started: the run is failing ({f})")))
+                };
+                if let Some((state, message)) = not_start {
+                    let outcome = match ctx.engine.set_task_state(&mut record, state, Some(message.clone())).await {
+                        Ok(()) => TaskOutcome {
+                            state,
+                            outputs: TaskIo::default(),
+                            error: None,
+                        },
+                        Err(e) => failed_outcome(&ctx, e.to_string()),
+                    };
+                    outcomes.insert(name, outcome);
+                    continue;
+                }
+                let upstream: BTreeMap<String, TaskOutcome> = deps
+                    .iter()
+                    .filter_map(|d| outcomes.get(*d).map(|o| (d.to_string(), o.clone())))
+                    .collect();
+                let ctx2 = ctx.clone();
+                let inputs2 = inputs.clone();
+                let dag_path2 = dag_path.clone();
+                running.spawn(async move {
+                    let outcome = run_task(ctx2, record, spec, dag_path2, inputs2, upstream).await;
+                    (name, outcome)
+                });
+            }
+            match running.join_next().await {
+                Some(Ok((name, outcome))) => {
+                    if outcome.state == TaskState::Failed && first_error.is_none() {
+                        first_error = Some(outcome.error.clone().unwrap_or_else(|| format!("task '{name}' failed")));
+                    }
+                    outcomes.insert(name, outcome);
+                }
+                Some(Err(join_error)) => {
+                    let message = format!("internal error: a task panicked: {join_error}");
+                    ctx.note_failure(&message);
+                    first_error.get_or_insert(message);
+                }
+                None => break,
+            }
+        }
+        if first_error.is_none() && outcomes.values().any(|o| o.state == TaskState::Canceled) {
+            first_error = Some("the run was cancelled".into());
+        }
+        let outputs = dag_outputs(&dag, &outcomes);
+        DagResult {
+            error: first_error,
+            outputs,
+        }
+    })
+}
+
+fn failed_outcome(ctx: &RunContext, message: String) -> TaskOutcome {
+    ctx.note_failure(&message);
+    TaskOutcome {
+        state: TaskState::Failed,
+        outputs: TaskIo::default(),
+        error: Some(message),
+    }
+}
+
+/// Resolves a DAG's `outputs` from its tasks' outcomes (first produced selector wins, which is
+/// how `dsl.OneOf` picks the branch that ran).
+fn dag_outputs(dag: &penstock_spec::DagSpec, outcomes: &BTreeMap<String, TaskOutcome>) -> TaskIo {
+    let mut io = TaskIo::default();
+    let produced = |task: &str| outcomes.get(task).filter(|o| o.state.produced_outputs());
+    for (name, out) in &dag.outputs.parameters {
+        let selectors: Vec<&penstock_spec::ParameterSelector> = match (&out.value_from_parameter, &out.value_from_oneof) {
+            (Some(s), _) => vec![s],
+            (None, Some(many)) => many.parameter_selectors.iter().collect(),
+            _ => vec![],
+        };
+        if let Some(v) = selectors
+            .iter()
+            .find_map(|s| produced(&s.producer_subtask).and_then(|o| o.outputs.parameters.get(&s.output_parameter_key)))
+        {
+            io.parameters.insert(name.clone(), v.clone());
+        }
+    }
+    for (name, out) in &dag.outputs.artifacts {
+        if let Some(list) = out
+            .artifact_selectors
+            .iter()
+            .find_map(|s| produced(&s.producer_subtask).and_then(|o| o.outputs.artifacts.get(&s.output_artifact_key)))
+        {
+            io.artifacts.insert(name.clone(), list.clone());
+        }
+    }
+    io
+}
+
+fn final_status(ctx: &RunContext, producer: &str, outcome: Option<&TaskOutcome>) -> Value {
+    let state = outcome.map(|o| o.state).unwrap_or(TaskState::Skipped);
+    let kfp_state = match state {
+        TaskState::Cached => "SUCCEEDED",
+        other => other.name(),
+    };
+    let mut status = json!({
+        "state": kfp_state,
+        "pipelineJobResourceName": format!("runs/{}", ctx.run_id),
+        "pipelineTaskName": producer,
+    });
+    if let Some(err) = outcome.and_then(|o| o.error.clone()) {
+        status["error"] = json!({"code": 2, "message": err});
+    }
+    status
+}
+
+/// Resolves a task's inputs from its DAG's inputs and its upstream tasks' outputs, applying the
+/// callee component's defaults and checking required inputs.
+fn resolve_inputs(
+    ctx: &RunContext,
+    spec: &TaskSpec,
+    callee: &ComponentSpec,
+    dag_inputs: &TaskIo,
+    upstream: &BTreeMap<String, TaskOutcome>,
+) -> Result<TaskIo, String> {
+    let mut io = TaskIo::default();
+    let mut constants: Vec<String> = Vec::new();
+    for (name, input) in &spec.inputs.parameters {
+        let mut value = if let Some(source) = &input.component_input_parameter {
+            dag_inputs.parameters.get(source).cloned()
+        } else if let Some(r) = &input.task_output_parameter {
+            match upstream.get(&r.producer_task) {
+                Some(o) if o.state.produced_outputs() => match o.outputs.parameters.get(&r.output_parameter_key) {
+                    Some(v) => Some(v.clone()),
+                    None => {
+                        return Err(format!(
+                            "input '{name}': task '{}' produced no output parameter '{}'",
+                            r.producer_task, r.output_parameter_key
+                        ))
+                    }
+                },
+                Some(o) => {
+                    if callee.input_definitions.parameters.get(name).is_some_and(|d| d.is_optional || d.default_value.is_some()) {
+                        None
+                    } else {
+                        return Err(format!(
+                            "input '{name}': task '{}' was {} and produced no output '{}'",
+                            r.producer_task,
+                            o.state.name().to_lowercase(),
+                            r.output_parameter_key
+                        ));
+                    }
+                }
+                None => return Err(format!("input '{name}': producer task '{}' has not run", r.producer_task)),
+            }
+        } else if let Some(rv) = &input.runtime_value {
+            let literal = rv.literal();
+            if matches!(&literal, Some(Value::String(s)) if s.contains("{{$.inputs.parameters[")) {
+                constants.push(name.clone());
+            }
+            literal
+        } else if let Some(r) = &input.task_final_status {
+            Some(final_status(ctx, &r.producer_task, upstream.get(&r.producer_task)))
+        } else {
+            None
+        };
+        if let (Some(selector), Some(v)) = (&input.parameter_expression_selector, &value) {
+            value = Some(apply_selector(selector, v).map_err(|e| format!("input '{name}': {e}"))?);
+        }
+        if let Some(v) = value {
+            io.parameters.insert(name.clone(), v);
+        }
+    }
+    // Constants that interpolate other inputs (f-strings over pipeline channels).
+    for name in constants {
+        if let Some(Value::String(template)) = io.parameters.get(&name).cloned() {
+            let mut text = template;
+            for (other, v) in &io.parameters {
+                let needle = format!("{{{{$.inputs.parameters['{other}']}}}}");
+                if text.contains(&needle) {
+                    text = text.replace(&needle, &value_to_text(v));
+                }
+            }
+            io.parameters.insert(name, Value::String(text));
+        }
+    }
+    for (name, input) in &spec.inputs.artifacts {
+        let list = if let Some(source) = &input.component_input_artifact {
+            dag_inputs.artifacts.get(source).cloned()
+        } else if let Some(r) = &input.task_output_artifact {
+            match upstream.get(&r.producer_task) {
+                Some(o) if o.state.produced_outputs() => o.outputs.artifacts.get(&r.output_artifact_key).cloned(),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        match list {
+            Some(list) => {
+                io.artifacts.insert(name.clone(), list);
+            }
+            None if callee.input_definitions.artifacts.get(name).is_some_and(|d| !d.is_optional) => {
+                let from = input
+                    .task_output_artifact
+                    .as_ref()
+                    .map(|r| format!("task '{}' output '{}'", r.producer_task, r.output_artifact_key))
+                    .or_else(|| input.component_input_artifact.as_ref().map(|c| format!("pipeline input '{c}'")))
+                    .unwrap_or_default();
+                return Err(format!("input artifact '{name}': {from} was not produced"));
+            }
+            None => {}
+        }
+    }
+    // Defaults, types and required inputs of the callee.
+    for (name, def) in &callee.input_definitions.parameters {
+        let ty = def.parameter_type.effective(def.legacy_type.as_deref());
+        match io.parameters.remove(name).or_else(|| def.default_value.clone()) {
+            Some(v) => {
+                let v = coerce_value(name, ty, v.clone()).unwrap_or(v);
+                io.parameters.insert(name.clone(), v);
+            }
+            None if def.is_optional => {}
+            None if spec.parameter_iterator.as_ref().is_some_and(|it| &it.item_input == name) => {}
+            None => return Err(format!("missing value for required input '{name}' ({})", ty.name())),
+        }
+    }
+    Ok(io)
+}
+
+/// Executes one task of a DAG to its end.
+async fn run_task(
+    ctx: Arc<RunContext>,
+    mut record: TaskRecord,
+    spec: TaskSpec,
+    dag_path: String,
+    dag_inputs: Arc<TaskIo>,
+    upstream: BTreeMap<String, TaskOutcome>,
+) -> TaskOutcome {
+    let result = run_task_inner(&ctx, &mut record, &spec, &dag_path, &dag_inputs, &upstream).await;
+    match result {
+        Ok(outcome) => {
+            if outcome.state == TaskState::Failed {
+                if let Some(e) = &outcome.error {
+                    ctx.note_failure(e);
+                }
+            }
+            outcome
+        }
+        Err(e) => {
+            let message = format!("task '{}': {e}", record.path);
+            if !record.state.is_terminal() {
+                let _ = ctx.engine.set_task_state(&mut record, TaskState::Failed, Some(message.clone())).await;
+            }
+            failed_outcome(&ctx, message)
+        }
+    }
+}
+
+async fn fail(ctx: &RunContext, record: &mut TaskRecord, message: String) -> Result<TaskOutcome, EngineError> {
+    let message = format!("task '{}': {message}", record.path);
+    ctx.engine.set_task_state(record, TaskState::Failed, Some(message.clone())).await?;
+    Ok(TaskOutcome {
+        state: TaskState::Failed,
+        outputs: TaskIo::default(),
+        error: Some(message),
+    })
+}
+
+async fn finish(ctx: &RunContext, record: &mut TaskRecord, state: TaskState, outputs: TaskIo, message: Option<String>) -> Result<TaskOutcome, EngineError> {
+    record.outputs = outputs.clone();
+    ctx.engine.set_task_state(record, state, message.clone()).await?;
+    Ok(TaskOutcome {
+        state,
+        outputs,
+        error: if state == TaskState::Failed { message } else { None },
+    })
+}
+
+async fn run_task_inner(
+    ctx: &Arc<RunContext>,
+    record: &mut TaskRecord,
+    spec: &TaskSpec,
+    dag_path: &str,
+    dag_inputs: &TaskIo,
+    upstream: &BTreeMap<String, TaskOutcome>,
+) -> Result<TaskOutcome, EngineError> {
+    let Some(callee) = ctx.component(Some(&spec.component_ref.name)).cloned() else {
+        return fail(ctx, record, format!("unknown component '{}'", spec.component_ref.name)).await;
+    };
+    let inputs = match resolve_inputs(ctx, spec, &callee, dag_inputs, upstream) {
+        Ok(io) => io,
+        Err(e) => return fail(ctx, record, e).await,
+    };
+    record.inputs = inputs.clone();
+    if let Some(condition) = spec.trigger_policy.as_ref().and_then(|p| p.condition.as_deref()).filter(|c| !c.is_empty()) {
+        match evaluate_condition(condition, &inputs.parameters) {
+            Ok(true) => {}
+            Ok(false) => {
+                let message = format!("condition was false: {condition}");
+                return finish(ctx, record, TaskState::Skipped, TaskIo::default(), Some(message)).await;
+            }
+            Err(e) => return fail(ctx, record, e).await,
+        }
+    }
+    match record.kind {
+        TaskKind::Loop => run_loop(ctx, record, spec, &callee, inputs).await,
+        TaskKind::Dag | TaskKind::Iteration => {
+            ctx.engine.set_task_state(record, TaskState::Running, None).await?;
+            let result = run_dag(
+                ctx.clone(),
+                Some(spec.component_ref.name.clone()),
+                record.path.clone(),
+                Some(record.task_id.clone()),
+                inputs,
+            )
+            .await;
+            dag_finish(ctx, record, result).await
+        }
+        TaskKind::Importer => run_importer(ctx, record, &callee, inputs).await,
+        TaskKind::Container => run_container(ctx, record, spec, &callee, inputs, dag_path).await,
+    }
+}
+
+async fn dag_finish(ctx: &RunContext, record: &mut TaskRecord, result: DagResult) -> Result<TaskOutcome, EngineError> {
+    let state = if ctx.cancel.is_cancelled() {
+        TaskState::Canceled
+    } else if result.error.is_some() {
+        TaskState::Failed
+    } else {
+        TaskState::Succeeded
+    };
+    finish(ctx, record, state, result.outputs, result.error).await
+}
+
+fn loop_items(spec: &TaskSpec, inputs: &TaskIo) -> Result<Vec<LoopItem>, String> {
+    if let Some(it) = &spec.parameter_iterator {
+        let value = if let Some(raw) = &it.items.raw {
+            serde_json::from_str::<Value>(raw).map_err(|e| format!("loop items {raw:?} are not a JSON list: {e}"))?
+        } else if let Some(name) = &it.items.input_parameter {
+            inputs
+                .parameters
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("loop items input '{name}' has no value"))?
+        } else {
+            return Err("parameterIterator has neither raw items nor an input parameter".into());
+        };
+        let value = match value {
+            Value::String(s) => serde_json::from_str::<Value>(&s).map_err(|e| format!("loop items {s:?} are not a JSON list: {e}"))?,
+            other => other,
+        };
+        match value {
+            Value::Array(items) => Ok(items.into_iter().map(LoopItem::Parameter).collect()),
+            other => Err(format!("loop items must be a list, got {other}")),
+        }
+    } else if let Some(it) = &spec.artifact_iterator {
+        let list = inputs
+            .artifacts
+            .get(&it.items.input_artifact)
+            .cloned()
+            .ok_or_else(|| format!("loop items artifact '{}' has no value", it.items.input_artifact))?;
+        Ok(list.into_iter().map(LoopItem::Artifact).collect())
+    } else {
+        Err("task has no iterator".into())
+    }
+}
+
+enum LoopItem {
+    Parameter(Value),
+    Artifact(RuntimeArtifact),
+}
+
+async fn run_loop(
+    ctx: &Arc<RunContext>,
+    record: &mut TaskRecord,
+    spec: &TaskSpec,
+    callee: &ComponentSpec,
+    inputs: TaskIo,
+) -> Result<TaskOutcome, EngineError> {
+    let items = match loop_items(spec, &inputs) {
+        Ok(items) => items,
+        Err(e) => return fail(ctx, record, e).await,
+    };
+    let item_input = spec
+        .parameter_iterator
+        .as_ref()
+        .map(|i| i.item_input.clone())
+        .or_else(|| spec.artifact_iterator.as_ref().map(|i| i.item_input.clone()))
+        .unwrap_or_default();
+    ctx.engine.set_task_state(record, TaskState::Running, None).await?;
+    let limit = spec.iterator_policy.as_ref().map(|p| p.parallelism_limit).filter(|l| *l > 0);
+    let gate = limit.map(|l| Arc::new(Semaphore::new(l as usize)));
+    let mut iterations = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let path = format!("{}[{index}]", record.path);
+        let mut it = ctx.new_task(Some(&record.task_id), &path, &record.name, TaskKind::Iteration, Some(index as i64));
+        let mut io = inputs.clone();
+        match item {
+            LoopItem::Parameter(v) => {
+                io.parameters.insert(item_input.clone(), v);
+            }
+            LoopItem::Artifact(a) => {
+                io.artifacts.insert(item_input.clone(), vec![a]);
+            }
+        }
+        it.inputs = io.clone();
+        ctx.engine.store.upsert_task(&it, Some("created")).await?;
+        ctx.engine.observer.task_changed(&it);
+        iterations.push((it, io));
+    }
+    let mut running: JoinSet<(usize, TaskOutcome)> = JoinSet::new();
+    for (index, (mut it, io)) in iterations.into_iter().enumerate() {
+        let ctx2 = ctx.clone();
+        let gate = gate.clone();
+        let component = spec.component_ref.name.clone();
+        running.spawn(async move {
+            let _permit = match &gate {
+                Some(g) => g.clone().acquire_owned().await.ok(),
+                None => None,
+            };
+            let outcome = async {
+                if ctx2.cancel.is_cancelled() {
+                    return finish(&ctx2, &mut it, TaskState::Canceled, TaskIo::default(), Some("the run was cancelled".into())).await;
+                }
+                if let Some(f) = ctx2.failure() {
+                    return finish(&ctx2, &mut it, TaskState::Skipped, TaskIo::default(), Some(format!("not started: the run is failing ({f})"))).await;
+                }
+                ctx2.engine.set_task_state(&mut it, TaskState::Running, None).await?;
+                let result = run_dag(ctx2.clone(), Some(component), it.path.clone(), Some(it.task_id.clone()), io).await;
+                dag_finish(&ctx2, &mut it, result).await
+            }
+            .await;
+            let outcome = outcome.unwrap_or_else(|e| failed_outcome(&ctx2, e.to_string()));
+            (index, outcome)
+        });
+    }
+    let mut results: BTreeMap<usize, TaskOutcome> = BTreeMap::new();
+    while let Some(joined) = running.join_next().await {
+        match joined {
+            Ok((index, outcome)) => {
+                results.insert(index, outcome);
+            }
+            Err(e) => {
+                results.insert(usize::MAX - results.len(), failed_outcome(ctx, format!("internal error: {e}")));
+            }
+        }
+    }
+    // Fan-in (`dsl.Collected`): each loop output is the list of the iterations' values.
+    let mut outputs = TaskIo::default();
+    for name in callee.output_definitions.parameters.keys() {
+        let values: Vec<Value> = results
+            .values()
+            .filter_map(|o| o.outputs.parameters.get(name).cloned())
+            .collect();
+        outputs.parameters.insert(name.clone(), Value::Array(values));
+    }
+    for name in callee.output_definitions.artifacts.keys() {
+        let list: Vec<RuntimeArtifact> = results
+            .values()
+            .flat_map(|o| o.outputs.artifacts.get(name).cloned().unwrap_or_default())
+            .collect();
+        outputs.artifacts.insert(name.clone(), list);
+    }
+    let error = results.values().find(|o| o.state == TaskState::Failed).and_then(|o| o.error.clone());
+    dag_finish(ctx, record, DagResult { error, outputs }).await
+}
+
+fn substitute_metadata(value: &Value, parameters: &ParameterMap) -> Value {
+    match value {
+        Value::String(s) => {
+            for (name, v) in parameters {
+                let needle = format!("{{{{$.inputs.parameters['{name}']}}}}");
+                if s == &needle {
+                    return v.clone();
+                }
+            }
+            let mut text = s.clone();
+            for (name, v) in parameters {
+                text = text.replace(&format!("{{{{$.inputs.parameters['{name}']}}}}"), &value_to_text(v));
+            }
+            Value::String(text)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| substitute_metadata(v, parameters)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match substitute_metadata(&Value::String(k.clone()), parameters) {
+                        Value::String(s) => s,
+                        other => value_to_text(&other),
+                    };
+                    (key, substitute_metadata(v, parameters))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+async fn run_importer(ctx: &RunContext, record: &mut TaskRecord, callee: &ComponentSpec, inputs: TaskIo) -> Result<TaskOutcome, EngineError> {
+    let importer = callee
+        .executor_label
+        .as_ref()
+        .and_then(|l| ctx.spec.deployment_spec.executors.get(l))
+        .and_then(|e| e.importer.clone());
+    let Some(importer) = importer else {
+        return fail(ctx, record, "importer executor not found".into()).await;
+    };
+    ctx.engine.set_task_state(record, TaskState::Running, None).await?;
+    let uri = match (&importer.artifact_uri.runtime_parameter, importer.artifact_uri.literal()) {
+        (Some(name), _) => inputs.parameters.get(name).cloned(),
+        (None, literal) => literal,
+    };
+    let uri = match uri {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        other => return fail(ctx, record, format!("importer artifact URI must be a non-empty string, got {other:?}")).await,
+    };
+    let metadata = importer
+        .metadata
+        .as_ref()
+        .map(|m| substitute_metadata(&Value::Object(m.clone()), &inputs.parameters))
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let artifact = RuntimeArtifact {
+        name: "artifact".into(),
+        schema_title: importer.type_schema.schema_title.clone().unwrap_or_else(|| "system.Artifact".into()),
+        schema_version: importer.type_schema.schema_version.clone().unwrap_or_else(|| "0.0.1".into()),
+        uri,
+        metadata,
+    };
+    let mut outputs = TaskIo::default();
+    let key = callee
+        .output_definitions
+        .artifacts
+        .keys()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| "artifact".into());
+    outputs.artifacts.insert(key, vec![artifact]);
+    record.outputs = outputs.clone();
+    ctx.engine.store.record_artifacts(record, ArtifactRole::Output, &outputs.artifacts).await?;
+    finish(ctx, record, TaskState::Succeeded, outputs, None).await
+}
+
+async fn cache_decision(
+    ctx: &RunContext,
+    spec: &TaskSpec,
+    print: &str,
+) -> Result<(CacheDecision, Option<CacheEntry>), EngineError> {
+    let enabled = spec.caching_options.as_ref().is_some_and(|c| c.enable_cache);
+    let miss = |reason: String| CacheDecision {
+        hit: false,
+        reason,
+        source_task_id: None,
+    };
+    if !enabled {
+        return Ok((miss("caching is off for this task (cachingOptions.enableCache is not set)".into()), None));
+    }
+    if ctx.options.disable_cache {
+        return Ok((miss("caching is off for this run (--no-cache)".into()), None));
+    }
+    let Some(entry) = ctx.engine.store.find_cache_entry(print).await? else {
+        return Ok((miss("no earlier successful execution with the same component and inputs".into()), None));
+    };
+    if let Some(max_age) = ctx.options.cache_max_age {
+        let age = ctx.engine.clock.now().duration_since(entry.created_at);
+        if age.as_secs_f64() > max_age.as_secs_f64() {
+            return Ok((
+                miss(format!(
+                    "the matching execution from {} is older than the maximum cache age of {}s",
+                    entry.created_at,
+                    max_age.as_secs()
+                )),
+                None,
+            ));
+        }
+    }
+    for list in entry.outputs.artifacts.values() {
+        for a in list {
+            if !ctx.engine.launcher.artifact_exists(&a.uri).await {
+                return Ok((miss(format!("the matching execution's artifact {} no longer exists", a.uri)), None));
+            }
+        }
+    }
+    let decision = CacheDecision {
+        hit: true,
+        reason: format!("reused the outputs of task {} of run {}", entry.task_id, entry.run_id),
+        source_task_id: Some(entry.task_id.clone()),
+    };
+    Ok((decision, Some(entry)))
+}
+
+async fn run_container(
+    ctx: &Arc<RunContext>,
+    record: &mut TaskRecord,
+    spec: &TaskSpec,
+    callee: &ComponentSpec,
+    inputs: TaskIo,
+    _dag_path: &str,
+) -> Result<TaskOutcome, EngineError> {
+    let label = callee.executor_label.clone().unwrap_or_default();
+    let Some(executor) = ctx.spec.deployment_spec.executors.get(&label) else {
+        return fail(ctx, record, format!("executor '{label}' not found")).await;
+    };
+    let Some(container) = executor.container.clone() else {
+        let kind = if executor.resolver.is_some() { "resolver" } else { "custom job" };
+        return fail(ctx, record, format!("executor '{label}' is a {kind}, which runs only on Google Cloud, not locally")).await;
+    };
+    let print = fingerprint(
+        &container,
+        callee,
+        &inputs,
+        spec.caching_options.as_ref().and_then(|c| c.cache_key.as_deref()),
+    );
+    record.fingerprint = Some(print.clone());
+    record.log_uri = ctx.engine.launcher.log_uri(&ctx.run_id, &record.path);
+    let (decision, entry) = cache_decision(ctx, spec, &print).await?;
+    record.cache = Some(decision.clone());
+    ctx.engine.store.record_artifacts(record, ArtifactRole::Input, &inputs.artifacts).await?;
+    if let Some(entry) = entry {
+        ctx.engine.store.record_artifacts(record, ArtifactRole::Output, &entry.outputs.artifacts).await?;
+        return finish(ctx, record, TaskState::Cached, entry.outputs, Some(decision.reason)).await;
+    }
+
+    let output_artifacts: BTreeMap<String, RuntimeArtifact> = callee
+        .output_definitions
+        .artifacts
+        .iter()
+        .map(|(name, def)| {
+            let a = RuntimeArtifact {
+                name: name.clone(),
+                schema_title: def.artifact_type.schema_title.clone().unwrap_or_else(|| "system.Artifact".into()),
+                schema_version: def.artifact_type.schema_version.clone().unwrap_or_else(|| "0.0.1".into()),
+                uri: ctx.engine.launcher.output_artifact_uri(&ctx.run_id, &record.path, name),
+                metadata: Default::default(),
+            };
+            (name.clone(), a)
+        })
+        .collect();
+    let platform_config = ctx
+        .platform
+        .as_ref()
+        .and_then(|p| p.pointer(&format!("/platforms/kubernetes/deploymentSpec/executors/{label}")))
+        .cloned();
+    let max_retries = spec.retry_policy.as_ref().map(|r| r.max_retry_count.max(0) as u32).unwrap_or(0);
+
+    let mut attempt = 1u32;
+    loop {
+        let _permit = match &ctx.engine.task_slots {
+            Some(slots) => slots.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        if ctx.cancel.is_cancelled() {
+            let state = if record.state == TaskState::Pending { TaskState::Canceled } else { TaskState::Canceled };
+            return finish(ctx, record, state, TaskIo::default(), Some("the run was cancelled".into())).await;
+        }
+        record.attempts = attempt;
+        let message = (attempt > 1).then(|| format!("attempt {attempt} of {}", max_retries + 1));
+        ctx.engine.set_task_state(record, TaskState::Running, message).await?;
+        let request = LaunchRequest {
+            run_id: ctx.run_id.clone(),
+            run_name: ctx.run_name.clone(),
+            run_created_at: ctx.run_created_at,
+            task_id: record.task_id.clone(),
+            task_path: record.path.clone(),
+            task_name: record.name.clone(),
+            attempt,
+            component: callee.clone(),
+            container: container.clone(),
+            parameters: inputs.parameters.clone(),
+            artifacts: inputs.artifacts.clone(),
+            output_artifacts: output_artifacts.clone(),
+            platform_config: platform_config.clone(),
+            pipeline_root: ctx.options.pipeline_root.clone(),
+        };
+        let started = ctx.engine.clock.now();
+        let outcome = ctx.engine.launcher.launch(request, ctx.cancel.child_token()).await;
+        let (state, exit_code, error) = match &outcome {
+            LaunchOutcome::Succeeded { .. } => (TaskState::Succeeded, Some(0), None),
+            LaunchOutcome::Failed { message, exit_code } => (TaskState::Failed, *exit_code, Some(message.clone())),
+            LaunchOutcome::Canceled => (TaskState::Canceled, None, Some("cancelled".to_string())),
+        };
+        ctx.engine
+            .store
+            .insert_attempt(&AttemptRecord {
+                task_id: record.task_id.clone(),
+                run_id: ctx.run_id.clone(),
+                attempt,
+                started_at: started,
+                finished_at: ctx.engine.clock.now(),
+                state,
+                exit_code,
+                error: error.clone(),
+            })
+            .await?;
+        match outcome {
+            LaunchOutcome::Succeeded { parameters, artifacts } => {
+                let outputs = TaskIo { parameters, artifacts };
+                record.outputs = outputs.clone();
+                ctx.engine.store.record_artifacts(record, ArtifactRole::Output, &outputs.artifacts).await?;
+                if spec.caching_options.as_ref().is_some_and(|c| c.enable_cache) {
+                    ctx.engine
+                        .store
+                        .insert_cache_entry(&CacheEntry {
+                            fingerprint: print.clone(),
+                            task_id: record.task_id.clone(),
+                            run_id: ctx.run_id.clone(),
+                            outputs: outputs.clone(),
+                            created_at: ctx.engine.clock.now(),
+                        })
+                        .await?;
+                }
+                return finish(ctx, record, TaskState::Succeeded, outputs, None).await;
+            }
+            LaunchOutcome::Canceled => {
+                return finish(ctx, record, TaskState::Canceled, TaskIo::default(), Some("the run was cancelled".into())).await;
+            }
+            LaunchOutcome::Failed { message, .. } => {
+                if attempt <= max_retries && !ctx.cancel.is_cancelled() {
+                    let delay = spec
+                        .retry_policy
+                        .as_ref()
+                        .map(|p| backoff_delay(p, attempt))
+                        .transpose();
+                    let delay = match delay {
+                        Ok(d) => d.unwrap_or_default(),
+                        Err(e) => return fail(ctx, record, format!("retryPolicy: {e}")).await,
+                    };
+                    tracing::info!(task = %record.path, attempt, ?delay, "retrying after failure: {message}");
+                    drop(_permit);
+                    tokio::select! {
+                        _ = ctx.engine.clock.sleep(delay) => {}
+                        _ = ctx.cancel.cancelled() => {}
+                    }
+                    attempt += 1;
+                    continue;
+                }
+                let attempts = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
+                return fail(ctx, record, format!("{message}{attempts}")).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_stable_uuids() {
+        let a = task_id("run-1", "for-loop-2[3]/train");
+        assert_eq!(a, task_id("run-1", "for-loop-2[3]/train"));
+        assert_ne!(a, task_id("run-2", "for-loop-2[3]/train"));
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.matches('-').count(), 4);
+    }
+}

@@ -1,0 +1,460 @@
+//! The SQLite implementation of the engine's `RunStore`, plus the queries the CLI needs.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use penstock_engine::{
+    ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, RunRecord, RunState, RunStore, StoreError,
+    TaskIo, TaskKind, TaskRecord, TaskState,
+};
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the store: {0}")]
+pub struct StoreOpenError(pub String);
+
+/// Runs, tasks and artifacts in an embedded SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// One entry of a task's state history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskStateChange {
+    /// The state entered.
+    pub state: String,
+    /// When.
+    pub at: String,
+    /// Why, when known.
+    pub message: Option<String>,
+}
+
+/// An artifact with its lineage role for one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArtifactRow {
+    /// The artifact's URI.
+    pub uri: String,
+    /// Its type.
+    pub schema_title: String,
+    /// Metadata JSON.
+    pub metadata: serde_json::Value,
+    /// INPUT or OUTPUT.
+    pub role: String,
+    /// The input or output name.
+    pub io_name: String,
+    /// The task that produced it.
+    pub producer_task_id: Option<String>,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(err)
+}
+
+fn ts(t: &Option<Timestamp>) -> Option<String> {
+    t.as_ref().map(Timestamp::to_string)
+}
+
+fn parse_ts(text: Option<String>) -> Result<Option<Timestamp>, StoreError> {
+    text.map(|t| t.parse::<Timestamp>().map_err(|e| err(format!("bad time {t:?}: {e}"))))
+        .transpose()
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreOpenError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreOpenError(format!("{}: migration failed: {e}", path.display())))?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The newest runs first.
+    pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM runs ORDER BY created_at_ms DESC, run_id DESC LIMIT ?")
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// A run by id, or by a unique prefix of its id.
+    pub async fn find_run(&self, id_or_prefix: &str) -> Result<Option<RunRecord>, StoreError> {
+        let pattern = format!("{}%", id_or_prefix.replace(['%', '_'], ""));
+        let rows = sqlx::query("SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? LIMIT 2")
+            .bind(id_or_prefix)
+            .bind(&pattern)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        if let Some(exact) = rows.iter().find(|r| r.get::<String, _>("run_id") == id_or_prefix) {
+            return run_from_row(exact).map(Some);
+        }
+        match rows.len() {
+            1 => run_from_row(&rows[0]).map(Some),
+            0 => Ok(None),
+            _ => Err(StoreError(format!("run id prefix '{id_or_prefix}' is ambiguous"))),
+        }
+    }
+
+    /// Every task of a run, in creation order.
+    pub async fn list_tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM tasks WHERE run_id = ? ORDER BY created_at, path")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// A task's state history, oldest first.
+    pub async fn task_history(&self, task_id: &str) -> Result<Vec<TaskStateChange>, StoreError> {
+        let rows = sqlx::query("SELECT state, at, message FROM task_states WHERE task_id = ? ORDER BY id")
+            .bind(task_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(rows
+            .iter()
+            .map(|r| TaskStateChange {
+                state: r.get("state"),
+                at: r.get("at"),
+                message: r.get("message"),
+            })
+            .collect())
+    }
+
+    /// The attempts of a task.
+    pub async fn list_attempts(&self, task_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt")
+            .bind(task_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttemptRecord {
+                    task_id: r.get("task_id"),
+                    run_id: r.get("run_id"),
+                    attempt: r.get::<i64, _>("attempt") as u32,
+                    started_at: parse_ts(Some(r.get("started_at")))?.unwrap_or_default(),
+                    finished_at: parse_ts(Some(r.get("finished_at")))?.unwrap_or_default(),
+                    state: TaskState::from_name(&r.get::<String, _>("state")).unwrap_or(TaskState::Failed),
+                    exit_code: r.get::<Option<i64>, _>("exit_code").map(|c| c as i32),
+                    error: r.get("error"),
+                })
+            })
+            .collect()
+    }
+
+    /// The artifacts a task consumed and produced.
+    pub async fn task_artifacts(&self, task_id: &str) -> Result<Vec<ArtifactRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.uri, a.schema_title, a.metadata, a.producer_task_id, e.role, e.io_name
+             FROM artifact_events e JOIN artifacts a ON a.artifact_id = e.artifact_id
+             WHERE e.task_id = ? ORDER BY e.role, e.io_name",
+        )
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ArtifactRow {
+                    uri: r.get("uri"),
+                    schema_title: r.get("schema_title"),
+                    metadata: serde_json::from_str(&r.get::<String, _>("metadata")).map_err(err)?,
+                    role: r.get("role"),
+                    io_name: r.get("io_name"),
+                    producer_task_id: r.get("producer_task_id"),
+                })
+            })
+            .collect()
+    }
+}
+
+fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
+    let state: String = r.get("state");
+    Ok(RunRecord {
+        run_id: r.get("run_id"),
+        display_name: r.get("display_name"),
+        pipeline_name: r.get("pipeline_name"),
+        pipeline_spec: serde_json::from_str(&r.get::<String, _>("pipeline_spec")).map_err(err)?,
+        platform_spec: r
+            .get::<Option<String>, _>("platform_spec")
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(err)?,
+        parameters: serde_json::from_str(&r.get::<String, _>("parameters")).map_err(err)?,
+        state: RunState::from_name(&state).ok_or_else(|| err(format!("unknown run state {state}")))?,
+        error: r.get("error"),
+        created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
+        started_at: parse_ts(r.get("started_at"))?,
+        finished_at: parse_ts(r.get("finished_at"))?,
+        outputs: serde_json::from_str(&r.get::<String, _>("outputs")).map_err(err)?,
+    })
+}
+
+fn task_from_row(r: &SqliteRow) -> Result<TaskRecord, StoreError> {
+    let state: String = r.get("state");
+    let kind: String = r.get("kind");
+    let kind = match kind.as_str() {
+        "container" => TaskKind::Container,
+        "importer" => TaskKind::Importer,
+        "dag" => TaskKind::Dag,
+        "loop" => TaskKind::Loop,
+        "iteration" => TaskKind::Iteration,
+        other => return Err(err(format!("unknown task kind {other}"))),
+    };
+    let cache = r.get::<Option<i64>, _>("cache_hit").map(|hit| CacheDecision {
+        hit: hit != 0,
+        reason: r.get::<Option<String>, _>("cache_reason").unwrap_or_default(),
+        source_task_id: r.get("cache_source_task_id"),
+    });
+    Ok(TaskRecord {
+        task_id: r.get("task_id"),
+        run_id: r.get("run_id"),
+        parent_task_id: r.get("parent_task_id"),
+        path: r.get("path"),
+        name: r.get("name"),
+        kind,
+        state: TaskState::from_name(&state).ok_or_else(|| err(format!("unknown task state {state}")))?,
+        iteration: r.get("iteration"),
+        created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
+        started_at: parse_ts(r.get("started_at"))?,
+        finished_at: parse_ts(r.get("finished_at"))?,
+        inputs: serde_json::from_str::<TaskIo>(&r.get::<String, _>("inputs")).map_err(err)?,
+        outputs: serde_json::from_str::<TaskIo>(&r.get::<String, _>("outputs")).map_err(err)?,
+        error: r.get("error"),
+        attempts: r.get::<i64, _>("attempts") as u32,
+        cache,
+        fingerprint: r.get("fingerprint"),
+        log_uri: r.get("log_uri"),
+    })
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO runs (run_id, display_name, pipeline_name, pipeline_spec, platform_spec, parameters, state,
+             error, created_at, created_at_ms, started_at, finished_at, outputs)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&run.run_id)
+        .bind(&run.display_name)
+        .bind(&run.pipeline_name)
+        .bind(json(&run.pipeline_spec)?)
+        .bind(run.platform_spec.as_ref().map(json).transpose()?)
+        .bind(json(&run.parameters)?)
+        .bind(run.state.name())
+        .bind(&run.error)
+        .bind(run.created_at.to_string())
+        .bind(run.created_at.as_millisecond())
+        .bind(ts(&run.started_at))
+        .bind(ts(&run.finished_at))
+        .bind(json(&run.outputs)?)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET state = ?, error = ?, started_at = ?, finished_at = ?, outputs = ? WHERE run_id = ?",
+        )
+        .bind(run.state.name())
+        .bind(&run.error)
+        .bind(ts(&run.started_at))
+        .bind(ts(&run.finished_at))
+        .bind(json(&run.outputs)?)
+        .bind(&run.run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError(format!("run {} is not recorded", run.run_id)));
+        }
+        Ok(())
+    }
+
+    async fn upsert_task(&self, task: &TaskRecord, message: Option<&str>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let previous: Option<String> = sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = ?")
+            .bind(&task.task_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query(
+            "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
+             started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
+             cache_source_task_id, fingerprint, log_uri)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
+             finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
+             error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
+             cache_reason = excluded.cache_reason, cache_source_task_id = excluded.cache_source_task_id,
+             fingerprint = excluded.fingerprint, log_uri = excluded.log_uri",
+        )
+        .bind(&task.task_id)
+        .bind(&task.run_id)
+        .bind(&task.parent_task_id)
+        .bind(&task.path)
+        .bind(&task.name)
+        .bind(task.kind.name())
+        .bind(task.state.name())
+        .bind(task.iteration)
+        .bind(task.created_at.to_string())
+        .bind(ts(&task.started_at))
+        .bind(ts(&task.finished_at))
+        .bind(json(&task.inputs)?)
+        .bind(json(&task.outputs)?)
+        .bind(&task.error)
+        .bind(task.attempts as i64)
+        .bind(task.cache.as_ref().map(|c| c.hit as i64))
+        .bind(task.cache.as_ref().map(|c| c.reason.clone()))
+        .bind(task.cache.as_ref().and_then(|c| c.source_task_id.clone()))
+        .bind(&task.fingerprint)
+        .bind(&task.log_uri)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        let changed = previous.as_deref() != Some(task.state.name());
+        if changed || (task.state == TaskState::Running && message.is_some()) {
+            sqlx::query("INSERT INTO task_states (task_id, state, at, message) VALUES (?, ?, ?, ?)")
+                .bind(&task.task_id)
+                .bind(task.state.name())
+                .bind(Timestamp::now().to_string())
+                .bind(message)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn insert_attempt(&self, a: &AttemptRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO attempts (task_id, attempt, run_id, started_at, finished_at, state, exit_code, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.task_id)
+        .bind(a.attempt as i64)
+        .bind(&a.run_id)
+        .bind(a.started_at.to_string())
+        .bind(a.finished_at.to_string())
+        .bind(a.state.name())
+        .bind(a.exit_code.map(i64::from))
+        .bind(&a.error)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn record_artifacts(&self, task: &TaskRecord, role: ArtifactRole, artifacts: &ArtifactMap) -> Result<(), StoreError> {
+        if artifacts.is_empty() {
+            return Ok(());
+        }
+        let role_name = match role {
+            ArtifactRole::Input => "INPUT",
+            ArtifactRole::Output => "OUTPUT",
+        };
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        for (io_name, list) in artifacts {
+            for a in list {
+                let producer = (role == ArtifactRole::Output).then(|| task.task_id.clone());
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO artifacts (uri, name, schema_title, schema_version, metadata, producer_task_id, run_id, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (uri) DO UPDATE SET
+                       metadata = CASE WHEN excluded.producer_task_id IS NOT NULL THEN excluded.metadata ELSE artifacts.metadata END,
+                       producer_task_id = COALESCE(artifacts.producer_task_id, excluded.producer_task_id)
+                     RETURNING artifact_id",
+                )
+                .bind(&a.uri)
+                .bind(&a.name)
+                .bind(&a.schema_title)
+                .bind(&a.schema_version)
+                .bind(json(&a.metadata)?)
+                .bind(producer)
+                .bind(&task.run_id)
+                .bind(Timestamp::now().to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
+                sqlx::query("INSERT OR IGNORE INTO artifact_events (artifact_id, task_id, run_id, role, io_name) VALUES (?, ?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(&task.task_id)
+                    .bind(&task.run_id)
+                    .bind(role_name)
+                    .bind(io_name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn find_cache_entry(&self, fingerprint: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM cache_entries WHERE fingerprint = ? ORDER BY created_at_ms DESC LIMIT 1",
+        )
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        row.map(|r| {
+            Ok(CacheEntry {
+                fingerprint: r.get("fingerprint"),
+                task_id: r.get("task_id"),
+                run_id: r.get("run_id"),
+                outputs: serde_json::from_str(&r.get::<String, _>("outputs")).map_err(err)?,
+                created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_cache_entry(&self, entry: &CacheEntry) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO cache_entries (fingerprint, task_id, run_id, outputs, created_at, created_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&entry.fingerprint)
+        .bind(&entry.task_id)
+        .bind(&entry.run_id)
+        .bind(json(&entry.outputs)?)
+        .bind(entry.created_at.to_string())
+        .bind(entry.created_at.as_millisecond())
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+}
