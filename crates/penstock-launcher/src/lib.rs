@@ -1,1 +1,460 @@
-//! stub
+//! # penstock-launcher
+//!
+//! Runs one attempt of one container task on the local machine: builds the executor input
+//! (`{{$}}`), substitutes every placeholder, starts the command in its own process group with
+//! its own working and temporary folders under `PENSTOCK_HOME`, captures stdout and stderr to a
+//! size-capped log, reads the outputs back (output parameter files and `executor_output.json`)
+//! and kills the whole process group on cancellation.
+//!
+//! The container image is not pulled: the command runs on the host. Lightweight Python
+//! components get a Penstock-managed virtual environment in place of the SDK's
+//! `pip install` preamble ([`python_env`]), so the user's own Python is never modified.
+//!
+//! ```no_run
+//! use penstock_launcher::{LocalLauncher, LauncherConfig};
+//! let launcher = LocalLauncher::new(LauncherConfig::new("/tmp/penstock-home".into()));
+//! ```
+#![deny(missing_docs)]
+
+pub mod python_env;
+pub mod render;
+
+use async_trait::async_trait;
+use penstock_engine::params::{coerce_value, parse_output_file};
+use penstock_engine::{ArtifactMap, LaunchOutcome, LaunchRequest, ParameterMap, RuntimeArtifact, TaskLauncher};
+use python_env::{detect_preamble, KfpRuntime, PythonEnvs};
+use render::{Renderer, TaskPaths};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// Settings of the local launcher.
+#[derive(Debug, Clone)]
+pub struct LauncherConfig {
+    /// `PENSTOCK_HOME`: runs, artifacts, logs and Python environments live under it.
+    pub home: PathBuf,
+    /// The interpreter used to create virtual environments.
+    pub python: String,
+    /// Which `kfp` package lightweight components get.
+    pub kfp_runtime: KfpRuntime,
+    /// Bytes of output kept per task log; the rest is counted and dropped.
+    pub log_cap_bytes: u64,
+}
+
+/// The `kfp` version Penstock is tested against, used for lightweight components by default.
+pub const DEFAULT_KFP_RUNTIME: &str = "2.16.1";
+
+impl LauncherConfig {
+    /// Defaults: `python3`, `kfp==2.16.1` for lightweight components, 64 MiB logs.
+    pub fn new(home: PathBuf) -> Self {
+        LauncherConfig {
+            home,
+            python: "python3".into(),
+            kfp_runtime: KfpRuntime::Version(DEFAULT_KFP_RUNTIME.into()),
+            log_cap_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Runs container tasks as local processes.
+#[derive(Debug, Clone)]
+pub struct LocalLauncher {
+    config: LauncherConfig,
+    envs: PythonEnvs,
+}
+
+/// Replaces characters that are unsafe in file names; keeps the DAG path's `/` as folders.
+fn safe_path(task_path: &str) -> String {
+    task_path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.[]/".contains(c) { c } else { '_' })
+        .collect::<String>()
+        .replace("..", "__")
+}
+
+impl LocalLauncher {
+    /// A launcher with `config`.
+    pub fn new(config: LauncherConfig) -> Self {
+        let envs = PythonEnvs::new(config.home.join("venvs"), config.python.clone());
+        LocalLauncher { config, envs }
+    }
+
+    fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.config.home.join("runs").join(run_id)
+    }
+
+    /// The log file of a task.
+    pub fn log_path(&self, run_id: &str, task_path: &str) -> PathBuf {
+        self.run_dir(run_id).join("logs").join(format!("{}.log", safe_path(task_path)))
+    }
+
+    fn paths(&self, request: &LaunchRequest) -> TaskPaths {
+        let dir = self
+            .run_dir(&request.run_id)
+            .join("tasks")
+            .join(safe_path(&request.task_path))
+            .join(format!("attempt-{}", request.attempt));
+        TaskPaths {
+            work_dir: dir.join("work"),
+            tmp_dir: dir.join("tmp"),
+            parameters_dir: dir.join("outputs").join("parameters"),
+            executor_output: dir.join("outputs").join("executor_output.json"),
+            workspace: self.run_dir(&request.run_id).join("workspace"),
+        }
+    }
+}
+
+/// Checks the task's Kubernetes platform configuration: scheduling hints are ignored locally;
+/// required secrets, config maps, volumes and field paths cannot be provided and fail the task.
+fn check_platform(config: &Value) -> Result<(), String> {
+    let Some(map) = config.as_object() else { return Ok(()) };
+    for (key, value) in map {
+        let what = match key.as_str() {
+            "secretAsEnv" | "secretAsVolume" => "Kubernetes secret",
+            "configMapAsEnv" | "configMapAsVolume" => "Kubernetes config map",
+            "pvcMount" => "Kubernetes persistent volume claim",
+            "fieldPathAsEnv" => "Kubernetes pod field path",
+            "genericEphemeralVolume" | "emptyDirMounts" => continue,
+            _ => continue,
+        };
+        let entries = value.as_array().cloned().unwrap_or_default();
+        for entry in entries {
+            if entry.get("optional").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let name = entry
+                .get("secretName")
+                .or_else(|| entry.get("configMapName"))
+                .or_else(|| entry.get("constant"))
+                .or_else(|| entry.get("fieldPath"))
+                .or_else(|| entry.get("taskOutputParameter"))
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(from a parameter)".into());
+            return Err(format!(
+                "the task needs {what} {name} ({key}); the local launcher cannot provide Kubernetes resources — run it on Kubernetes, or mark it optional"
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct CappedLog {
+    file: Mutex<std::fs::File>,
+    written: AtomicU64,
+    cap: u64,
+}
+
+impl CappedLog {
+    fn write(&self, bytes: &[u8]) {
+        let before = self.written.fetch_add(bytes.len() as u64, Ordering::SeqCst);
+        if before >= self.cap {
+            return;
+        }
+        let keep = ((self.cap - before) as usize).min(bytes.len());
+        if let Ok(mut f) = self.file.lock() {
+            let _ = f.write_all(&bytes[..keep]);
+            if keep < bytes.len() {
+                let _ = writeln!(f, "\n[penstock] log truncated: more than {} bytes", self.cap);
+            }
+        }
+    }
+}
+
+async fn pump(mut reader: impl tokio::io::AsyncRead + Unpin, log: Arc<CappedLog>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => log.write(&buf[..n]),
+        }
+    }
+}
+
+fn kill_group(pid: Option<u32>, signal: nix::sys::signal::Signal) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+fn failed(message: String) -> LaunchOutcome {
+    LaunchOutcome::Failed { message, exit_code: None }
+}
+
+impl LocalLauncher {
+    async fn attempt(&self, request: &LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
+        let paths = self.paths(request);
+        let log_path = self.log_path(&request.run_id, &request.task_path);
+        for dir in [&paths.work_dir, &paths.tmp_dir, &paths.parameters_dir, &paths.workspace] {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return failed(format!("cannot create {}: {e}", dir.display()));
+            }
+        }
+        if let Some(parent) = log_path.parent() {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return failed(format!("cannot create {}: {e}", parent.display()));
+            }
+        }
+        for a in request.output_artifacts.values() {
+            if let Some(parent) = Path::new(&a.uri).parent() {
+                if let Err(e) = std::fs::create_dir_all(parent) {
+                    return failed(format!("cannot create {}: {e}", parent.display()));
+                }
+            }
+        }
+        if let Some(config) = &request.platform_config {
+            if let Err(e) = check_platform(config) {
+                return failed(e);
+            }
+        }
+        let renderer = Renderer::new(request, &paths);
+        let mut argv = match renderer.items(&request.container.command) {
+            Ok(a) => a,
+            Err(e) => return failed(format!("command: {e}")),
+        };
+        match renderer.items(&request.container.args) {
+            Ok(a) => argv.extend(a),
+            Err(e) => return failed(format!("args: {e}")),
+        }
+        let mut env: Vec<(String, String)> = Vec::new();
+        for var in &request.container.env {
+            match renderer.text(&var.value) {
+                Ok(v) => env.push((var.name.clone(), v)),
+                Err(e) => return failed(format!("env {}: {e}", var.name)),
+            }
+        }
+        {
+            let mut f = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
+                Ok(f) => f,
+                Err(e) => return failed(format!("{}: {e}", log_path.display())),
+            };
+            let _ = writeln!(f, "[penstock] attempt {} of task {}", request.attempt, request.task_path);
+        }
+        let mut venv: Option<PathBuf> = None;
+        if let Some((preamble, start)) = detect_preamble(&argv) {
+            match self.envs.ensure(&preamble.resolved(&self.config.kfp_runtime), &log_path).await {
+                Ok(dir) => venv = Some(dir),
+                Err(e) => return failed(e),
+            }
+            argv.drain(..start);
+        }
+        let Some(program) = argv.first().cloned() else {
+            return failed("the container has an empty command".into());
+        };
+        let mut cmd = Command::new(&program);
+        cmd.args(&argv[1..])
+            .current_dir(&paths.work_dir)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .env("TMPDIR", &paths.tmp_dir)
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PENSTOCK_RUN_ID", &request.run_id)
+            .env("PENSTOCK_TASK_ID", &request.task_id);
+        if let Some(dir) = &venv {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", dir.join("bin").display()))
+                .env("VIRTUAL_ENV", dir);
+        }
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let file = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
+            Ok(f) => f,
+            Err(e) => return failed(format!("{}: {e}", log_path.display())),
+        };
+        let log = Arc::new(CappedLog {
+            file: Mutex::new(file),
+            written: AtomicU64::new(0),
+            cap: self.config.log_cap_bytes,
+        });
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return failed(format!("cannot start `{program}`: {e}")),
+        };
+        let pid = child.id();
+        let mut pumps = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            pumps.push(tokio::spawn(pump(out, log.clone())));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps.push(tokio::spawn(pump(err, log.clone())));
+        }
+        let status = tokio::select! {
+            status = child.wait() => Some(status),
+            _ = cancel.cancelled() => None,
+        };
+        let Some(status) = status else {
+            kill_group(pid, nix::sys::signal::Signal::SIGTERM);
+            if tokio::time::timeout(Duration::from_millis(800), child.wait()).await.is_err() {
+                kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait().await;
+            }
+            kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+            for p in pumps {
+                p.abort();
+            }
+            log.write(b"[penstock] cancelled: process group killed\n");
+            return LaunchOutcome::Canceled;
+        };
+        // Leftover background processes of the task die with it.
+        kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+        for p in pumps {
+            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+        }
+        let status = match status {
+            Ok(s) => s,
+            Err(e) => return failed(format!("waiting for `{program}`: {e}")),
+        };
+        if !status.success() {
+            use std::os::unix::process::ExitStatusExt;
+            return match status.code() {
+                Some(code) => LaunchOutcome::Failed {
+                    message: format!("`{program}` exited with code {code}"),
+                    exit_code: Some(code),
+                },
+                None => failed(format!("`{program}` was killed by signal {}", status.signal().unwrap_or(0))),
+            };
+        }
+        match read_outputs(request, &paths) {
+            Ok((parameters, artifacts)) => LaunchOutcome::Succeeded { parameters, artifacts },
+            Err(message) => failed(message),
+        }
+    }
+}
+
+/// Reads the task's outputs: `executor_output.json` (if written) and the output parameter
+/// files, which take precedence as in KFP.
+fn read_outputs(request: &LaunchRequest, paths: &TaskPaths) -> Result<(ParameterMap, ArtifactMap), String> {
+    let defs = &request.component.output_definitions;
+    let mut executor_output = serde_json::Map::new();
+    if paths.executor_output.exists() {
+        let path = paths.executor_output.display().to_string();
+        let text = std::fs::read_to_string(&paths.executor_output).map_err(|e| format!("{path}: {e}"))?;
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => executor_output = map,
+            Ok(_) => return Err(format!("malformed executor output {path}: expected a JSON object")),
+            Err(e) => return Err(format!("malformed executor output {path}: {e}")),
+        }
+    }
+    let empty = serde_json::Map::new();
+    let written_params = match executor_output.get("parameterValues") {
+        None => &empty,
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(format!(
+                "malformed executor output {}: parameterValues must be an object",
+                paths.executor_output.display()
+            ))
+        }
+    };
+    let mut parameters = ParameterMap::new();
+    for (name, def) in &defs.parameters {
+        let ty = def.parameter_type.effective(def.legacy_type.as_deref());
+        let file = paths.parameter_file(name);
+        let value = if file.exists() {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            parse_output_file(ty, &text).map_err(|e| format!("output parameter '{name}' in {}: {e}", file.display()))?
+        } else if let Some(v) = written_params.get(name) {
+            coerce_value(name, ty, v.clone()).map_err(|e| format!("{}: {e}", paths.executor_output.display()))?
+        } else {
+            return Err(format!(
+                "the task did not write its output parameter '{name}' (expected in {} or {})",
+                file.display(),
+                paths.executor_output.display()
+            ));
+        };
+        parameters.insert(name.clone(), value);
+    }
+    let written_artifacts = executor_output.get("artifacts").and_then(Value::as_object);
+    let mut artifacts = ArtifactMap::new();
+    for (name, planned) in &request.output_artifacts {
+        let reported = written_artifacts
+            .and_then(|m| m.get(name))
+            .and_then(|v| v.get("artifacts"))
+            .and_then(Value::as_array);
+        let list: Vec<RuntimeArtifact> = match reported {
+            Some(items) if !items.is_empty() => items
+                .iter()
+                .map(|item| {
+                    let mut a = planned.clone();
+                    if let Some(uri) = item.get("uri").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+                        a.uri = uri.to_string();
+                    }
+                    if let Some(meta) = item.get("metadata").and_then(Value::as_object) {
+                        a.metadata = meta.clone();
+                    }
+                    a
+                })
+                .collect(),
+            _ => vec![planned.clone()],
+        };
+        artifacts.insert(name.clone(), list);
+    }
+    Ok((parameters, artifacts))
+}
+
+#[async_trait]
+impl TaskLauncher for LocalLauncher {
+    async fn launch(&self, request: LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
+        self.attempt(&request, cancel).await
+    }
+
+    fn output_artifact_uri(&self, run_id: &str, task_path: &str, output_name: &str) -> String {
+        self.run_dir(run_id)
+            .join("artifacts")
+            .join(safe_path(task_path))
+            .join(safe_path(output_name))
+            .display()
+            .to_string()
+    }
+
+    fn log_uri(&self, run_id: &str, task_path: &str) -> Option<String> {
+        Some(self.log_path(run_id, task_path).display().to_string())
+    }
+
+    async fn artifact_exists(&self, uri: &str) -> bool {
+        if uri.contains("://") {
+            return true;
+        }
+        Path::new(uri).exists()
+    }
+
+    async fn log_tail(&self, run_id: &str, task_path: &str, lines: usize) -> Vec<String> {
+        let Ok(text) = std::fs::read(self.log_path(run_id, task_path)) else {
+            return Vec::new();
+        };
+        let text = String::from_utf8_lossy(&text);
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].iter().map(|s| s.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn safe_paths_stay_inside() {
+        assert_eq!(safe_path("for-loop-2[3]/train"), "for-loop-2[3]/train");
+        assert_eq!(safe_path("../x y"), "__/x_y");
+    }
+
+    #[test]
+    fn required_secrets_are_refused_optional_ones_ignored() {
+        let optional = json!({"secretAsEnv": [{"secretName": "s", "optional": true}], "nodeSelector": {}});
+        assert!(check_platform(&optional).is_ok());
+        let required = json!({"secretAsEnv": [{"secretName": "db-password"}]});
+        let err = check_platform(&required).unwrap_err();
+        assert!(err.contains("Kubernetes secret \"db-password\""), "{err}");
+    }
+}
