@@ -933,7 +933,7 @@ async fn cache_decision(
         source_task_id: None,
     };
     if !enabled {
-        return Ok((miss("caching is off for this task (cachingOptions.enableCache is not set)".into()), None));
+        return Ok((miss("caching is off for this task (the spec does not set cachingOptions.enableCache)".into()), None));
     }
     if ctx.options.disable_cache {
         return Ok((miss("caching is off for this run (--no-cache)".into()), None));

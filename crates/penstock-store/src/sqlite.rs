@@ -21,7 +21,11 @@ pub struct StoreOpenError(pub String);
 /// Runs, tasks and artifacts in an embedded SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers (several connections; WAL lets them run beside the writer).
     pool: SqlitePool,
+    /// The single writer: SQLite serialises writes anyway, and one connection avoids
+    /// `SQLITE_BUSY` when a read-then-write transaction would need to upgrade its lock.
+    writer: SqlitePool,
 }
 
 /// One entry of a task's state history.
@@ -79,16 +83,21 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreOpenError(format!("{}: migration failed: {e}", path.display())))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreOpenError(format!("{}: migration failed: {e}", path.display())))?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writer })
     }
 
     /// The newest runs first.
@@ -277,7 +286,7 @@ impl RunStore for SqliteStore {
         .bind(ts(&run.started_at))
         .bind(ts(&run.finished_at))
         .bind(json(&run.outputs)?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(err)?;
         Ok(())
@@ -293,7 +302,7 @@ impl RunStore for SqliteStore {
         .bind(ts(&run.finished_at))
         .bind(json(&run.outputs)?)
         .bind(&run.run_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(err)?;
         if done.rows_affected() == 0 {
@@ -303,7 +312,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn upsert_task(&self, task: &TaskRecord, message: Option<&str>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = self.writer.begin().await.map_err(err)?;
         let previous: Option<String> = sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = ?")
             .bind(&task.task_id)
             .fetch_optional(&mut *tx)
@@ -370,7 +379,7 @@ impl RunStore for SqliteStore {
         .bind(a.state.name())
         .bind(a.exit_code.map(i64::from))
         .bind(&a.error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(err)?;
         Ok(())
@@ -384,7 +393,7 @@ impl RunStore for SqliteStore {
             ArtifactRole::Input => "INPUT",
             ArtifactRole::Output => "OUTPUT",
         };
-        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mut tx = self.writer.begin().await.map_err(err)?;
         for (io_name, list) in artifacts {
             for a in list {
                 let producer = (role == ArtifactRole::Output).then(|| task.task_id.clone());
@@ -426,7 +435,7 @@ impl RunStore for SqliteStore {
             "SELECT * FROM cache_entries WHERE fingerprint = ? ORDER BY created_at_ms DESC LIMIT 1",
         )
         .bind(fingerprint)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(err)?;
         row.map(|r| {
@@ -452,7 +461,7 @@ impl RunStore for SqliteStore {
         .bind(json(&entry.outputs)?)
         .bind(entry.created_at.to_string())
         .bind(entry.created_at.as_millisecond())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(err)?;
         Ok(())

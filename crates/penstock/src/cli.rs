@@ -1,0 +1,243 @@
+//! Command-line interface: flags mirror one to one into [`Cli`]; [`dispatch`] turns them into
+//! configured objects and runs the command.
+
+use crate::kfp_json;
+use crate::run_command::{run_pipeline, RunArgs};
+use crate::Outcome;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use penstock_store::SqliteStore;
+use std::path::{Path, PathBuf};
+
+/// Penstock: run Kubeflow Pipelines locally from one binary.
+#[derive(Debug, Parser)]
+#[command(name = "penstock", version, about)]
+pub struct Cli {
+    /// Where the database, artifacts, logs and Python environments live.
+    #[arg(long, global = true, env = "PENSTOCK_HOME")]
+    pub home: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable lines.
+    Text,
+    /// KFP v2beta1 JSON.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a compiled pipeline (YAML or JSON) to completion.
+    Run(RunFlags),
+    /// Inspect recorded runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Print a task's log.
+    Logs {
+        /// The run id (or a unique prefix).
+        run: String,
+        /// The task name or path (e.g. `train` or `for-loop-2[0]/train`).
+        task: String,
+    },
+}
+
+/// Flags of `penstock run`.
+#[derive(Debug, Args)]
+pub struct RunFlags {
+    /// The compiled pipeline file.
+    pub file: PathBuf,
+    /// A pipeline parameter, `NAME=VALUE`; the value is parsed by the declared type.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Do not reuse cached outputs in this run.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not reuse cached outputs older than this (e.g. `30s`, `2h`, `P7D`).
+    #[arg(long, value_name = "DURATION")]
+    pub cache_max_age: Option<String>,
+    /// Output format of the final report.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// A display name for the run.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The `kfp` version given to lightweight Python components, or `pinned` to honour each
+    /// component's own pin.
+    #[arg(long, env = "PENSTOCK_KFP_RUNTIME", default_value = penstock_launcher::DEFAULT_KFP_RUNTIME)]
+    pub kfp_runtime: String,
+    /// How many tasks may execute at once (default: the number of CPU cores).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+}
+
+/// `penstock runs ...`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List recorded runs, newest first.
+    List {
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: u32,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
+    /// Show one run with its tasks.
+    Get {
+        /// The run id (or a unique prefix).
+        run: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
+}
+
+/// `PENSTOCK_HOME`, `--home`, or `~/.penstock`.
+pub fn home_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".penstock")
+    })
+}
+
+/// Opens the store under `home`, creating the folder.
+pub async fn open_store(home: &Path) -> Result<SqliteStore, String> {
+    std::fs::create_dir_all(home).map_err(|e| format!("cannot create {}: {e}", home.display()))?;
+    SqliteStore::open(&home.join("penstock.db")).await.map_err(|e| e.to_string())
+}
+
+/// Runs a parsed command line.
+pub async fn dispatch(cli: Cli) -> Outcome {
+    let home = home_dir(cli.home);
+    match cli.command {
+        Command::Run(flags) => {
+            run_pipeline(RunArgs { home, flags }).await
+        }
+        Command::Runs(cmd) => runs_command(&home, cmd).await,
+        Command::Logs { run, task } => logs_command(&home, &run, &task).await,
+    }
+}
+
+async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
+    let store = match open_store(home).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    match cmd {
+        RunsCommand::List { limit, output } => match store.list_runs(limit).await {
+            Ok(runs) => {
+                if output == OutputFormat::Json {
+                    let list: Vec<_> = runs.iter().map(|r| kfp_json::run_json(r, &[])).collect();
+                    println!("{}", serde_json::json!({"runs": list, "total_size": list.len()}));
+                } else {
+                    println!("{:<36}  {:<10}  {:<25}  NAME", "RUN ID", "STATE", "CREATED");
+                    for r in runs {
+                        println!("{:<36}  {:<10}  {:<25}  {}", r.run_id, r.state, r.created_at.to_string(), r.display_name);
+                    }
+                }
+                Outcome::Success
+            }
+            Err(e) => {
+                eprintln!("penstock: {e}");
+                Outcome::Failure
+            }
+        },
+        RunsCommand::Get { run, output } => {
+            let record = match store.find_run(&run).await {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    eprintln!("penstock: no run with id '{run}' in {}", home.display());
+                    return Outcome::Failure;
+                }
+                Err(e) => {
+                    eprintln!("penstock: {e}");
+                    return Outcome::Failure;
+                }
+            };
+            let tasks = match store.list_tasks(&record.run_id).await {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("penstock: {e}");
+                    return Outcome::Failure;
+                }
+            };
+            if output == OutputFormat::Json {
+                println!("{}", kfp_json::run_json(&record, &tasks));
+            } else {
+                print!("{}", kfp_json::run_text(&record, &tasks));
+            }
+            Outcome::Success
+        }
+    }
+}
+
+async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
+    let store = match open_store(home).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let record = match store.find_run(run).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            eprintln!("penstock: no run with id '{run}' in {}", home.display());
+            return Outcome::Failure;
+        }
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let tasks = match store.list_tasks(&record.run_id).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let matching: Vec<_> = tasks.iter().filter(|t| t.path == task || t.task_id == task).collect();
+    let matching = if matching.is_empty() {
+        tasks.iter().filter(|t| t.name == task && t.log_uri.is_some()).collect()
+    } else {
+        matching
+    };
+    let Some(found) = matching.first() else {
+        let names: Vec<&str> = tasks.iter().filter(|t| t.log_uri.is_some()).map(|t| t.path.as_str()).collect();
+        eprintln!("penstock: run {} has no task '{task}'; tasks with logs: {}", record.run_id, names.join(", "));
+        return Outcome::Failure;
+    };
+    if matching.len() > 1 {
+        let names: Vec<&str> = matching.iter().map(|t| t.path.as_str()).collect();
+        eprintln!("penstock: '{task}' matches several tasks ({}); give the full path", names.join(", "));
+        return Outcome::Failure;
+    }
+    let Some(uri) = &found.log_uri else {
+        eprintln!("penstock: task '{}' has no log (it is a {})", found.path, found.kind.name());
+        return Outcome::Failure;
+    };
+    let blobs = penstock_store::blob::LocalBlobStore::new(home);
+    use penstock_store::blob::BlobStore;
+    match blobs.read(uri) {
+        Ok(bytes) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&bytes);
+            Outcome::Success
+        }
+        Err(e) => {
+            eprintln!("penstock: task '{}' has no log yet ({e})", found.path);
+            Outcome::Failure
+        }
+    }
+}

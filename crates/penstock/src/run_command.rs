@@ -1,0 +1,190 @@
+//! `penstock run`: validate, record, execute, report.
+
+use crate::cli::{open_store, OutputFormat, RunFlags};
+use crate::kfp_json;
+use crate::progress::ProgressPrinter;
+use crate::Outcome;
+use penstock_engine::params::{parse_text_value, resolve_run_parameters};
+use penstock_engine::policy::parse_duration;
+use penstock_engine::{ParameterMap, RunEngine, RunOptions, RunState, SystemClock, TaskLauncher, TaskState};
+use penstock_launcher::python_env::KfpRuntime;
+use penstock_launcher::{LauncherConfig, LocalLauncher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Everything `penstock run` needs.
+#[derive(Debug)]
+pub struct RunArgs {
+    /// `PENSTOCK_HOME`.
+    pub home: PathBuf,
+    /// The flags.
+    pub flags: RunFlags,
+}
+
+fn invalid(message: String) -> Outcome {
+    eprintln!("penstock: {message}");
+    Outcome::InvalidInput
+}
+
+/// Parses `-p NAME=VALUE` items by the pipeline's declared input types.
+pub fn parse_params(file: &str, root: &penstock_spec::ComponentSpec, items: &[String]) -> Result<ParameterMap, String> {
+    let mut out = ParameterMap::new();
+    for item in items {
+        let Some((name, text)) = item.split_once('=') else {
+            return Err(format!("{file}: parameter {item:?} must be NAME=VALUE"));
+        };
+        let Some(def) = root.input_definitions.parameters.get(name) else {
+            let known: Vec<&str> = root.input_definitions.parameters.keys().map(String::as_str).collect();
+            return Err(format!(
+                "{file}: unknown parameter '{name}'; the pipeline's inputs are: {}",
+                if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+            ));
+        };
+        let ty = def.parameter_type.effective(def.legacy_type.as_deref());
+        let value = parse_text_value(name, ty, text).map_err(|e| format!("{file}: {e}"))?;
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
+}
+
+/// Runs `penstock run`.
+pub async fn run_pipeline(args: RunArgs) -> Outcome {
+    let flags = args.flags;
+    let file = flags.file.display().to_string();
+    let bytes = match std::fs::read(&flags.file) {
+        Ok(b) => b,
+        Err(e) => return invalid(format!("cannot read {file}: {e}")),
+    };
+    let pipeline = match penstock_spec::parse_pipeline(&file, &bytes) {
+        Ok(p) => Arc::new(p),
+        Err(e) => return invalid(e.to_string()),
+    };
+    let given = match parse_params(&file, &pipeline.spec.root, &flags.params) {
+        Ok(p) => p,
+        Err(e) => return invalid(e),
+    };
+    let parameters = match resolve_run_parameters(&pipeline.spec.root, given) {
+        Ok(p) => p,
+        Err(e) => return invalid(format!("{file}: {e}")),
+    };
+    let cache_max_age = match flags.cache_max_age.as_deref().map(parse_duration).transpose() {
+        Ok(d) => d,
+        Err(e) => return invalid(format!("--cache-max-age: {e}")),
+    };
+    if flags.parallelism == Some(0) {
+        return invalid("--parallelism must be at least 1".into());
+    }
+    let store = match open_store(&args.home).await {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let mut config = LauncherConfig::new(args.home.clone());
+    config.kfp_runtime = match flags.kfp_runtime.as_str() {
+        "pinned" => KfpRuntime::Pinned,
+        v => KfpRuntime::Version(v.to_string()),
+    };
+    let launcher = Arc::new(LocalLauncher::new(config));
+    let json = flags.output == OutputFormat::Json;
+    let slots = flags
+        .parallelism
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let engine = RunEngine::new(store.clone(), launcher.clone(), Arc::new(SystemClock))
+        .with_observer(Arc::new(ProgressPrinter::new(json)))
+        .with_task_slots(slots);
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let display_name = flags
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", pipeline.name(), jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S")));
+    let run = match engine.create_run(run_id, display_name, &pipeline, parameters).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    if !json {
+        println!("Run {} of {} (home {})", run.run_id, pipeline.name(), args.home.display());
+    }
+    let cancel = CancellationToken::new();
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                eprintln!("penstock: interrupted, cancelling the run…");
+                cancel.cancel();
+            }
+        });
+    }
+    let options = RunOptions {
+        disable_cache: flags.no_cache,
+        cache_max_age,
+        pipeline_root: args.home.join("runs").join(&run.run_id).join("artifacts").display().to_string(),
+    };
+    let finished = match engine.execute(run, pipeline.clone(), options, cancel).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let tasks = store.list_tasks(&finished.run_id).await.unwrap_or_default();
+    if json {
+        println!("{}", kfp_json::run_json(&finished, &tasks));
+    } else {
+        print_summary(&finished, &tasks, launcher.as_ref()).await;
+    }
+    match finished.state {
+        RunState::Succeeded => Outcome::Success,
+        RunState::Canceled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => Outcome::Interrupted,
+        _ => Outcome::Failure,
+    }
+}
+
+async fn print_summary(run: &penstock_engine::RunRecord, tasks: &[penstock_engine::TaskRecord], launcher: &LocalLauncher) {
+    let mut counts: Vec<(TaskState, usize)> = Vec::new();
+    for state in [TaskState::Succeeded, TaskState::Cached, TaskState::Skipped, TaskState::Failed, TaskState::Canceled] {
+        let n = tasks
+            .iter()
+            .filter(|t| t.state == state && matches!(t.kind, penstock_engine::TaskKind::Container | penstock_engine::TaskKind::Importer))
+            .count();
+        if n > 0 {
+            counts.push((state, n));
+        }
+    }
+    let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", s.name().to_lowercase())).collect();
+    let took = match (run.started_at, run.finished_at) {
+        (Some(s), Some(e)) => format!("{:.2}s", e.duration_since(s).as_secs_f64()),
+        _ => "-".into(),
+    };
+    println!();
+    println!("Run {} {} in {took} — steps: {}", run.run_id, run.state, if counts.is_empty() { "none".into() } else { counts.join(", ") });
+    if run.state == RunState::Failed {
+        if let Some(failed) = tasks
+            .iter()
+            .find(|t| t.state == TaskState::Failed && matches!(t.kind, penstock_engine::TaskKind::Container | penstock_engine::TaskKind::Importer))
+        {
+            println!("Failed task: {}", failed.path);
+            if let Some(e) = &failed.error {
+                println!("Error: {e}");
+            }
+            let tail = launcher.log_tail(&run.run_id, &failed.path, 20).await;
+            if !tail.is_empty() {
+                println!("Last {} lines of its log:", tail.len());
+                for line in tail {
+                    println!("  | {line}");
+                }
+            }
+        } else if let Some(e) = &run.error {
+            println!("Error: {e}");
+        }
+    }
+    print!("{}", kfp_json::outputs_text(run));
+}
