@@ -141,7 +141,9 @@ impl RunEngine {
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
         self.set_run_state(&mut run, RunState::Running, None).await?;
+        let suffix: String = run.run_id.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
         let ctx = Arc::new(RunContext {
+            resource_name: format!("{}-{suffix}", run.pipeline_name),
             run_id: run.run_id.clone(),
             run_name: run.display_name.clone(),
             run_created_at: run.created_at,
@@ -225,6 +227,8 @@ impl RunEngine {
 
 struct RunContext {
     run_id: String,
+    /// KFP's `pipeline_job_resource_name`: `<pipeline name>-<run id suffix>`.
+    resource_name: String,
     run_name: String,
     run_created_at: jiff::Timestamp,
     spec: Arc<PipelineSpec>,
@@ -477,15 +481,19 @@ fn dag_outputs(dag: &penstock_spec::DagSpec, outcomes: &BTreeMap<String, TaskOut
     io
 }
 
+/// `PipelineTaskFinalStatus` as KFP's driver fills it: the state is the metadata store's
+/// execution state (`COMPLETE`, `CACHED`, `FAILED`, `CANCELED`).
 fn final_status(ctx: &RunContext, producer: &str, outcome: Option<&TaskOutcome>) -> Value {
     let state = outcome.map(|o| o.state).unwrap_or(TaskState::Skipped);
     let kfp_state = match state {
-        TaskState::Cached => "SUCCEEDED",
-        other => other.name(),
+        TaskState::Succeeded | TaskState::Skipped | TaskState::Pending | TaskState::Running => "COMPLETE",
+        TaskState::Cached => "CACHED",
+        TaskState::Failed => "FAILED",
+        TaskState::Canceled => "CANCELED",
     };
     let mut status = json!({
         "state": kfp_state,
-        "pipelineJobResourceName": format!("runs/{}", ctx.run_id),
+        "pipelineJobResourceName": ctx.resource_name,
         "pipelineTaskName": producer,
     });
     if let Some(err) = outcome.and_then(|o| o.error.clone()) {
@@ -494,10 +502,32 @@ fn final_status(ctx: &RunContext, producer: &str, outcome: Option<&TaskOutcome>)
     status
 }
 
+/// Substitutes the run- and task-level placeholders KFP allows in constants
+/// (`{{$.pipeline_job_name}}`, `{{$.pipeline_task_uuid}}`, …).
+fn substitute_job_placeholders(ctx: &RunContext, task: &TaskRecord, text: &str) -> String {
+    let created = ctx.run_created_at.to_string();
+    let pairs: [(&str, &str); 8] = [
+        ("{{$.pipeline_job_name}}", &ctx.run_name),
+        ("{{$.pipeline_job_resource_name}}", &ctx.resource_name),
+        ("{{$.pipeline_job_uuid}}", &ctx.run_id),
+        ("{{$.pipeline_task_name}}", &task.name),
+        ("{{$.pipeline_task_uuid}}", &task.task_id),
+        ("{{$.pipeline_job_create_time_utc}}", &created),
+        ("{{$.pipeline_job_schedule_time_utc}}", &created),
+        ("{{$.pipeline_root}}", &ctx.options.pipeline_root),
+    ];
+    let mut out = text.to_string();
+    for (needle, value) in pairs {
+        out = out.replace(needle, value);
+    }
+    out
+}
+
 /// Resolves a task's inputs from its DAG's inputs and its upstream tasks' outputs, applying the
 /// callee component's defaults and checking required inputs.
 fn resolve_inputs(
     ctx: &RunContext,
+    task: &TaskRecord,
     spec: &TaskSpec,
     callee: &ComponentSpec,
     dag_inputs: &TaskIo,
@@ -535,10 +565,13 @@ fn resolve_inputs(
             }
         } else if let Some(rv) = &input.runtime_value {
             let literal = rv.literal();
-            if matches!(&literal, Some(Value::String(s)) if s.contains("{{$.inputs.parameters[")) {
-                constants.push(name.clone());
+            match literal {
+                Some(Value::String(s)) if s.contains("{{$") => {
+                    constants.push(name.clone());
+                    Some(Value::String(substitute_job_placeholders(ctx, task, &s)))
+                }
+                other => other,
             }
-            literal
         } else if let Some(r) = &input.task_final_status {
             Some(final_status(ctx, &r.producer_task, upstream.get(&r.producer_task)))
         } else {
@@ -667,7 +700,7 @@ async fn run_task_inner(
     let Some(callee) = ctx.component(Some(&spec.component_ref.name)).cloned() else {
         return fail(ctx, record, format!("unknown component '{}'", spec.component_ref.name)).await;
     };
-    let inputs = match resolve_inputs(ctx, spec, &callee, dag_inputs, upstream) {
+    let inputs = match resolve_inputs(ctx, record, spec, &callee, dag_inputs, upstream) {
         Ok(io) => io,
         Err(e) => return fail(ctx, record, e).await,
     };
@@ -1039,6 +1072,7 @@ async fn run_container(
         let request = LaunchRequest {
             run_id: ctx.run_id.clone(),
             run_name: ctx.run_name.clone(),
+            run_resource_name: ctx.resource_name.clone(),
             run_created_at: ctx.run_created_at,
             task_id: record.task_id.clone(),
             task_path: record.path.clone(),

@@ -52,6 +52,8 @@ pub struct LaunchRequest {
     pub run_id: String,
     /// The run's display name (`{{$.pipeline_job_name}}`).
     pub run_name: String,
+    /// `{{$.pipeline_job_resource_name}}`.
+    pub run_resource_name: String,
     /// When the run was created.
     pub run_created_at: Timestamp,
     /// The task id (`{{$.pipeline_task_uuid}}`).

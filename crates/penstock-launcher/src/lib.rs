@@ -46,6 +46,9 @@ pub struct LauncherConfig {
     pub kfp_runtime: KfpRuntime,
     /// Bytes of output kept per task log; the rest is counted and dropped.
     pub log_cap_bytes: u64,
+    /// Where Python environments are kept (default `PENSTOCK_HOME/venvs`); several homes may
+    /// share one folder.
+    pub venvs_dir: Option<PathBuf>,
 }
 
 /// The `kfp` version Penstock is tested against, used for lightweight components by default.
@@ -59,6 +62,7 @@ impl LauncherConfig {
             python: "python3".into(),
             kfp_runtime: KfpRuntime::Version(DEFAULT_KFP_RUNTIME.into()),
             log_cap_bytes: 64 << 20,
+            venvs_dir: None,
         }
     }
 }
@@ -82,7 +86,8 @@ fn safe_path(task_path: &str) -> String {
 impl LocalLauncher {
     /// A launcher with `config`.
     pub fn new(config: LauncherConfig) -> Self {
-        let envs = PythonEnvs::new(config.home.join("venvs"), config.python.clone());
+        let venvs = config.venvs_dir.clone().unwrap_or_else(|| config.home.join("venvs"));
+        let envs = PythonEnvs::new(venvs, config.python.clone());
         LocalLauncher { config, envs }
     }
 

@@ -138,7 +138,7 @@ impl<'a> Renderer<'a> {
             Placeholder::ExecutorOutputFile => self.paths.executor_output.display().to_string(),
             Placeholder::JobName => r.run_name.clone(),
             Placeholder::JobUuid => r.run_id.clone(),
-            Placeholder::JobResourceName => format!("runs/{}", r.run_id),
+            Placeholder::JobResourceName => r.run_resource_name.clone(),
             Placeholder::JobCreateTime | Placeholder::JobScheduleTime => r.run_created_at.to_string(),
             Placeholder::TaskName => r.task_name.clone(),
             Placeholder::TaskUuid => r.task_id.clone(),

@@ -140,7 +140,10 @@ fn read_documents(source: &str, bytes: &[u8]) -> Result<Vec<Value>, SpecError> {
         })?;
         return Ok(vec![value]);
     }
-    serde_saphyr::from_multiple::<Value>(text)
+    // KFP files are written by PyYAML, which quotes every string that YAML would read as a
+    // boolean; YAML 1.1's `y`/`n` must stay strings (`componentInputParameter: n`).
+    let options = serde_saphyr::options! { strict_booleans: true };
+    serde_saphyr::from_multiple_with_options::<Value>(text, options)
         .map_err(|e| SpecError::new(source, "", &format!("malformed YAML: {e}")))
 }
 
@@ -152,5 +155,15 @@ fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod yaml_tests {
+    #[test]
+    fn single_letter_names_stay_strings() {
+        let yaml = b"pipelineInfo: {name: p}\nschemaVersion: 2.1.0\nroot:\n  inputDefinitions:\n    parameters:\n      n: {parameterType: NUMBER_INTEGER}\n  dag:\n    tasks: {}\n";
+        let p = super::parse_pipeline("p.yaml", yaml).unwrap();
+        assert!(p.spec.root.input_definitions.parameters.contains_key("n"));
     }
 }

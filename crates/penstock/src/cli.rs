@@ -70,6 +70,9 @@ pub struct RunFlags {
     /// component's own pin.
     #[arg(long, env = "PENSTOCK_KFP_RUNTIME", default_value = penstock_launcher::DEFAULT_KFP_RUNTIME)]
     pub kfp_runtime: String,
+    /// Where lightweight components' Python environments are kept (default `HOME/venvs`).
+    #[arg(long, env = "PENSTOCK_VENVS", value_name = "DIR")]
+    pub venvs: Option<PathBuf>,
     /// How many tasks may execute at once (default: the number of CPU cores).
     #[arg(long)]
     pub parallelism: Option<usize>,

@@ -68,6 +68,19 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         Ok(p) => p,
         Err(e) => return invalid(format!("{file}: {e}")),
     };
+    if let Some((name, _)) = pipeline
+        .spec
+        .root
+        .input_definitions
+        .artifacts
+        .iter()
+        .find(|(_, def)| !def.is_optional)
+    {
+        return invalid(format!(
+            "{file}: the pipeline requires the input artifact '{name}', but runs cannot be given input artifacts; \
+             produce it with a task (e.g. dsl.importer) inside the pipeline"
+        ));
+    }
     let cache_max_age = match flags.cache_max_age.as_deref().map(parse_duration).transpose() {
         Ok(d) => d,
         Err(e) => return invalid(format!("--cache-max-age: {e}")),
@@ -87,6 +100,7 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         "pinned" => KfpRuntime::Pinned,
         v => KfpRuntime::Version(v.to_string()),
     };
+    config.venvs_dir = flags.venvs.clone();
     let launcher = Arc::new(LocalLauncher::new(config));
     let json = flags.output == OutputFormat::Json;
     let slots = flags
