@@ -26,8 +26,15 @@ fn local_expectation(path: &str) -> Option<Local> {
         "containerized_python_component.yaml" => Local::FailsWith("`python3` exited with code"),
         // Reads a model packaged as an OCI image (KServe modelcar), mounted only on Kubernetes.
         "critical/modelcar.yaml" => Local::FailsWith("exited with code"),
-        // Declares required pipeline-level input artifacts, which no run can supply.
+        // Uses `[[ ]]`, which busybox's sh (its image) has and the host's POSIX sh may not.
+        "pipeline_with_concat_placeholder.yaml" => Local::FailsWith("`sh` exited with code"),
+        // A Vertex AI custom training job (google-cloud-pipeline-components): Google Cloud only.
+        "pipeline_with_condition_dynamic_task_output_custom_training_job.yaml" => Local::FailsWith("custom-training-job"),
+        // Fails on purpose so that its exit handler reports the failure.
+        "pipeline_with_task_final_status.yaml" => Local::FailsWith("fail-op"),
+        // Declare required pipeline-level input artifacts, which no run can supply.
         "component_with_metadata_fields.yaml" => Local::Refused("requires the input artifact 'dataset_a'"),
+        "pipeline_with_various_io_types.yaml" => Local::Refused("requires the input artifact 'input3'"),
         // A task that always fails; its ignore_upstream_failure() consumer must still run.
         "local_execution/local_execution_pipeline_with_ignore_upstream_failure.yaml" => Local::FailsWith("fail-always"),
         // Downloads a dataset from Hugging Face at run time: needs the internet.

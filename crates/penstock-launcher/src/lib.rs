@@ -250,7 +250,10 @@ impl LocalLauncher {
             argv.drain(..start);
         }
         let Some(program) = argv.first().cloned() else {
-            return failed("the container has an empty command".into());
+            return failed(format!(
+                "the container has no command: image '{}' is a platform step that only Kubernetes can run",
+                request.container.image
+            ));
         };
         let mut cmd = Command::new(&program);
         cmd.args(&argv[1..])
