@@ -21,7 +21,9 @@ enum Local {
 fn local_expectation(path: &str) -> Option<Local> {
     Some(match path {
         // The program lives only inside the component's container image.
-        "container_io.yaml" | "container_with_if_placeholder.yaml" => Local::FailsWith("cannot start `my_program`"),
+        "container_io.yaml" | "container_with_if_placeholder.yaml" => {
+            Local::FailsWith("cannot start `my_program`")
+        }
         "container_with_artifact_output.yaml" => Local::FailsWith("`sh` exited with code"),
         "containerized_python_component.yaml" => Local::FailsWith("`python3` exited with code"),
         // Reads a model packaged as an OCI image (KServe modelcar), mounted only on Kubernetes.
@@ -29,20 +31,30 @@ fn local_expectation(path: &str) -> Option<Local> {
         // Uses `[[ ]]`, which busybox's sh (its image) has and the host's POSIX sh may not.
         "pipeline_with_concat_placeholder.yaml" => Local::FailsWith("`sh` exited with code"),
         // A Vertex AI custom training job (google-cloud-pipeline-components): Google Cloud only.
-        "pipeline_with_condition_dynamic_task_output_custom_training_job.yaml" => Local::FailsWith("custom-training-job"),
+        "pipeline_with_condition_dynamic_task_output_custom_training_job.yaml" => {
+            Local::FailsWith("custom-training-job")
+        }
         // Fails on purpose so that its exit handler reports the failure.
         "pipeline_with_task_final_status.yaml" => Local::FailsWith("fail-op"),
         // Declare required pipeline-level input artifacts, which no run can supply.
-        "component_with_metadata_fields.yaml" => Local::Refused("requires the input artifact 'dataset_a'"),
-        "pipeline_with_various_io_types.yaml" => Local::Refused("requires the input artifact 'input3'"),
+        "component_with_metadata_fields.yaml" => {
+            Local::Refused("requires the input artifact 'dataset_a'")
+        }
+        "pipeline_with_various_io_types.yaml" => {
+            Local::Refused("requires the input artifact 'input3'")
+        }
         // A task that always fails; its ignore_upstream_failure() consumer must still run.
-        "local_execution/local_execution_pipeline_with_ignore_upstream_failure.yaml" => Local::FailsWith("fail-always"),
+        "local_execution/local_execution_pipeline_with_ignore_upstream_failure.yaml" => {
+            Local::FailsWith("fail-always")
+        }
         // Downloads a dataset from Hugging Face at run time: needs the internet.
         "critical/pipeline_with_artifact_upload_download.yaml" => {
             Local::NotRun("downloads a Hugging Face dataset at run time (internet access)")
         }
         // Starts a Ray cluster through codeflare-sdk on Kubernetes.
-        "integration/ray_integration_compiled.yaml" => Local::NotRun("needs a Ray cluster on Kubernetes (codeflare-sdk)"),
+        "integration/ray_integration_compiled.yaml" => {
+            Local::NotRun("needs a Ray cluster on Kubernetes (codeflare-sdk)")
+        }
         _ => return None,
     })
 }
@@ -55,7 +67,8 @@ struct Row {
 }
 
 fn manifest() -> Vec<Row> {
-    let text = std::fs::read_to_string(shared_dir().join("conformance/MANIFEST.tsv")).expect("MANIFEST.tsv");
+    let text = std::fs::read_to_string(shared_dir().join("conformance/MANIFEST.tsv"))
+        .expect("MANIFEST.tsv");
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
@@ -93,7 +106,12 @@ fn required_args(required: &str) -> Vec<String> {
     args
 }
 
-fn run_with_timeout(home: &Home, file: &Path, args: &[String], limit: Duration) -> (i32, Value, String) {
+fn run_with_timeout(
+    home: &Home,
+    file: &Path,
+    args: &[String],
+    limit: Duration,
+) -> (i32, Value, String) {
     let venvs = crate::util::repo_root().join("target/penstock-test-venvs");
     let stdout = home.path().join("stdout.json");
     let stderr = home.path().join("stderr.txt");
@@ -114,19 +132,34 @@ fn run_with_timeout(home: &Home, file: &Path, args: &[String], limit: Duration) 
             break status.code().unwrap_or(-1);
         }
         if Instant::now() > deadline {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
             let _ = child.wait();
             break -2;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let json = serde_json::from_str(std::fs::read_to_string(&stdout).unwrap_or_default().trim()).unwrap_or(Value::Null);
-    (code, json, std::fs::read_to_string(&stderr).unwrap_or_default())
+    let json = serde_json::from_str(std::fs::read_to_string(&stdout).unwrap_or_default().trim())
+        .unwrap_or(Value::Null);
+    (
+        code,
+        json,
+        std::fs::read_to_string(&stderr).unwrap_or_default(),
+    )
 }
 
 fn all_errors(run: &Value) -> String {
-    let mut text = run["error"]["message"].as_str().unwrap_or_default().to_string();
-    for t in run["run_details"]["task_details"].as_array().into_iter().flatten() {
+    let mut text = run["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for t in run["run_details"]["task_details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if let Some(m) = t["error"]["message"].as_str() {
             text.push('\n');
             text.push_str(m);
@@ -148,11 +181,19 @@ fn conformance_corpus_runs_with_the_expected_outcomes() {
             continue;
         }
         let home = Home::new();
-        let (code, run, stderr) = run_with_timeout(&home, &file, &required_args(&row.required), Duration::from_secs(300));
+        let (code, run, stderr) = run_with_timeout(
+            &home,
+            &file,
+            &required_args(&row.required),
+            Duration::from_secs(300),
+        );
         ran += 1;
         let state = run["state"].as_str().unwrap_or("(none)").to_string();
         let errors = all_errors(&run);
-        eprintln!("corpus: {:<70} expected {:<11} got {state} (exit {code})", row.path, row.expected);
+        eprintln!(
+            "corpus: {:<70} expected {:<11} got {state} (exit {code})",
+            row.path, row.expected
+        );
         let problem = match expectation {
             Some(Local::FailsWith(text)) => (!(code == 1 && state == "FAILED" && errors.contains(text)))
                 .then(|| format!("expected FAILED mentioning {text:?}; got {state}, exit {code}: {errors} {stderr}")),
@@ -176,7 +217,12 @@ fn conformance_corpus_runs_with_the_expected_outcomes() {
         }
     }
     assert!(ran >= 80, "only {ran} corpus files ran");
-    assert!(failures.is_empty(), "{} corpus files misbehaved:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} corpus files misbehaved:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -184,11 +230,17 @@ fn ignore_upstream_failure_still_runs_the_consumer() {
     let home = Home::new();
     let file = shared_dir().join("conformance/valid/local_execution/local_execution_pipeline_with_ignore_upstream_failure.yaml");
     let marker = home.path().join("marker.txt");
-    let args = vec!["-p".to_string(), format!("marker_path={}", marker.display())];
+    let args = vec![
+        "-p".to_string(),
+        format!("marker_path={}", marker.display()),
+    ];
     let (code, run, err) = run_with_timeout(&home, &file, &args, Duration::from_secs(120));
     assert_eq!(code, 1, "{err}");
     assert!(marker.exists(), "the consumer did not write its marker");
     let tasks = run["run_details"]["task_details"].as_array().unwrap();
-    let consumer = tasks.iter().find(|t| t["penstock"]["path"] == "write-marker").expect("write-marker task");
+    let consumer = tasks
+        .iter()
+        .find(|t| t["penstock"]["path"] == "write-marker")
+        .expect("write-marker task");
     assert_eq!(consumer["penstock"]["state"], "SUCCEEDED");
 }

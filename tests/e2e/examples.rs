@@ -11,19 +11,31 @@ fn data_passing_defaults_outputs_artifacts_and_after() {
     let (code, run, err) = home.run(&file, &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(run["state"], "SUCCEEDED");
-    assert_eq!(run["outputs"]["parameters"]["Output"], "4 NUMBERS: TOTAL=3.0 ROWS=4 NOTE=NONE FLAG=TRUE!");
+    assert_eq!(
+        run["outputs"]["parameters"]["Output"],
+        "4 NUMBERS: TOTAL=3.0 ROWS=4 NOTE=NONE FLAG=TRUE!"
+    );
     assert_eq!(output_param(&run, "make-numbers", "total"), &json!(3.0));
     let dataset = &task(&run, "make-numbers")["penstock"]["outputs"]["artifacts"]["out"][0];
     assert_eq!(dataset["metadata"]["rows"], 4);
     let content = std::fs::read_to_string(dataset["uri"].as_str().unwrap()).unwrap();
     assert_eq!(content, "0.0\n0.5\n1.0\n1.5");
     // The consumer saw the same artifact (lineage is recorded from the same URI).
-    assert_eq!(task(&run, "describe")["penstock"]["inputs"]["artifacts"]["data"][0]["uri"], dataset["uri"]);
+    assert_eq!(
+        task(&run, "describe")["penstock"]["inputs"]["artifacts"]["data"][0]["uri"],
+        dataset["uri"]
+    );
 
     let (code, run, err) = home.run(&file, &["-p", "count=2", "-p", "note=hey", "-p", "scale=1"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(run["outputs"]["parameters"]["Output"], "2 NUMBERS: TOTAL=1.0 ROWS=2 NOTE=HEY FLAG=TRUE!");
-    assert_eq!(run["runtime_config"]["parameters"], json!({"count": 2, "scale": 1.0, "note": "hey"}));
+    assert_eq!(
+        run["outputs"]["parameters"]["Output"],
+        "2 NUMBERS: TOTAL=1.0 ROWS=2 NOTE=HEY FLAG=TRUE!"
+    );
+    assert_eq!(
+        run["runtime_config"]["parameters"],
+        json!({"count": 2, "scale": 1.0, "note": "hey"})
+    );
 
     let logs = home.penstock(&["logs", run["run_id"].as_str().unwrap(), "describe"]);
     assert!(logs.status.success());
@@ -36,15 +48,27 @@ fn wrongly_typed_and_unknown_parameters_are_invalid_and_record_nothing() {
     let file = compile_example("data_passing", home.path());
     let (code, _, err) = home.run(&file, &["-p", "count=many"]);
     assert_eq!(code, 2);
-    assert!(err.contains("data_passing.yaml") && err.contains("'count'") && err.contains("NUMBER_INTEGER"), "{err}");
+    assert!(
+        err.contains("data_passing.yaml")
+            && err.contains("'count'")
+            && err.contains("NUMBER_INTEGER"),
+        "{err}"
+    );
     let (code, _, err) = home.run(&file, &["-p", "colour=red"]);
     assert_eq!(code, 2);
-    assert!(err.contains("unknown parameter 'colour'") && err.contains("count, note, scale"), "{err}");
+    assert!(
+        err.contains("unknown parameter 'colour'") && err.contains("count, note, scale"),
+        "{err}"
+    );
     let (code, _, err) = home.run(&file, &["-p", "count"]);
     assert_eq!(code, 2, "{err}");
     let list = home.penstock(&["runs", "list", "-o", "json"]);
     let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(listed["runs"], json!([]), "invalid input must not be recorded");
+    assert_eq!(
+        listed["runs"],
+        json!([]),
+        "invalid input must not be recorded"
+    );
 }
 
 #[test]
@@ -53,11 +77,20 @@ fn container_placeholders_concat_if_present_and_env() {
     let file = compile_example("containers", home.path());
     let (code, run, err) = home.run(&file, &[]);
     assert_eq!(code, 0, "{err}");
-    let uri = task(&run, "write-text")["penstock"]["outputs"]["artifacts"]["out"][0]["uri"].as_str().unwrap().to_string();
+    let uri = task(&run, "write-text")["penstock"]["outputs"]["artifacts"]["out"][0]["uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(std::fs::read_to_string(&uri).unwrap(), "hello world");
     assert_eq!(output_param(&run, "write-text", "length"), &json!(11));
-    assert_eq!(output_param(&run, "read-text", "result"), &json!(format!("env-ok|hi-there|hello world|{uri}|extra")));
-    assert_eq!(output_param(&run, "check-optional", "result"), &json!("no-word"));
+    assert_eq!(
+        output_param(&run, "read-text", "result"),
+        &json!(format!("env-ok|hi-there|hello world|{uri}|extra"))
+    );
+    assert_eq!(
+        output_param(&run, "check-optional", "result"),
+        &json!("no-word")
+    );
 }
 
 #[test]
@@ -74,17 +107,38 @@ fn conditions_loops_collected_nested_and_importer() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|t| t["penstock"]["path"].as_str().unwrap().starts_with("condition-branches-1/condition-"))
+        .filter(|t| {
+            t["penstock"]["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("condition-branches-1/condition-")
+        })
         .filter(|t| t["penstock"]["kind"] == "dag")
-        .map(|t| (t["penstock"]["path"].as_str().unwrap().to_string(), t["penstock"]["state"].as_str().unwrap().to_string()))
+        .map(|t| {
+            (
+                t["penstock"]["path"].as_str().unwrap().to_string(),
+                t["penstock"]["state"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(branches.iter().filter(|(_, s)| s == "SUCCEEDED").count(), 1, "{branches:?}");
-    assert_eq!(branches.iter().filter(|(_, s)| s == "SKIPPED").count(), 2, "{branches:?}");
+    assert_eq!(
+        branches.iter().filter(|(_, s)| s == "SUCCEEDED").count(),
+        1,
+        "{branches:?}"
+    );
+    assert_eq!(
+        branches.iter().filter(|(_, s)| s == "SKIPPED").count(),
+        2,
+        "{branches:?}"
+    );
     // Literal loop + Collected: 1 + 4 + 9 = 14; nested pipeline squares it.
     assert_eq!(output_param(&run, "total", "Output"), &json!(14));
     assert_eq!(run["outputs"]["parameters"]["Output"], 196);
     // Parameter loop over a task's list output, artifacts collected.
-    assert_eq!(output_param(&run, "read-all", "Output"), &json!("1,2,3,4,5,6,7"));
+    assert_eq!(
+        output_param(&run, "read-all", "Output"),
+        &json!("1,2,3,4,5,6,7")
+    );
     // Artifact loop in a sub-pipeline, its outputs collected and summed.
     assert_eq!(output_param(&run, "total-2", "Output"), &json!(28));
     // Importer.
@@ -98,23 +152,45 @@ fn conditions_loops_collected_nested_and_importer() {
         .unwrap()
         .iter()
         .filter(|t| t["penstock"]["path"].as_str().unwrap().ends_with("/write"))
-        .map(|t| (t["start_time"].as_str().unwrap().to_string(), t["end_time"].as_str().unwrap().to_string()))
+        .map(|t| {
+            (
+                t["start_time"].as_str().unwrap().to_string(),
+                t["end_time"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(spans.len(), 7);
     spans.sort();
     for (i, (start, _)) in spans.iter().enumerate() {
         let overlapping = spans[..i].iter().filter(|(_, end)| end > start).count();
-        assert!(overlapping < 2, "more than 2 concurrent iterations at {start}: {spans:?}");
+        assert!(
+            overlapping < 2,
+            "more than 2 concurrent iterations at {start}: {spans:?}"
+        );
     }
 
-    let (code, run, err) = home.run(&file, &["-p", "n=12", "-p", &format!("data_uri={}", data.display())]);
+    let (code, run, err) = home.run(
+        &file,
+        &["-p", "n=12", "-p", &format!("data_uri={}", data.display())],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(output_param(&run, "classify", "Output"), &json!("big"));
-    assert_eq!(output_param(&run, "read-all", "Output"), &json!("1,10,11,12,2,3,4,5,6,7,8,9"));
+    assert_eq!(
+        output_param(&run, "read-all", "Output"),
+        &json!("1,10,11,12,2,3,4,5,6,7,8,9")
+    );
 }
 
-fn run_exit_example(home: &Home, file: &std::path::Path, tag: &str, extra: &[&str]) -> (i32, Value, String) {
-    let marker = format!("marker={}", home.path().join(format!("marker-{tag}")).display());
+fn run_exit_example(
+    home: &Home,
+    file: &std::path::Path,
+    tag: &str,
+    extra: &[&str],
+) -> (i32, Value, String) {
+    let marker = format!(
+        "marker={}",
+        home.path().join(format!("marker-{tag}")).display()
+    );
     let stamp = format!("stamp_file={}", home.path().join("stamp").display());
     let status = format!("status_file={}", home.path().join("status").display());
     let mut args = vec!["-p", &marker, "-p", &stamp, "-p", &status];
@@ -129,10 +205,16 @@ fn retries_exit_handler_and_caching() {
     let (code, run, err) = run_exit_example(&home, &file, "1", &[]);
     assert_eq!(code, 0, "{err}");
     let flaky = task(&run, "exit-handler-1/flaky");
-    assert_eq!(flaky["penstock"]["attempts"], 3, "two failures then success");
+    assert_eq!(
+        flaky["penstock"]["attempts"], 3,
+        "two failures then success"
+    );
     assert_eq!(flaky["penstock"]["outputs"]["parameters"]["Output"], 3);
     assert_eq!(state(&run, "exit-handler-1/add-one"), "SUCCEEDED");
-    assert_eq!(std::fs::read_to_string(home.path().join("status")).unwrap(), "COMPLETE|exit-handler-1|");
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("status")).unwrap(),
+        "COMPLETE|exit-handler-1|"
+    );
 
     // Same inputs again: add-one is served from the cache and does not execute.
     let (code, run2, err) = run_exit_example(&home, &file, "2", &[]);
@@ -140,18 +222,35 @@ fn retries_exit_handler_and_caching() {
     let cached = task(&run2, "exit-handler-1/add-one");
     assert_eq!(cached["penstock"]["state"], "CACHED");
     assert_eq!(cached["penstock"]["outputs"]["parameters"]["Output"], 42);
-    assert!(cached["penstock"]["cache"]["reason"].as_str().unwrap().contains(run["run_id"].as_str().unwrap()));
-    assert_eq!(std::fs::read_to_string(home.path().join("stamp")).unwrap(), "executed\n");
+    assert!(cached["penstock"]["cache"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains(run["run_id"].as_str().unwrap()));
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("stamp")).unwrap(),
+        "executed\n"
+    );
     // Tasks with caching off say so.
-    let reason = task(&run2, "exit-handler-1/flaky")["penstock"]["cache"]["reason"].as_str().unwrap().to_string();
+    let reason = task(&run2, "exit-handler-1/flaky")["penstock"]["cache"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(reason.contains("caching is off for this task"), "{reason}");
 
     // --no-cache executes it again and records why.
     let (code, run3, err) = run_exit_example(&home, &file, "3", &["--no-cache"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(state(&run3, "exit-handler-1/add-one"), "SUCCEEDED");
-    assert!(task(&run3, "exit-handler-1/add-one")["penstock"]["cache"]["reason"].as_str().unwrap().contains("--no-cache"));
-    assert_eq!(std::fs::read_to_string(home.path().join("stamp")).unwrap(), "executed\nexecuted\n");
+    assert!(
+        task(&run3, "exit-handler-1/add-one")["penstock"]["cache"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--no-cache")
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("stamp")).unwrap(),
+        "executed\nexecuted\n"
+    );
 
     // A failing step: the exit handler still runs and sees FAILED; the run fails with exit 1.
     let (code, run4, _) = run_exit_example(&home, &file, "4", &["-p", "should_fail=true"]);
@@ -160,7 +259,10 @@ fn retries_exit_handler_and_caching() {
     assert_eq!(state(&run4, "exit-handler-1/fail-if"), "FAILED");
     assert_eq!(state(&run4, "report"), "SUCCEEDED");
     let status = std::fs::read_to_string(home.path().join("status")).unwrap();
-    assert!(status.starts_with("FAILED|exit-handler-1|") && status.contains("fail-if"), "{status}");
+    assert!(
+        status.starts_with("FAILED|exit-handler-1|") && status.contains("fail-if"),
+        "{status}"
+    );
 }
 
 #[test]
@@ -174,17 +276,37 @@ fn titanic_preprocess_train_conditional_deploy_exit_handler() {
     let (code, run, err) = home.run(&file, &["-p", &t, "-p", &n]);
     assert_eq!(code, 0, "{err}");
     let train = task(&run, "exit-handler-1/train-model");
-    let accuracy = train["penstock"]["outputs"]["parameters"]["Output"].as_f64().unwrap();
+    let accuracy = train["penstock"]["outputs"]["parameters"]["Output"]
+        .as_f64()
+        .unwrap();
     assert!(accuracy >= 0.9, "{accuracy}");
     let metrics = &train["penstock"]["outputs"]["artifacts"]["metrics"][0];
     assert_eq!(metrics["schema_title"], "system.Metrics");
     assert_eq!(metrics["metadata"]["accuracy"].as_f64(), Some(accuracy));
     assert_eq!(metrics["metadata"]["rows"], 200.0);
-    assert_eq!(state(&run, "exit-handler-1/condition-2/deploy"), "SUCCEEDED");
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "{\"fare_threshold\": 40.0}");
+    assert_eq!(
+        state(&run, "exit-handler-1/condition-2/deploy"),
+        "SUCCEEDED"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "{\"fare_threshold\": 40.0}"
+    );
     assert_eq!(std::fs::read_to_string(&notify).unwrap(), "COMPLETE");
 
-    let (code, run, err) = home.run(&file, &["-p", &t, "-p", &n, "-p", "min_accuracy=1.01", "-p", "threshold=41"]);
+    let (code, run, err) = home.run(
+        &file,
+        &[
+            "-p",
+            &t,
+            "-p",
+            &n,
+            "-p",
+            "min_accuracy=1.01",
+            "-p",
+            "threshold=41",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(state(&run, "exit-handler-1/condition-2"), "SKIPPED");
     assert_eq!(state(&run, "notify"), "SUCCEEDED");
@@ -196,13 +318,22 @@ fn malformed_executor_output_fails_the_task_naming_the_file() {
     let file = compile_example("bad_output", home.path());
     let (code, run, _) = home.run(&file, &[]);
     assert_eq!(code, 1);
-    let error = task(&run, "broken")["error"]["message"].as_str().unwrap().to_string();
-    assert!(error.contains("malformed executor output") && error.contains("executor_output.json"), "{error}");
+    let error = task(&run, "broken")["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("malformed executor output") && error.contains("executor_output.json"),
+        "{error}"
+    );
     // Text mode prints the failing task and its error.
     let out = home.penstock(&["run", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Failed task: broken") && text.contains("malformed executor output"), "{text}");
+    assert!(
+        text.contains("Failed task: broken") && text.contains("malformed executor output"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -214,12 +345,16 @@ fn invalid_files_are_refused_with_exit_2_and_nothing_recorded() {
         let (code, _, err) = home.run(&path, &[]);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         assert_eq!(code, 2, "{name}: {err}");
-        assert!(err.contains(&name), "{name}: message must name the file: {err}");
+        assert!(
+            err.contains(&name),
+            "{name}: message must name the file: {err}"
+        );
     }
     let (code, _, err) = home.run(&home.path().join("missing.yaml"), &[]);
     assert_eq!(code, 2);
     assert!(err.contains("missing.yaml"), "{err}");
-    let listed: Value = serde_json::from_slice(&home.penstock(&["runs", "list", "-o", "json"]).stdout).unwrap();
+    let listed: Value =
+        serde_json::from_slice(&home.penstock(&["runs", "list", "-o", "json"]).stdout).unwrap();
     assert_eq!(listed["runs"], json!([]));
 }
 
@@ -229,7 +364,12 @@ fn ctrl_c_cancels_kills_the_process_group_and_exits_130() {
     let file = compile_example("sleepy", home.path());
     let marker = format!("penstock-cancel-{}", std::process::id());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_penstock"))
-        .args(["run", file.to_str().unwrap(), "-p", &format!("marker={marker}")])
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "-p",
+            &format!("marker={marker}"),
+        ])
         .env("PENSTOCK_HOME", home.path())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -246,14 +386,25 @@ fn ctrl_c_cancels_kills_the_process_group_and_exits_130() {
         assert!(Instant::now() < deadline, "the task never started");
         std::thread::sleep(Duration::from_millis(100));
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     std::thread::sleep(Duration::from_millis(200));
     assert!(!running(), "task processes survived the cancellation");
-    let listed: Value = serde_json::from_slice(&home.penstock(&["runs", "list", "-o", "json"]).stdout).unwrap();
+    let listed: Value =
+        serde_json::from_slice(&home.penstock(&["runs", "list", "-o", "json"]).stdout).unwrap();
     assert_eq!(listed["runs"][0]["state"], "CANCELED");
-    let got = home.penstock(&["runs", "get", listed["runs"][0]["run_id"].as_str().unwrap(), "-o", "json"]);
+    let got = home.penstock(&[
+        "runs",
+        "get",
+        listed["runs"][0]["run_id"].as_str().unwrap(),
+        "-o",
+        "json",
+    ]);
     let run: Value = serde_json::from_slice(&got.stdout).unwrap();
     assert_eq!(state(&run, "sleep-forever"), "CANCELED");
 }

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 pub fn shared_dir() -> PathBuf {
@@ -24,9 +27,20 @@ pub fn python() -> PathBuf {
             let out = Command::new(&python)
                 .args(["-c", "import kfp; print(kfp.__version__)"])
                 .output()
-                .unwrap_or_else(|e| panic!("cannot run {} ({e}): run .ci/run, or create .venv with kfp==2.16.1", python.display()));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run {} ({e}): run .ci/run, or create .venv with kfp==2.16.1",
+                        python.display()
+                    )
+                });
             let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            assert_eq!(version, "2.16.1", "{} must have kfp==2.16.1 installed (stderr: {})", python.display(), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                version,
+                "2.16.1",
+                "{} must have kfp==2.16.1 installed (stderr: {})",
+                python.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             python
         })
         .clone()
@@ -41,7 +55,11 @@ pub fn compile_example(name: &str, dir: &Path) -> PathBuf {
         .env("PYTHONWARNINGS", "ignore")
         .output()
         .expect("run the SDK compiler");
-    assert!(status.status.success(), "compiling {name}: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "compiling {name}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     out
 }
 
@@ -52,7 +70,9 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Home {
-        Home { dir: tempfile::tempdir().expect("temp dir") }
+        Home {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -92,7 +112,10 @@ pub fn task<'a>(run: &'a Value, path: &str) -> &'a Value {
 
 /// Penstock's own state of a task (SUCCEEDED, CACHED, SKIPPED, …).
 pub fn state(run: &Value, path: &str) -> String {
-    task(run, path)["penstock"]["state"].as_str().unwrap_or_default().to_string()
+    task(run, path)["penstock"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 pub fn output_param<'a>(run: &'a Value, path: &str, name: &str) -> &'a Value {

@@ -14,13 +14,17 @@
 use crate::expr::{apply_selector, evaluate_condition};
 use crate::params::{coerce_value, value_to_text};
 use crate::policy::{backoff_delay, fingerprint};
-use crate::ports::{Clock, LaunchOutcome, LaunchRequest, RunObserver, RunStore, StoreError, TaskLauncher};
+use crate::ports::{
+    Clock, LaunchOutcome, LaunchRequest, RunObserver, RunStore, StoreError, TaskLauncher,
+};
 use crate::record::{
-    ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, ParameterMap, RunRecord, RuntimeArtifact,
-    TaskIo, TaskKind, TaskRecord,
+    ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, ParameterMap, RunRecord,
+    RuntimeArtifact, TaskIo, TaskKind, TaskRecord,
 };
 use crate::state::{RunState, TaskState};
-use penstock_spec::{validate::task_dependencies, ComponentSpec, Pipeline, PipelineSpec, TaskSpec, TriggerStrategy};
+use penstock_spec::{
+    validate::task_dependencies, ComponentSpec, Pipeline, PipelineSpec, TaskSpec, TriggerStrategy,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -75,12 +79,23 @@ pub struct RunEngine {
 pub fn task_id(run_id: &str, path: &str) -> String {
     let digest = Sha256::digest(format!("{run_id}/{path}").as_bytes());
     let h = hex::encode(&digest[..16]);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 impl RunEngine {
     /// An engine over a store, a launcher and a clock.
-    pub fn new(store: Arc<dyn RunStore>, launcher: Arc<dyn TaskLauncher>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn RunStore>,
+        launcher: Arc<dyn TaskLauncher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         RunEngine {
             store,
             launcher,
@@ -140,8 +155,17 @@ impl RunEngine {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
-        self.set_run_state(&mut run, RunState::Running, None).await?;
-        let suffix: String = run.run_id.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+        self.set_run_state(&mut run, RunState::Running, None)
+            .await?;
+        let suffix: String = run
+            .run_id
+            .chars()
+            .rev()
+            .take(12)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         let ctx = Arc::new(RunContext {
             resource_name: format!("{}-{suffix}", run.pipeline_name),
             run_id: run.run_id.clone(),
@@ -161,7 +185,10 @@ impl RunEngine {
         let result = run_dag(ctx.clone(), None, String::new(), None, inputs).await;
         run.outputs = result.outputs;
         let (state, error) = if ctx.cancel.is_cancelled() {
-            (RunState::Canceled, Some("the run was cancelled".to_string()))
+            (
+                RunState::Canceled,
+                Some("the run was cancelled".to_string()),
+            )
         } else if let Some(err) = result.error {
             (RunState::Failed, Some(err))
         } else {
@@ -176,7 +203,12 @@ impl RunEngine {
         self.set_run_state(run, RunState::Failed, Some(error)).await
     }
 
-    async fn set_run_state(&self, run: &mut RunRecord, next: RunState, error: Option<String>) -> Result<(), EngineError> {
+    async fn set_run_state(
+        &self,
+        run: &mut RunRecord,
+        next: RunState,
+        error: Option<String>,
+    ) -> Result<(), EngineError> {
         if !run.state.can_become(next) {
             return Err(EngineError::IllegalTransition {
                 what: format!("run {}", run.run_id),
@@ -200,7 +232,12 @@ impl RunEngine {
 
     /// The one place a task changes state: checks the transition, stamps times, stores the
     /// record, then tells the observer.
-    async fn set_task_state(&self, task: &mut TaskRecord, next: TaskState, message: Option<String>) -> Result<(), EngineError> {
+    async fn set_task_state(
+        &self,
+        task: &mut TaskRecord,
+        next: TaskState,
+        message: Option<String>,
+    ) -> Result<(), EngineError> {
         if !task.state.can_become(next) {
             return Err(EngineError::IllegalTransition {
                 what: format!("task {}", task.path),
@@ -214,7 +251,10 @@ impl RunEngine {
         }
         if next.is_terminal() {
             task.finished_at = Some(now);
-            if matches!(next, TaskState::Failed | TaskState::Skipped | TaskState::Canceled) {
+            if matches!(
+                next,
+                TaskState::Failed | TaskState::Skipped | TaskState::Canceled
+            ) {
                 task.error = message.clone();
             }
         }
@@ -259,7 +299,14 @@ impl RunContext {
         }
     }
 
-    fn new_task(&self, parent: Option<&str>, path: &str, name: &str, kind: TaskKind, iteration: Option<i64>) -> TaskRecord {
+    fn new_task(
+        &self,
+        parent: Option<&str>,
+        path: &str,
+        name: &str,
+        kind: TaskKind,
+        iteration: Option<i64>,
+    ) -> TaskRecord {
         TaskRecord {
             task_id: task_id(&self.run_id, path),
             run_id: self.run_id.clone(),
@@ -335,7 +382,10 @@ fn run_dag(
     inputs: TaskIo,
 ) -> BoxFuture<DagResult> {
     Box::pin(async move {
-        let Some(dag) = ctx.component(component.as_deref()).and_then(|c| c.dag.clone()) else {
+        let Some(dag) = ctx
+            .component(component.as_deref())
+            .and_then(|c| c.dag.clone())
+        else {
             return DagResult {
                 error: Some(format!("component {component:?} has no DAG")),
                 outputs: TaskIo::default(),
@@ -346,7 +396,8 @@ fn run_dag(
         let mut records: BTreeMap<String, TaskRecord> = BTreeMap::new();
         for (name, spec) in &dag.tasks {
             let path = task_path(&dag_path, name);
-            let mut record = ctx.new_task(parent_id.as_deref(), &path, name, kind_of(&ctx, spec), None);
+            let mut record =
+                ctx.new_task(parent_id.as_deref(), &path, name, kind_of(&ctx, spec), None);
             if let Err(e) = ctx.engine.store.upsert_task(&record, Some("created")).await {
                 return DagResult {
                     error: Some(e.to_string()),
@@ -366,13 +417,20 @@ fn run_dag(
                 .tasks
                 .iter()
                 .filter(|(name, spec)| {
-                    records.contains_key(*name) && task_dependencies(spec).iter().all(|d| outcomes.contains_key(*d))
+                    records.contains_key(*name)
+                        && task_dependencies(spec)
+                            .iter()
+                            .all(|d| outcomes.contains_key(*d))
                 })
                 .map(|(name, _)| name.clone())
                 .collect();
             for name in ready {
-                let Some(mut record) = records.remove(&name) else { continue };
-                let Some(spec) = dag.tasks.get(&name).cloned() else { continue };
+                let Some(mut record) = records.remove(&name) else {
+                    continue;
+                };
+                let Some(spec) = dag.tasks.get(&name).cloned() else {
+                    continue;
+                };
                 let deps = task_dependencies(&spec);
                 let waits_for_all = spec
                     .trigger_policy
@@ -380,20 +438,38 @@ fn run_dag(
                     .is_some_and(|p| p.strategy == TriggerStrategy::AllUpstreamTasksCompleted);
                 let failed_dep = deps
                     .iter()
-                    .find(|d| outcomes.get(**d).is_some_and(|o| matches!(o.state, TaskState::Failed | TaskState::Canceled)))
+                    .find(|d| {
+                        outcomes.get(**d).is_some_and(|o| {
+                            matches!(o.state, TaskState::Failed | TaskState::Canceled)
+                        })
+                    })
                     .map(|d| d.to_string());
                 let not_start = if ctx.cancel.is_cancelled() {
-                    Some((TaskState::Canceled, "the run was cancelled before this task started".to_string()))
+                    Some((
+                        TaskState::Canceled,
+                        "the run was cancelled before this task started".to_string(),
+                    ))
                 } else if waits_for_all {
                     None
                 } else if let Some(dep) = failed_dep {
-                    Some((TaskState::Skipped, format!("not started: upstream task '{dep}' did not succeed")))
+                    Some((
+                        TaskState::Skipped,
+                        format!("not started: upstream task '{dep}' did not succeed"),
+                    ))
                 } else {
-                    ctx.failure()
-                        .map(|f| (TaskState::Skipped, format!("not started: the run is failing ({f})")))
+                    ctx.failure().map(|f| {
+                        (
+                            TaskState::Skipped,
+                            format!("not started: the run is failing ({f})"),
+                        )
+                    })
                 };
                 if let Some((state, message)) = not_start {
-                    let outcome = match ctx.engine.set_task_state(&mut record, state, Some(message.clone())).await {
+                    let outcome = match ctx
+                        .engine
+                        .set_task_state(&mut record, state, Some(message.clone()))
+                        .await
+                    {
                         Ok(()) => TaskOutcome {
                             state,
                             outputs: TaskIo::default(),
@@ -419,7 +495,12 @@ fn run_dag(
             match running.join_next().await {
                 Some(Ok((name, outcome))) => {
                     if outcome.state == TaskState::Failed && first_error.is_none() {
-                        first_error = Some(outcome.error.clone().unwrap_or_else(|| format!("task '{name}' failed")));
+                        first_error = Some(
+                            outcome
+                                .error
+                                .clone()
+                                .unwrap_or_else(|| format!("task '{name}' failed")),
+                        );
                     }
                     outcomes.insert(name, outcome);
                 }
@@ -457,24 +538,24 @@ fn dag_outputs(dag: &penstock_spec::DagSpec, outcomes: &BTreeMap<String, TaskOut
     let mut io = TaskIo::default();
     let produced = |task: &str| outcomes.get(task).filter(|o| o.state.produced_outputs());
     for (name, out) in &dag.outputs.parameters {
-        let selectors: Vec<&penstock_spec::ParameterSelector> = match (&out.value_from_parameter, &out.value_from_oneof) {
-            (Some(s), _) => vec![s],
-            (None, Some(many)) => many.parameter_selectors.iter().collect(),
-            _ => vec![],
-        };
-        if let Some(v) = selectors
-            .iter()
-            .find_map(|s| produced(&s.producer_subtask).and_then(|o| o.outputs.parameters.get(&s.output_parameter_key)))
-        {
+        let selectors: Vec<&penstock_spec::ParameterSelector> =
+            match (&out.value_from_parameter, &out.value_from_oneof) {
+                (Some(s), _) => vec![s],
+                (None, Some(many)) => many.parameter_selectors.iter().collect(),
+                _ => vec![],
+            };
+        if let Some(v) = selectors.iter().find_map(|s| {
+            produced(&s.producer_subtask)
+                .and_then(|o| o.outputs.parameters.get(&s.output_parameter_key))
+        }) {
             io.parameters.insert(name.clone(), v.clone());
         }
     }
     for (name, out) in &dag.outputs.artifacts {
-        if let Some(list) = out
-            .artifact_selectors
-            .iter()
-            .find_map(|s| produced(&s.producer_subtask).and_then(|o| o.outputs.artifacts.get(&s.output_artifact_key)))
-        {
+        if let Some(list) = out.artifact_selectors.iter().find_map(|s| {
+            produced(&s.producer_subtask)
+                .and_then(|o| o.outputs.artifacts.get(&s.output_artifact_key))
+        }) {
             io.artifacts.insert(name.clone(), list.clone());
         }
     }
@@ -486,7 +567,9 @@ fn dag_outputs(dag: &penstock_spec::DagSpec, outcomes: &BTreeMap<String, TaskOut
 fn final_status(ctx: &RunContext, producer: &str, outcome: Option<&TaskOutcome>) -> Value {
     let state = outcome.map(|o| o.state).unwrap_or(TaskState::Skipped);
     let kfp_state = match state {
-        TaskState::Succeeded | TaskState::Skipped | TaskState::Pending | TaskState::Running => "COMPLETE",
+        TaskState::Succeeded | TaskState::Skipped | TaskState::Pending | TaskState::Running => {
+            "COMPLETE"
+        }
         TaskState::Cached => "CACHED",
         TaskState::Failed => "FAILED",
         TaskState::Canceled => "CANCELED",
@@ -540,17 +623,24 @@ fn resolve_inputs(
             dag_inputs.parameters.get(source).cloned()
         } else if let Some(r) = &input.task_output_parameter {
             match upstream.get(&r.producer_task) {
-                Some(o) if o.state.produced_outputs() => match o.outputs.parameters.get(&r.output_parameter_key) {
-                    Some(v) => Some(v.clone()),
-                    None => {
-                        return Err(format!(
-                            "input '{name}': task '{}' produced no output parameter '{}'",
-                            r.producer_task, r.output_parameter_key
-                        ))
+                Some(o) if o.state.produced_outputs() => {
+                    match o.outputs.parameters.get(&r.output_parameter_key) {
+                        Some(v) => Some(v.clone()),
+                        None => {
+                            return Err(format!(
+                                "input '{name}': task '{}' produced no output parameter '{}'",
+                                r.producer_task, r.output_parameter_key
+                            ))
+                        }
                     }
-                },
+                }
                 Some(o) => {
-                    if callee.input_definitions.parameters.get(name).is_some_and(|d| d.is_optional || d.default_value.is_some()) {
+                    if callee
+                        .input_definitions
+                        .parameters
+                        .get(name)
+                        .is_some_and(|d| d.is_optional || d.default_value.is_some())
+                    {
                         None
                     } else {
                         return Err(format!(
@@ -561,7 +651,12 @@ fn resolve_inputs(
                         ));
                     }
                 }
-                None => return Err(format!("input '{name}': producer task '{}' has not run", r.producer_task)),
+                None => {
+                    return Err(format!(
+                        "input '{name}': producer task '{}' has not run",
+                        r.producer_task
+                    ))
+                }
             }
         } else if let Some(rv) = &input.runtime_value {
             let literal = rv.literal();
@@ -572,10 +667,11 @@ fn resolve_inputs(
                 }
                 other => other,
             }
-        } else if let Some(r) = &input.task_final_status {
-            Some(final_status(ctx, &r.producer_task, upstream.get(&r.producer_task)))
         } else {
-            None
+            input
+                .task_final_status
+                .as_ref()
+                .map(|r| final_status(ctx, &r.producer_task, upstream.get(&r.producer_task)))
         };
         if let (Some(selector), Some(v)) = (&input.parameter_expression_selector, &value) {
             value = Some(apply_selector(selector, v).map_err(|e| format!("input '{name}': {e}"))?);
@@ -602,7 +698,9 @@ fn resolve_inputs(
             dag_inputs.artifacts.get(source).cloned()
         } else if let Some(r) = &input.task_output_artifact {
             match upstream.get(&r.producer_task) {
-                Some(o) if o.state.produced_outputs() => o.outputs.artifacts.get(&r.output_artifact_key).cloned(),
+                Some(o) if o.state.produced_outputs() => {
+                    o.outputs.artifacts.get(&r.output_artifact_key).cloned()
+                }
                 _ => None,
             }
         } else {
@@ -612,12 +710,27 @@ fn resolve_inputs(
             Some(list) => {
                 io.artifacts.insert(name.clone(), list);
             }
-            None if callee.input_definitions.artifacts.get(name).is_some_and(|d| !d.is_optional) => {
+            None if callee
+                .input_definitions
+                .artifacts
+                .get(name)
+                .is_some_and(|d| !d.is_optional) =>
+            {
                 let from = input
                     .task_output_artifact
                     .as_ref()
-                    .map(|r| format!("task '{}' output '{}'", r.producer_task, r.output_artifact_key))
-                    .or_else(|| input.component_input_artifact.as_ref().map(|c| format!("pipeline input '{c}'")))
+                    .map(|r| {
+                        format!(
+                            "task '{}' output '{}'",
+                            r.producer_task, r.output_artifact_key
+                        )
+                    })
+                    .or_else(|| {
+                        input
+                            .component_input_artifact
+                            .as_ref()
+                            .map(|c| format!("pipeline input '{c}'"))
+                    })
                     .unwrap_or_default();
                 return Err(format!("input artifact '{name}': {from} was not produced"));
             }
@@ -627,14 +740,26 @@ fn resolve_inputs(
     // Defaults, types and required inputs of the callee.
     for (name, def) in &callee.input_definitions.parameters {
         let ty = def.parameter_type.effective(def.legacy_type.as_deref());
-        match io.parameters.remove(name).or_else(|| def.default_value.clone()) {
+        match io
+            .parameters
+            .remove(name)
+            .or_else(|| def.default_value.clone())
+        {
             Some(v) => {
                 let v = coerce_value(name, ty, v.clone()).unwrap_or(v);
                 io.parameters.insert(name.clone(), v);
             }
             None if def.is_optional => {}
-            None if spec.parameter_iterator.as_ref().is_some_and(|it| &it.item_input == name) => {}
-            None => return Err(format!("missing value for required input '{name}' ({})", ty.name())),
+            None if spec
+                .parameter_iterator
+                .as_ref()
+                .is_some_and(|it| &it.item_input == name) => {}
+            None => {
+                return Err(format!(
+                    "missing value for required input '{name}' ({})",
+                    ty.name()
+                ))
+            }
         }
     }
     Ok(io)
@@ -662,16 +787,25 @@ async fn run_task(
         Err(e) => {
             let message = format!("task '{}': {e}", record.path);
             if !record.state.is_terminal() {
-                let _ = ctx.engine.set_task_state(&mut record, TaskState::Failed, Some(message.clone())).await;
+                let _ = ctx
+                    .engine
+                    .set_task_state(&mut record, TaskState::Failed, Some(message.clone()))
+                    .await;
             }
             failed_outcome(&ctx, message)
         }
     }
 }
 
-async fn fail(ctx: &RunContext, record: &mut TaskRecord, message: String) -> Result<TaskOutcome, EngineError> {
+async fn fail(
+    ctx: &RunContext,
+    record: &mut TaskRecord,
+    message: String,
+) -> Result<TaskOutcome, EngineError> {
     let message = format!("task '{}': {message}", record.path);
-    ctx.engine.set_task_state(record, TaskState::Failed, Some(message.clone())).await?;
+    ctx.engine
+        .set_task_state(record, TaskState::Failed, Some(message.clone()))
+        .await?;
     Ok(TaskOutcome {
         state: TaskState::Failed,
         outputs: TaskIo::default(),
@@ -679,13 +813,25 @@ async fn fail(ctx: &RunContext, record: &mut TaskRecord, message: String) -> Res
     })
 }
 
-async fn finish(ctx: &RunContext, record: &mut TaskRecord, state: TaskState, outputs: TaskIo, message: Option<String>) -> Result<TaskOutcome, EngineError> {
+async fn finish(
+    ctx: &RunContext,
+    record: &mut TaskRecord,
+    state: TaskState,
+    outputs: TaskIo,
+    message: Option<String>,
+) -> Result<TaskOutcome, EngineError> {
     record.outputs = outputs.clone();
-    ctx.engine.set_task_state(record, state, message.clone()).await?;
+    ctx.engine
+        .set_task_state(record, state, message.clone())
+        .await?;
     Ok(TaskOutcome {
         state,
         outputs,
-        error: if state == TaskState::Failed { message } else { None },
+        error: if state == TaskState::Failed {
+            message
+        } else {
+            None
+        },
     })
 }
 
@@ -698,19 +844,36 @@ async fn run_task_inner(
     upstream: &BTreeMap<String, TaskOutcome>,
 ) -> Result<TaskOutcome, EngineError> {
     let Some(callee) = ctx.component(Some(&spec.component_ref.name)).cloned() else {
-        return fail(ctx, record, format!("unknown component '{}'", spec.component_ref.name)).await;
+        return fail(
+            ctx,
+            record,
+            format!("unknown component '{}'", spec.component_ref.name),
+        )
+        .await;
     };
     let inputs = match resolve_inputs(ctx, record, spec, &callee, dag_inputs, upstream) {
         Ok(io) => io,
         Err(e) => return fail(ctx, record, e).await,
     };
     record.inputs = inputs.clone();
-    if let Some(condition) = spec.trigger_policy.as_ref().and_then(|p| p.condition.as_deref()).filter(|c| !c.is_empty()) {
+    if let Some(condition) = spec
+        .trigger_policy
+        .as_ref()
+        .and_then(|p| p.condition.as_deref())
+        .filter(|c| !c.is_empty())
+    {
         match evaluate_condition(condition, &inputs.parameters) {
             Ok(true) => {}
             Ok(false) => {
                 let message = format!("condition was false: {condition}");
-                return finish(ctx, record, TaskState::Skipped, TaskIo::default(), Some(message)).await;
+                return finish(
+                    ctx,
+                    record,
+                    TaskState::Skipped,
+                    TaskIo::default(),
+                    Some(message),
+                )
+                .await;
             }
             Err(e) => return fail(ctx, record, e).await,
         }
@@ -718,7 +881,9 @@ async fn run_task_inner(
     match record.kind {
         TaskKind::Loop => run_loop(ctx, record, spec, &callee, inputs).await,
         TaskKind::Dag | TaskKind::Iteration => {
-            ctx.engine.set_task_state(record, TaskState::Running, None).await?;
+            ctx.engine
+                .set_task_state(record, TaskState::Running, None)
+                .await?;
             let result = run_dag(
                 ctx.clone(),
                 Some(spec.component_ref.name.clone()),
@@ -734,7 +899,11 @@ async fn run_task_inner(
     }
 }
 
-async fn dag_finish(ctx: &RunContext, record: &mut TaskRecord, result: DagResult) -> Result<TaskOutcome, EngineError> {
+async fn dag_finish(
+    ctx: &RunContext,
+    record: &mut TaskRecord,
+    result: DagResult,
+) -> Result<TaskOutcome, EngineError> {
     let state = if ctx.cancel.is_cancelled() {
         TaskState::Canceled
     } else if result.error.is_some() {
@@ -748,7 +917,8 @@ async fn dag_finish(ctx: &RunContext, record: &mut TaskRecord, result: DagResult
 fn loop_items(spec: &TaskSpec, inputs: &TaskIo) -> Result<Vec<LoopItem>, String> {
     if let Some(it) = &spec.parameter_iterator {
         let value = if let Some(raw) = &it.items.raw {
-            serde_json::from_str::<Value>(raw).map_err(|e| format!("loop items {raw:?} are not a JSON list: {e}"))?
+            serde_json::from_str::<Value>(raw)
+                .map_err(|e| format!("loop items {raw:?} are not a JSON list: {e}"))?
         } else if let Some(name) = &it.items.input_parameter {
             inputs
                 .parameters
@@ -759,7 +929,8 @@ fn loop_items(spec: &TaskSpec, inputs: &TaskIo) -> Result<Vec<LoopItem>, String>
             return Err("parameterIterator has neither raw items nor an input parameter".into());
         };
         let value = match value {
-            Value::String(s) => serde_json::from_str::<Value>(&s).map_err(|e| format!("loop items {s:?} are not a JSON list: {e}"))?,
+            Value::String(s) => serde_json::from_str::<Value>(&s)
+                .map_err(|e| format!("loop items {s:?} are not a JSON list: {e}"))?,
             other => other,
         };
         match value {
@@ -771,7 +942,12 @@ fn loop_items(spec: &TaskSpec, inputs: &TaskIo) -> Result<Vec<LoopItem>, String>
             .artifacts
             .get(&it.items.input_artifact)
             .cloned()
-            .ok_or_else(|| format!("loop items artifact '{}' has no value", it.items.input_artifact))?;
+            .ok_or_else(|| {
+                format!(
+                    "loop items artifact '{}' has no value",
+                    it.items.input_artifact
+                )
+            })?;
         Ok(list.into_iter().map(LoopItem::Artifact).collect())
     } else {
         Err("task has no iterator".into())
@@ -798,15 +974,31 @@ async fn run_loop(
         .parameter_iterator
         .as_ref()
         .map(|i| i.item_input.clone())
-        .or_else(|| spec.artifact_iterator.as_ref().map(|i| i.item_input.clone()))
+        .or_else(|| {
+            spec.artifact_iterator
+                .as_ref()
+                .map(|i| i.item_input.clone())
+        })
         .unwrap_or_default();
-    ctx.engine.set_task_state(record, TaskState::Running, None).await?;
-    let limit = spec.iterator_policy.as_ref().map(|p| p.parallelism_limit).filter(|l| *l > 0);
+    ctx.engine
+        .set_task_state(record, TaskState::Running, None)
+        .await?;
+    let limit = spec
+        .iterator_policy
+        .as_ref()
+        .map(|p| p.parallelism_limit)
+        .filter(|l| *l > 0);
     let gate = limit.map(|l| Arc::new(Semaphore::new(l as usize)));
     let mut iterations = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let path = format!("{}[{index}]", record.path);
-        let mut it = ctx.new_task(Some(&record.task_id), &path, &record.name, TaskKind::Iteration, Some(index as i64));
+        let mut it = ctx.new_task(
+            Some(&record.task_id),
+            &path,
+            &record.name,
+            TaskKind::Iteration,
+            Some(index as i64),
+        );
         let mut io = inputs.clone();
         match item {
             LoopItem::Parameter(v) => {
@@ -833,13 +1025,36 @@ async fn run_loop(
             };
             let outcome = async {
                 if ctx2.cancel.is_cancelled() {
-                    return finish(&ctx2, &mut it, TaskState::Canceled, TaskIo::default(), Some("the run was cancelled".into())).await;
+                    return finish(
+                        &ctx2,
+                        &mut it,
+                        TaskState::Canceled,
+                        TaskIo::default(),
+                        Some("the run was cancelled".into()),
+                    )
+                    .await;
                 }
                 if let Some(f) = ctx2.failure() {
-                    return finish(&ctx2, &mut it, TaskState::Skipped, TaskIo::default(), Some(format!("not started: the run is failing ({f})"))).await;
+                    return finish(
+                        &ctx2,
+                        &mut it,
+                        TaskState::Skipped,
+                        TaskIo::default(),
+                        Some(format!("not started: the run is failing ({f})")),
+                    )
+                    .await;
                 }
-                ctx2.engine.set_task_state(&mut it, TaskState::Running, None).await?;
-                let result = run_dag(ctx2.clone(), Some(component), it.path.clone(), Some(it.task_id.clone()), io).await;
+                ctx2.engine
+                    .set_task_state(&mut it, TaskState::Running, None)
+                    .await?;
+                let result = run_dag(
+                    ctx2.clone(),
+                    Some(component),
+                    it.path.clone(),
+                    Some(it.task_id.clone()),
+                    io,
+                )
+                .await;
                 dag_finish(&ctx2, &mut it, result).await
             }
             .await;
@@ -854,7 +1069,10 @@ async fn run_loop(
                 results.insert(index, outcome);
             }
             Err(e) => {
-                results.insert(usize::MAX - results.len(), failed_outcome(ctx, format!("internal error: {e}")));
+                results.insert(
+                    usize::MAX - results.len(),
+                    failed_outcome(ctx, format!("internal error: {e}")),
+                );
             }
         }
     }
@@ -865,7 +1083,9 @@ async fn run_loop(
             .values()
             .filter_map(|o| o.outputs.parameters.get(name).cloned())
             .collect();
-        outputs.parameters.insert(name.clone(), Value::Array(values));
+        outputs
+            .parameters
+            .insert(name.clone(), Value::Array(values));
     }
     for name in callee.output_definitions.artifacts.keys() {
         let list: Vec<RuntimeArtifact> = results
@@ -874,7 +1094,10 @@ async fn run_loop(
             .collect();
         outputs.artifacts.insert(name.clone(), list);
     }
-    let error = results.values().find(|o| o.state == TaskState::Failed).and_then(|o| o.error.clone());
+    let error = results
+        .values()
+        .find(|o| o.state == TaskState::Failed)
+        .and_then(|o| o.error.clone());
     dag_finish(ctx, record, DagResult { error, outputs }).await
 }
 
@@ -889,11 +1112,19 @@ fn substitute_metadata(value: &Value, parameters: &ParameterMap) -> Value {
             }
             let mut text = s.clone();
             for (name, v) in parameters {
-                text = text.replace(&format!("{{{{$.inputs.parameters['{name}']}}}}"), &value_to_text(v));
+                text = text.replace(
+                    &format!("{{{{$.inputs.parameters['{name}']}}}}"),
+                    &value_to_text(v),
+                );
             }
             Value::String(text)
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute_metadata(v, parameters)).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| substitute_metadata(v, parameters))
+                .collect(),
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
@@ -909,7 +1140,12 @@ fn substitute_metadata(value: &Value, parameters: &ParameterMap) -> Value {
     }
 }
 
-async fn run_importer(ctx: &RunContext, record: &mut TaskRecord, callee: &ComponentSpec, inputs: TaskIo) -> Result<TaskOutcome, EngineError> {
+async fn run_importer(
+    ctx: &RunContext,
+    record: &mut TaskRecord,
+    callee: &ComponentSpec,
+    inputs: TaskIo,
+) -> Result<TaskOutcome, EngineError> {
     let importer = callee
         .executor_label
         .as_ref()
@@ -918,14 +1154,26 @@ async fn run_importer(ctx: &RunContext, record: &mut TaskRecord, callee: &Compon
     let Some(importer) = importer else {
         return fail(ctx, record, "importer executor not found".into()).await;
     };
-    ctx.engine.set_task_state(record, TaskState::Running, None).await?;
-    let uri = match (&importer.artifact_uri.runtime_parameter, importer.artifact_uri.literal()) {
+    ctx.engine
+        .set_task_state(record, TaskState::Running, None)
+        .await?;
+    let uri = match (
+        &importer.artifact_uri.runtime_parameter,
+        importer.artifact_uri.literal(),
+    ) {
         (Some(name), _) => inputs.parameters.get(name).cloned(),
         (None, literal) => literal,
     };
     let uri = match uri {
         Some(Value::String(s)) if !s.is_empty() => s,
-        other => return fail(ctx, record, format!("importer artifact URI must be a non-empty string, got {other:?}")).await,
+        other => {
+            return fail(
+                ctx,
+                record,
+                format!("importer artifact URI must be a non-empty string, got {other:?}"),
+            )
+            .await
+        }
     };
     let metadata = importer
         .metadata
@@ -935,8 +1183,16 @@ async fn run_importer(ctx: &RunContext, record: &mut TaskRecord, callee: &Compon
         .unwrap_or_default();
     let artifact = RuntimeArtifact {
         name: "artifact".into(),
-        schema_title: importer.type_schema.schema_title.clone().unwrap_or_else(|| "system.Artifact".into()),
-        schema_version: importer.type_schema.schema_version.clone().unwrap_or_else(|| "0.0.1".into()),
+        schema_title: importer
+            .type_schema
+            .schema_title
+            .clone()
+            .unwrap_or_else(|| "system.Artifact".into()),
+        schema_version: importer
+            .type_schema
+            .schema_version
+            .clone()
+            .unwrap_or_else(|| "0.0.1".into()),
         uri,
         metadata,
     };
@@ -950,7 +1206,10 @@ async fn run_importer(ctx: &RunContext, record: &mut TaskRecord, callee: &Compon
         .unwrap_or_else(|| "artifact".into());
     outputs.artifacts.insert(key, vec![artifact]);
     record.outputs = outputs.clone();
-    ctx.engine.store.record_artifacts(record, ArtifactRole::Output, &outputs.artifacts).await?;
+    ctx.engine
+        .store
+        .record_artifacts(record, ArtifactRole::Output, &outputs.artifacts)
+        .await?;
     finish(ctx, record, TaskState::Succeeded, outputs, None).await
 }
 
@@ -959,20 +1218,35 @@ async fn cache_decision(
     spec: &TaskSpec,
     print: &str,
 ) -> Result<(CacheDecision, Option<CacheEntry>), EngineError> {
-    let enabled = spec.caching_options.as_ref().is_some_and(|c| c.enable_cache);
+    let enabled = spec
+        .caching_options
+        .as_ref()
+        .is_some_and(|c| c.enable_cache);
     let miss = |reason: String| CacheDecision {
         hit: false,
         reason,
         source_task_id: None,
     };
     if !enabled {
-        return Ok((miss("caching is off for this task (the spec does not set cachingOptions.enableCache)".into()), None));
+        return Ok((
+            miss(
+                "caching is off for this task (the spec does not set cachingOptions.enableCache)"
+                    .into(),
+            ),
+            None,
+        ));
     }
     if ctx.options.disable_cache {
-        return Ok((miss("caching is off for this run (--no-cache)".into()), None));
+        return Ok((
+            miss("caching is off for this run (--no-cache)".into()),
+            None,
+        ));
     }
     let Some(entry) = ctx.engine.store.find_cache_entry(print).await? else {
-        return Ok((miss("no earlier successful execution with the same component and inputs".into()), None));
+        return Ok((
+            miss("no earlier successful execution with the same component and inputs".into()),
+            None,
+        ));
     };
     if let Some(max_age) = ctx.options.cache_max_age {
         let age = ctx.engine.clock.now().duration_since(entry.created_at);
@@ -990,13 +1264,22 @@ async fn cache_decision(
     for list in entry.outputs.artifacts.values() {
         for a in list {
             if !ctx.engine.launcher.artifact_exists(&a.uri).await {
-                return Ok((miss(format!("the matching execution's artifact {} no longer exists", a.uri)), None));
+                return Ok((
+                    miss(format!(
+                        "the matching execution's artifact {} no longer exists",
+                        a.uri
+                    )),
+                    None,
+                ));
             }
         }
     }
     let decision = CacheDecision {
         hit: true,
-        reason: format!("reused the outputs of task {} of run {}", entry.task_id, entry.run_id),
+        reason: format!(
+            "reused the outputs of task {} of run {}",
+            entry.task_id, entry.run_id
+        ),
         source_task_id: Some(entry.task_id.clone()),
     };
     Ok((decision, Some(entry)))
@@ -1015,23 +1298,47 @@ async fn run_container(
         return fail(ctx, record, format!("executor '{label}' not found")).await;
     };
     let Some(container) = executor.container.clone() else {
-        let kind = if executor.resolver.is_some() { "resolver" } else { "custom job" };
-        return fail(ctx, record, format!("executor '{label}' is a {kind}, which runs only on Google Cloud, not locally")).await;
+        let kind = if executor.resolver.is_some() {
+            "resolver"
+        } else {
+            "custom job"
+        };
+        return fail(
+            ctx,
+            record,
+            format!("executor '{label}' is a {kind}, which runs only on Google Cloud, not locally"),
+        )
+        .await;
     };
     let print = fingerprint(
         &container,
         callee,
         &inputs,
-        spec.caching_options.as_ref().and_then(|c| c.cache_key.as_deref()),
+        spec.caching_options
+            .as_ref()
+            .and_then(|c| c.cache_key.as_deref()),
     );
     record.fingerprint = Some(print.clone());
     record.log_uri = ctx.engine.launcher.log_uri(&ctx.run_id, &record.path);
     let (decision, entry) = cache_decision(ctx, spec, &print).await?;
     record.cache = Some(decision.clone());
-    ctx.engine.store.record_artifacts(record, ArtifactRole::Input, &inputs.artifacts).await?;
+    ctx.engine
+        .store
+        .record_artifacts(record, ArtifactRole::Input, &inputs.artifacts)
+        .await?;
     if let Some(entry) = entry {
-        ctx.engine.store.record_artifacts(record, ArtifactRole::Output, &entry.outputs.artifacts).await?;
-        return finish(ctx, record, TaskState::Cached, entry.outputs, Some(decision.reason)).await;
+        ctx.engine
+            .store
+            .record_artifacts(record, ArtifactRole::Output, &entry.outputs.artifacts)
+            .await?;
+        return finish(
+            ctx,
+            record,
+            TaskState::Cached,
+            entry.outputs,
+            Some(decision.reason),
+        )
+        .await;
     }
 
     let output_artifacts: BTreeMap<String, RuntimeArtifact> = callee
@@ -1041,9 +1348,20 @@ async fn run_container(
         .map(|(name, def)| {
             let a = RuntimeArtifact {
                 name: name.clone(),
-                schema_title: def.artifact_type.schema_title.clone().unwrap_or_else(|| "system.Artifact".into()),
-                schema_version: def.artifact_type.schema_version.clone().unwrap_or_else(|| "0.0.1".into()),
-                uri: ctx.engine.launcher.output_artifact_uri(&ctx.run_id, &record.path, name),
+                schema_title: def
+                    .artifact_type
+                    .schema_title
+                    .clone()
+                    .unwrap_or_else(|| "system.Artifact".into()),
+                schema_version: def
+                    .artifact_type
+                    .schema_version
+                    .clone()
+                    .unwrap_or_else(|| "0.0.1".into()),
+                uri: ctx
+                    .engine
+                    .launcher
+                    .output_artifact_uri(&ctx.run_id, &record.path, name),
                 metadata: Default::default(),
             };
             (name.clone(), a)
@@ -1052,9 +1370,17 @@ async fn run_container(
     let platform_config = ctx
         .platform
         .as_ref()
-        .and_then(|p| p.pointer(&format!("/platforms/kubernetes/deploymentSpec/executors/{label}")))
+        .and_then(|p| {
+            p.pointer(&format!(
+                "/platforms/kubernetes/deploymentSpec/executors/{label}"
+            ))
+        })
         .cloned();
-    let max_retries = spec.retry_policy.as_ref().map(|r| r.max_retry_count.max(0) as u32).unwrap_or(0);
+    let max_retries = spec
+        .retry_policy
+        .as_ref()
+        .map(|r| r.max_retry_count.max(0) as u32)
+        .unwrap_or(0);
 
     let mut attempt = 1u32;
     loop {
@@ -1063,12 +1389,20 @@ async fn run_container(
             None => None,
         };
         if ctx.cancel.is_cancelled() {
-            let state = if record.state == TaskState::Pending { TaskState::Canceled } else { TaskState::Canceled };
-            return finish(ctx, record, state, TaskIo::default(), Some("the run was cancelled".into())).await;
+            return finish(
+                ctx,
+                record,
+                TaskState::Canceled,
+                TaskIo::default(),
+                Some("the run was cancelled".into()),
+            )
+            .await;
         }
         record.attempts = attempt;
         let message = (attempt > 1).then(|| format!("attempt {attempt} of {}", max_retries + 1));
-        ctx.engine.set_task_state(record, TaskState::Running, message).await?;
+        ctx.engine
+            .set_task_state(record, TaskState::Running, message)
+            .await?;
         let request = LaunchRequest {
             run_id: ctx.run_id.clone(),
             run_name: ctx.run_name.clone(),
@@ -1087,10 +1421,16 @@ async fn run_container(
             pipeline_root: ctx.options.pipeline_root.clone(),
         };
         let started = ctx.engine.clock.now();
-        let outcome = ctx.engine.launcher.launch(request, ctx.cancel.child_token()).await;
+        let outcome = ctx
+            .engine
+            .launcher
+            .launch(request, ctx.cancel.child_token())
+            .await;
         let (state, exit_code, error) = match &outcome {
             LaunchOutcome::Succeeded { .. } => (TaskState::Succeeded, Some(0), None),
-            LaunchOutcome::Failed { message, exit_code } => (TaskState::Failed, *exit_code, Some(message.clone())),
+            LaunchOutcome::Failed { message, exit_code } => {
+                (TaskState::Failed, *exit_code, Some(message.clone()))
+            }
             LaunchOutcome::Canceled => (TaskState::Canceled, None, Some("cancelled".to_string())),
         };
         ctx.engine
@@ -1107,11 +1447,24 @@ async fn run_container(
             })
             .await?;
         match outcome {
-            LaunchOutcome::Succeeded { parameters, artifacts } => {
-                let outputs = TaskIo { parameters, artifacts };
+            LaunchOutcome::Succeeded {
+                parameters,
+                artifacts,
+            } => {
+                let outputs = TaskIo {
+                    parameters,
+                    artifacts,
+                };
                 record.outputs = outputs.clone();
-                ctx.engine.store.record_artifacts(record, ArtifactRole::Output, &outputs.artifacts).await?;
-                if spec.caching_options.as_ref().is_some_and(|c| c.enable_cache) {
+                ctx.engine
+                    .store
+                    .record_artifacts(record, ArtifactRole::Output, &outputs.artifacts)
+                    .await?;
+                if spec
+                    .caching_options
+                    .as_ref()
+                    .is_some_and(|c| c.enable_cache)
+                {
                     ctx.engine
                         .store
                         .insert_cache_entry(&CacheEntry {
@@ -1126,7 +1479,14 @@ async fn run_container(
                 return finish(ctx, record, TaskState::Succeeded, outputs, None).await;
             }
             LaunchOutcome::Canceled => {
-                return finish(ctx, record, TaskState::Canceled, TaskIo::default(), Some("the run was cancelled".into())).await;
+                return finish(
+                    ctx,
+                    record,
+                    TaskState::Canceled,
+                    TaskIo::default(),
+                    Some("the run was cancelled".into()),
+                )
+                .await;
             }
             LaunchOutcome::Failed { message, .. } => {
                 if attempt <= max_retries && !ctx.cancel.is_cancelled() {
@@ -1148,7 +1508,11 @@ async fn run_container(
                     attempt += 1;
                     continue;
                 }
-                let attempts = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
+                let attempts = if attempt > 1 {
+                    format!(" (after {attempt} attempts)")
+                } else {
+                    String::new()
+                };
                 return fail(ctx, record, format!("{message}{attempts}")).await;
             }
         }

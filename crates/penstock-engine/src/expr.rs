@@ -12,7 +12,9 @@ fn to_cel(value: &Value) -> cel::Value {
         Value::Bool(b) => cel::Value::Bool(*b),
         Value::Number(n) => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
         Value::String(s) => cel::Value::String(s.clone().into()),
-        Value::Array(items) => cel::Value::List(items.iter().map(to_cel).collect::<Vec<_>>().into()),
+        Value::Array(items) => {
+            cel::Value::List(items.iter().map(to_cel).collect::<Vec<_>>().into())
+        }
         Value::Object(map) => {
             let entries: std::collections::HashMap<cel::objects::Key, cel::Value> = map
                 .iter()
@@ -29,9 +31,13 @@ fn from_cel(value: &cel::Value) -> Result<Value, String> {
         cel::Value::Bool(b) => Value::Bool(*b),
         cel::Value::Int(i) => Value::from(*i),
         cel::Value::UInt(u) => Value::from(*u),
-        cel::Value::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        cel::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         cel::Value::String(s) => Value::String(s.to_string()),
-        cel::Value::List(items) => Value::Array(items.iter().map(from_cel).collect::<Result<_, _>>()?),
+        cel::Value::List(items) => {
+            Value::Array(items.iter().map(from_cel).collect::<Result<_, _>>()?)
+        }
         cel::Value::Map(map) => {
             let mut out = serde_json::Map::new();
             for (k, v) in map.map.iter() {
@@ -51,15 +57,21 @@ fn from_cel(value: &cel::Value) -> Result<Value, String> {
 
 /// Evaluates a `triggerPolicy.condition` against a task's resolved input parameters.
 pub fn evaluate_condition(condition: &str, parameters: &ParameterMap) -> Result<bool, String> {
-    let program = cel::Program::compile(condition).map_err(|e| format!("cannot parse condition `{condition}`: {e}"))?;
+    let program = cel::Program::compile(condition)
+        .map_err(|e| format!("cannot parse condition `{condition}`: {e}"))?;
     let mut context = cel::Context::default();
-    let values: serde_json::Map<String, Value> = parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let values: serde_json::Map<String, Value> = parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut inputs = serde_json::Map::new();
     inputs.insert("parameter_values".to_string(), Value::Object(values));
     context.add_variable_from_value("inputs", to_cel(&Value::Object(inputs)));
     match program.execute(&context) {
         Ok(cel::Value::Bool(b)) => Ok(b),
-        Ok(other) => Err(format!("condition `{condition}` gave {other:?}, expected a boolean")),
+        Ok(other) => Err(format!(
+            "condition `{condition}` gave {other:?}, expected a boolean"
+        )),
         Err(e) => Err(format!("cannot evaluate condition `{condition}`: {e}")),
     }
 }
@@ -68,7 +80,8 @@ pub fn evaluate_condition(condition: &str, parameters: &ParameterMap) -> Result<
 /// (its JSON text when it is not a string), `number_value`, `bool_value`, `list_value` or
 /// `struct_value` as KFP's backend does, and `parseJson` is available.
 pub fn apply_selector(selector: &str, value: &Value) -> Result<Value, String> {
-    let program = cel::Program::compile(selector).map_err(|e| format!("cannot parse selector `{selector}`: {e}"))?;
+    let program = cel::Program::compile(selector)
+        .map_err(|e| format!("cannot parse selector `{selector}`: {e}"))?;
     let mut context = cel::Context::default();
     let text = match value {
         Value::String(s) => s.clone(),
@@ -83,11 +96,14 @@ pub fn apply_selector(selector: &str, value: &Value) -> Result<Value, String> {
         _ => {}
     }
     context
-        .add_function("parseJson", |text: std::sync::Arc<String>| -> cel::ResolveResult {
-            let parsed: Value = serde_json::from_str(&text)
-                .map_err(|e| cel::ExecutionError::function_error("parseJson", e.to_string()))?;
-            Ok(to_cel(&parsed))
-        })
+        .add_function(
+            "parseJson",
+            |text: std::sync::Arc<String>| -> cel::ResolveResult {
+                let parsed: Value = serde_json::from_str(&text)
+                    .map_err(|e| cel::ExecutionError::function_error("parseJson", e.to_string()))?;
+                Ok(to_cel(&parsed))
+            },
+        )
         .map_err(|e| format!("cannot declare parseJson: {e:?}"))?;
     let result = program
         .execute(&context)
@@ -95,7 +111,11 @@ pub fn apply_selector(selector: &str, value: &Value) -> Result<Value, String> {
     // Whole numbers selected from JSON come back as doubles; keep integers integral.
     let json = from_cel(&result)?;
     Ok(match json {
-        Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15) && !n.is_i64() => {
+        Value::Number(n)
+            if n.as_f64()
+                .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                && !n.is_i64() =>
+        {
             Value::from(n.as_f64().unwrap_or_default() as i64)
         }
         other => other,
@@ -108,22 +128,52 @@ mod tests {
     use serde_json::json;
 
     fn params(v: Value) -> ParameterMap {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        v.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn compiled_conditions_evaluate() {
-        let p = params(json!({"pipelinechannel--flip-coin-Output": "heads", "pipelinechannel--n": 7}));
-        assert!(evaluate_condition("inputs.parameter_values['pipelinechannel--flip-coin-Output'] == 'heads'", &p).unwrap());
-        assert!(!evaluate_condition("!(inputs.parameter_values['pipelinechannel--flip-coin-Output'] == 'heads')", &p).unwrap());
-        assert!(evaluate_condition("int(inputs.parameter_values['pipelinechannel--n']) > 5", &p).unwrap());
-        assert!(evaluate_condition("inputs.parameter_values['pipelinechannel--missing'] == 1", &p).is_err());
+        let p =
+            params(json!({"pipelinechannel--flip-coin-Output": "heads", "pipelinechannel--n": 7}));
+        assert!(evaluate_condition(
+            "inputs.parameter_values['pipelinechannel--flip-coin-Output'] == 'heads'",
+            &p
+        )
+        .unwrap());
+        assert!(!evaluate_condition(
+            "!(inputs.parameter_values['pipelinechannel--flip-coin-Output'] == 'heads')",
+            &p
+        )
+        .unwrap());
+        assert!(
+            evaluate_condition("int(inputs.parameter_values['pipelinechannel--n']) > 5", &p)
+                .unwrap()
+        );
+        assert!(evaluate_condition(
+            "inputs.parameter_values['pipelinechannel--missing'] == 1",
+            &p
+        )
+        .is_err());
         assert!(evaluate_condition("1 +", &p).is_err());
     }
 
     #[test]
     fn selectors_read_json_fields() {
-        assert_eq!(apply_selector("parseJson(string_value)[\"A_a\"]", &json!("{\"A_a\": \"1\"}")).unwrap(), json!("1"));
-        assert_eq!(apply_selector("parseJson(string_value)[\"n\"]", &json!({"n": 2})).unwrap(), json!(2));
+        assert_eq!(
+            apply_selector(
+                "parseJson(string_value)[\"A_a\"]",
+                &json!("{\"A_a\": \"1\"}")
+            )
+            .unwrap(),
+            json!("1")
+        );
+        assert_eq!(
+            apply_selector("parseJson(string_value)[\"n\"]", &json!({"n": 2})).unwrap(),
+            json!(2)
+        );
     }
 }

@@ -26,6 +26,9 @@ pub mod record;
 pub mod state;
 
 pub use driver::{task_id, EngineError, RunEngine, RunOptions};
-pub use ports::{Clock, LaunchOutcome, LaunchRequest, NoObserver, RunObserver, RunStore, StoreError, SystemClock, TaskLauncher};
+pub use ports::{
+    Clock, LaunchOutcome, LaunchRequest, NoObserver, RunObserver, RunStore, StoreError,
+    SystemClock, TaskLauncher,
+};
 pub use record::*;
 pub use state::{RunState, TaskState};

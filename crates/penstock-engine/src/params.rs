@@ -38,7 +38,11 @@ pub enum ParameterError {
 
 /// Parses a command-line `NAME=VALUE` value by the declared type: numbers and booleans by
 /// their text, lists and structs as JSON, strings verbatim.
-pub fn parse_text_value(name: &str, ty: ParameterType, text: &str) -> Result<Value, ParameterError> {
+pub fn parse_text_value(
+    name: &str,
+    ty: ParameterType,
+    text: &str,
+) -> Result<Value, ParameterError> {
     let wrong = || ParameterError::WrongType {
         name: name.to_string(),
         expected: ty.name(),
@@ -46,7 +50,11 @@ pub fn parse_text_value(name: &str, ty: ParameterType, text: &str) -> Result<Val
     };
     match ty {
         ParameterType::String | ParameterType::Unspecified => Ok(Value::String(text.to_string())),
-        ParameterType::NumberInteger => text.trim().parse::<i64>().map(Value::from).map_err(|_| wrong()),
+        ParameterType::NumberInteger => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| wrong()),
         ParameterType::NumberDouble => text
             .trim()
             .parse::<f64>()
@@ -59,7 +67,10 @@ pub fn parse_text_value(name: &str, ty: ParameterType, text: &str) -> Result<Val
             "false" | "False" => Ok(Value::Bool(false)),
             _ => Err(wrong()),
         },
-        ParameterType::List | ParameterType::Struct | ParameterType::TaskFinalStatus | ParameterType::TaskConfig => {
+        ParameterType::List
+        | ParameterType::Struct
+        | ParameterType::TaskFinalStatus
+        | ParameterType::TaskConfig => {
             let value: Value = serde_json::from_str(text).map_err(|_| wrong())?;
             coerce_value(name, ty, value)
         }
@@ -100,16 +111,21 @@ pub fn coerce_value(name: &str, ty: ParameterType, value: Value) -> Result<Value
             Value::Array(_) => Ok(value),
             other => Err(wrong(&other)),
         },
-        ParameterType::Struct | ParameterType::TaskFinalStatus | ParameterType::TaskConfig => match value {
-            Value::Object(_) => Ok(value),
-            other => Err(wrong(&other)),
-        },
+        ParameterType::Struct | ParameterType::TaskFinalStatus | ParameterType::TaskConfig => {
+            match value {
+                Value::Object(_) => Ok(value),
+                other => Err(wrong(&other)),
+            }
+        }
     }
 }
 
 /// Checks run parameters against the root component's inputs and fills in defaults. Absent
 /// optional inputs without a default stay absent.
-pub fn resolve_run_parameters(root: &ComponentSpec, given: ParameterMap) -> Result<ParameterMap, ParameterError> {
+pub fn resolve_run_parameters(
+    root: &ComponentSpec,
+    given: ParameterMap,
+) -> Result<ParameterMap, ParameterError> {
     let defs = &root.input_definitions.parameters;
     for name in given.keys() {
         if !defs.contains_key(name) {
@@ -126,7 +142,11 @@ pub fn resolve_run_parameters(root: &ComponentSpec, given: ParameterMap) -> Resu
     let mut out = ParameterMap::new();
     for (name, def) in defs {
         let ty = def.parameter_type.effective(def.legacy_type.as_deref());
-        match given.get(name).cloned().or_else(|| def.default_value.clone()) {
+        match given
+            .get(name)
+            .cloned()
+            .or_else(|| def.default_value.clone())
+        {
             Some(value) => {
                 out.insert(name.clone(), coerce_value(name, ty, value)?);
             }
@@ -150,7 +170,8 @@ pub fn parse_output_file(ty: ParameterType, text: &str) -> Result<Value, String>
         ParameterType::Boolean => serde_json::from_str(&text.trim().to_lowercase())
             .map_err(|e| format!("expected true or false: {e}")),
         _ => {
-            let value: Value = serde_json::from_str(text.trim()).map_err(|e| format!("expected JSON for {}: {e}", ty.name()))?;
+            let value: Value = serde_json::from_str(text.trim())
+                .map_err(|e| format!("expected JSON for {}: {e}", ty.name()))?;
             coerce_value("output", ty, value).map_err(|e| e.to_string())
         }
     }
@@ -172,27 +193,57 @@ mod tests {
 
     #[test]
     fn text_values_parse_by_type() {
-        assert_eq!(parse_text_value("n", ParameterType::NumberInteger, "5").unwrap(), json!(5));
-        assert_eq!(parse_text_value("x", ParameterType::NumberDouble, "0.5").unwrap(), json!(0.5));
-        assert_eq!(parse_text_value("b", ParameterType::Boolean, "True").unwrap(), json!(true));
-        assert_eq!(parse_text_value("l", ParameterType::List, "[1,2]").unwrap(), json!([1, 2]));
-        assert_eq!(parse_text_value("s", ParameterType::String, "5").unwrap(), json!("5"));
+        assert_eq!(
+            parse_text_value("n", ParameterType::NumberInteger, "5").unwrap(),
+            json!(5)
+        );
+        assert_eq!(
+            parse_text_value("x", ParameterType::NumberDouble, "0.5").unwrap(),
+            json!(0.5)
+        );
+        assert_eq!(
+            parse_text_value("b", ParameterType::Boolean, "True").unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            parse_text_value("l", ParameterType::List, "[1,2]").unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            parse_text_value("s", ParameterType::String, "5").unwrap(),
+            json!("5")
+        );
         let err = parse_text_value("n", ParameterType::NumberInteger, "five").unwrap_err();
-        assert_eq!(err.to_string(), "parameter 'n': expected NUMBER_INTEGER, got \"five\"");
+        assert_eq!(
+            err.to_string(),
+            "parameter 'n': expected NUMBER_INTEGER, got \"five\""
+        );
         assert!(parse_text_value("l", ParameterType::List, "{\"a\":1}").is_err());
     }
 
     #[test]
     fn whole_floats_become_integers() {
-        assert_eq!(coerce_value("n", ParameterType::NumberInteger, json!(3.0)).unwrap(), json!(3));
+        assert_eq!(
+            coerce_value("n", ParameterType::NumberInteger, json!(3.0)).unwrap(),
+            json!(3)
+        );
         assert!(coerce_value("n", ParameterType::NumberInteger, json!(3.5)).is_err());
     }
 
     #[test]
     fn output_files_follow_backend_rules() {
-        assert_eq!(parse_output_file(ParameterType::String, "a b\n").unwrap(), json!("a b\n"));
-        assert_eq!(parse_output_file(ParameterType::Boolean, "True").unwrap(), json!(true));
-        assert_eq!(parse_output_file(ParameterType::NumberInteger, "7\n").unwrap(), json!(7));
+        assert_eq!(
+            parse_output_file(ParameterType::String, "a b\n").unwrap(),
+            json!("a b\n")
+        );
+        assert_eq!(
+            parse_output_file(ParameterType::Boolean, "True").unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            parse_output_file(ParameterType::NumberInteger, "7\n").unwrap(),
+            json!(7)
+        );
         assert!(parse_output_file(ParameterType::List, "nope").is_err());
     }
 }

@@ -10,7 +10,12 @@ use std::time::Duration;
 /// arguments, environment), the component's output definitions and the resolved inputs (parameter
 /// values, and each input artifact's URI, type and metadata). A user-given cache key
 /// (`cachingOptions.cacheKey`) replaces the computed fingerprint, as in KFP.
-pub fn fingerprint(container: &ContainerSpec, component: &ComponentSpec, inputs: &TaskIo, cache_key: Option<&str>) -> String {
+pub fn fingerprint(
+    container: &ContainerSpec,
+    component: &ComponentSpec,
+    inputs: &TaskIo,
+    cache_key: Option<&str>,
+) -> String {
     if let Some(key) = cache_key.filter(|k| !k.is_empty()) {
         return hex::encode(Sha256::digest(format!("cache-key:{key}").as_bytes()));
     }
@@ -36,7 +41,9 @@ pub fn fingerprint(container: &ContainerSpec, component: &ComponentSpec, inputs:
 /// friendly forms (`"2m"`, `"1h"`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let bad = || format!("invalid duration {text:?}: expected e.g. \"30s\", \"2m\", \"1h\" or ISO-8601 \"PT30S\"");
+    let bad = || {
+        format!("invalid duration {text:?}: expected e.g. \"30s\", \"2m\", \"1h\" or ISO-8601 \"PT30S\"")
+    };
     if t.starts_with('P') || t.starts_with('p') {
         let span: jiff::Span = t.parse().map_err(|_| bad())?;
         let d = span
@@ -101,7 +108,9 @@ mod tests {
             backoff_factor: Some(2.0),
             backoff_max_duration: Some("5s".into()),
         };
-        let delays: Vec<u64> = (1..=4).map(|r| backoff_delay(&policy, r).unwrap().as_secs()).collect();
+        let delays: Vec<u64> = (1..=4)
+            .map(|r| backoff_delay(&policy, r).unwrap().as_secs())
+            .collect();
         assert_eq!(delays, vec![1, 2, 4, 5]);
     }
 }

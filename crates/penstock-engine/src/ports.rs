@@ -3,8 +3,8 @@
 //! be tested with in-memory fakes.
 
 use crate::record::{
-    ArtifactRole, AttemptRecord, CacheEntry, ParameterMap, RunRecord, RuntimeArtifact, TaskRecord,
-    ArtifactMap,
+    ArtifactMap, ArtifactRole, AttemptRecord, CacheEntry, ParameterMap, RunRecord, RuntimeArtifact,
+    TaskRecord,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -29,7 +29,8 @@ pub trait RunStore: Send + Sync {
     async fn update_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Inserts or updates a task; when its state changed, appends to its state history with
     /// `message`.
-    async fn upsert_task(&self, task: &TaskRecord, message: Option<&str>) -> Result<(), StoreError>;
+    async fn upsert_task(&self, task: &TaskRecord, message: Option<&str>)
+        -> Result<(), StoreError>;
     /// Records a finished attempt.
     async fn insert_attempt(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
     /// Records artifacts a task consumed or produced (lineage).
@@ -157,4 +158,3 @@ impl RunObserver for NoObserver {
     fn task_changed(&self, _task: &TaskRecord) {}
     fn run_changed(&self, _run: &RunRecord) {}
 }
-

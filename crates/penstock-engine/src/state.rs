@@ -61,9 +61,11 @@ impl TaskState {
     /// Parses [`TaskState::name`].
     pub fn from_name(name: &str) -> Option<TaskState> {
         use TaskState::*;
-        [Pending, Running, Succeeded, Failed, Skipped, Cached, Canceled]
-            .into_iter()
-            .find(|s| s.name() == name)
+        [
+            Pending, Running, Succeeded, Failed, Skipped, Cached, Canceled,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 }
 
@@ -92,7 +94,10 @@ pub enum RunState {
 impl RunState {
     /// Whether the run can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Canceled)
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Canceled
+        )
     }
 
     /// Whether `self → next` is a legal transition.
@@ -136,7 +141,13 @@ mod tests {
 
     #[test]
     fn terminal_task_states_never_change() {
-        for s in [TaskState::Succeeded, TaskState::Failed, TaskState::Skipped, TaskState::Cached, TaskState::Canceled] {
+        for s in [
+            TaskState::Succeeded,
+            TaskState::Failed,
+            TaskState::Skipped,
+            TaskState::Cached,
+            TaskState::Canceled,
+        ] {
             assert!(s.is_terminal());
             assert!(!s.can_become(TaskState::Running), "{s} must not restart");
         }
@@ -147,7 +158,15 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CACHED", "CANCELED"] {
+        for s in [
+            "PENDING",
+            "RUNNING",
+            "SUCCEEDED",
+            "FAILED",
+            "SKIPPED",
+            "CACHED",
+            "CANCELED",
+        ] {
             assert_eq!(TaskState::from_name(s).map(TaskState::name), Some(s));
         }
         assert_eq!(RunState::from_name("FAILED"), Some(RunState::Failed));

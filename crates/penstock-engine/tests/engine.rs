@@ -26,19 +26,36 @@ impl RunStore for MemoryStore {
         Ok(())
     }
     async fn upsert_task(&self, task: &TaskRecord, _m: Option<&str>) -> Result<(), StoreError> {
-        self.history.lock().unwrap().push((task.path.clone(), task.state));
-        self.tasks.lock().unwrap().insert(task.path.clone(), task.clone());
+        self.history
+            .lock()
+            .unwrap()
+            .push((task.path.clone(), task.state));
+        self.tasks
+            .lock()
+            .unwrap()
+            .insert(task.path.clone(), task.clone());
         Ok(())
     }
     async fn insert_attempt(&self, a: &AttemptRecord) -> Result<(), StoreError> {
         self.attempts.lock().unwrap().push(a.clone());
         Ok(())
     }
-    async fn record_artifacts(&self, _t: &TaskRecord, _r: ArtifactRole, _a: &ArtifactMap) -> Result<(), StoreError> {
+    async fn record_artifacts(
+        &self,
+        _t: &TaskRecord,
+        _r: ArtifactRole,
+        _a: &ArtifactMap,
+    ) -> Result<(), StoreError> {
         Ok(())
     }
     async fn find_cache_entry(&self, fingerprint: &str) -> Result<Option<CacheEntry>, StoreError> {
-        Ok(self.cache.lock().unwrap().iter().find(|e| e.fingerprint == fingerprint).cloned())
+        Ok(self
+            .cache
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e.fingerprint == fingerprint)
+            .cloned())
     }
     async fn insert_cache_entry(&self, entry: &CacheEntry) -> Result<(), StoreError> {
         self.cache.lock().unwrap().push(entry.clone());
@@ -56,17 +73,30 @@ struct FakeLauncher {
 #[async_trait]
 impl TaskLauncher for FakeLauncher {
     async fn launch(&self, request: LaunchRequest, _cancel: CancellationToken) -> LaunchOutcome {
-        self.launched.lock().unwrap().push(request.task_path.clone());
+        self.launched
+            .lock()
+            .unwrap()
+            .push(request.task_path.clone());
         if let Some(left) = self.failures.lock().unwrap().get_mut(&request.task_name) {
             if *left > 0 {
                 *left -= 1;
-                return LaunchOutcome::Failed { message: "boom".into(), exit_code: Some(1) };
+                return LaunchOutcome::Failed {
+                    message: "boom".into(),
+                    exit_code: Some(1),
+                };
             }
         }
-        let x = request.parameters.get("x").and_then(|v| v.as_i64()).unwrap_or(0);
+        let x = request
+            .parameters
+            .get("x")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
         let mut parameters = ParameterMap::new();
         parameters.insert("Output".into(), json!(x + 1));
-        LaunchOutcome::Succeeded { parameters, artifacts: ArtifactMap::new() }
+        LaunchOutcome::Succeeded {
+            parameters,
+            artifacts: ArtifactMap::new(),
+        }
     }
     fn output_artifact_uri(&self, run_id: &str, task_path: &str, name: &str) -> String {
         format!("/mem/{run_id}/{task_path}/{name}")
@@ -154,15 +184,33 @@ fn harness() -> Harness {
     let clock = Arc::new(FakeClock::default());
     let engine = RunEngine::new(store.clone(), launcher.clone(), clock.clone());
     let pipeline = Arc::new(penstock_spec::parse_pipeline("fake.yaml", SPEC.as_bytes()).unwrap());
-    Harness { store, launcher, clock, engine, pipeline }
+    Harness {
+        store,
+        launcher,
+        clock,
+        engine,
+        pipeline,
+    }
 }
 
 async fn run(h: &Harness, id: &str, start: i64, options: RunOptions) -> RunRecord {
     let mut given = ParameterMap::new();
     given.insert("start".into(), json!(start));
     let params = params::resolve_run_parameters(&h.pipeline.spec.root, given).unwrap();
-    let record = h.engine.create_run(id.into(), id.into(), &h.pipeline, params).await.unwrap();
-    h.engine.execute(record, h.pipeline.clone(), options, CancellationToken::new()).await.unwrap()
+    let record = h
+        .engine
+        .create_run(id.into(), id.into(), &h.pipeline, params)
+        .await
+        .unwrap();
+    h.engine
+        .execute(
+            record,
+            h.pipeline.clone(),
+            options,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap()
 }
 
 fn state_of(h: &Harness, path: &str) -> TaskState {
@@ -176,7 +224,12 @@ async fn data_flows_and_false_conditions_skip() {
     assert_eq!(r.state, RunState::Succeeded);
     assert_eq!(r.outputs.parameters["Output"], json!(3));
     assert_eq!(state_of(&h, "branch"), TaskState::Skipped);
-    assert!(!h.store.tasks.lock().unwrap().contains_key("branch/in-branch"));
+    assert!(!h
+        .store
+        .tasks
+        .lock()
+        .unwrap()
+        .contains_key("branch/in-branch"));
 
     let r = run(&h, "r2", 10, RunOptions::default()).await;
     assert_eq!(r.state, RunState::Succeeded);
@@ -186,26 +239,52 @@ async fn data_flows_and_false_conditions_skip() {
 #[tokio::test]
 async fn retries_back_off_and_count_attempts() {
     let h = harness();
-    h.launcher.failures.lock().unwrap().insert("first".into(), 2);
+    h.launcher
+        .failures
+        .lock()
+        .unwrap()
+        .insert("first".into(), 2);
     let r = run(&h, "r1", 1, RunOptions::default()).await;
     assert_eq!(r.state, RunState::Succeeded);
     let first = h.store.tasks.lock().unwrap()["first"].clone();
     assert_eq!(first.attempts, 3);
-    assert_eq!(*h.clock.slept.lock().unwrap(), vec![Duration::from_secs(2), Duration::from_secs(6)]);
-    let states: Vec<TaskState> = h.store.attempts.lock().unwrap().iter().filter(|a| a.task_id == first.task_id).map(|a| a.state).collect();
-    assert_eq!(states, vec![TaskState::Failed, TaskState::Failed, TaskState::Succeeded]);
+    assert_eq!(
+        *h.clock.slept.lock().unwrap(),
+        vec![Duration::from_secs(2), Duration::from_secs(6)]
+    );
+    let states: Vec<TaskState> = h
+        .store
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.task_id == first.task_id)
+        .map(|a| a.state)
+        .collect();
+    assert_eq!(
+        states,
+        vec![TaskState::Failed, TaskState::Failed, TaskState::Succeeded]
+    );
 }
 
 #[tokio::test]
 async fn a_failure_fails_the_run_and_skips_downstream() {
     let h = harness();
-    h.launcher.failures.lock().unwrap().insert("first".into(), 5);
+    h.launcher
+        .failures
+        .lock()
+        .unwrap()
+        .insert("first".into(), 5);
     let r = run(&h, "r1", 1, RunOptions::default()).await;
     assert_eq!(r.state, RunState::Failed);
     assert!(r.error.as_deref().unwrap_or_default().contains("boom"));
     assert_eq!(state_of(&h, "first"), TaskState::Failed);
     assert_eq!(state_of(&h, "second"), TaskState::Skipped);
-    assert!(h.store.tasks.lock().unwrap()["second"].error.as_deref().unwrap().contains("upstream task 'first'"));
+    assert!(h.store.tasks.lock().unwrap()["second"]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("upstream task 'first'"));
 }
 
 #[tokio::test]
@@ -214,14 +293,45 @@ async fn identical_tasks_are_served_from_cache_unless_disabled() {
     run(&h, "r1", 1, RunOptions::default()).await;
     run(&h, "r2", 1, RunOptions::default()).await;
     assert_eq!(state_of(&h, "first"), TaskState::Cached);
-    let decision = h.store.tasks.lock().unwrap()["first"].cache.clone().unwrap();
-    assert!(decision.hit && decision.reason.contains("run r1"), "{decision:?}");
-    let launched_first = h.launcher.launched.lock().unwrap().iter().filter(|p| *p == "first").count();
+    let decision = h.store.tasks.lock().unwrap()["first"]
+        .cache
+        .clone()
+        .unwrap();
+    assert!(
+        decision.hit && decision.reason.contains("run r1"),
+        "{decision:?}"
+    );
+    let launched_first = h
+        .launcher
+        .launched
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| *p == "first")
+        .count();
     assert_eq!(launched_first, 1);
 
-    run(&h, "r3", 1, RunOptions { disable_cache: true, ..Default::default() }).await;
+    run(
+        &h,
+        "r3",
+        1,
+        RunOptions {
+            disable_cache: true,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(state_of(&h, "first"), TaskState::Succeeded);
-    run(&h, "r4", 1, RunOptions { cache_max_age: Some(Duration::ZERO), ..Default::default() }).await;
+    run(
+        &h,
+        "r4",
+        1,
+        RunOptions {
+            cache_max_age: Some(Duration::ZERO),
+            ..Default::default()
+        },
+    )
+    .await;
     // The clock is frozen, so an age of zero is not older than zero: still a hit.
     assert_eq!(state_of(&h, "first"), TaskState::Cached);
 }
@@ -231,8 +341,15 @@ async fn every_change_is_recorded_and_transitions_are_legal() {
     let h = harness();
     run(&h, "r1", 1, RunOptions::default()).await;
     let history = h.store.history.lock().unwrap().clone();
-    let second: Vec<TaskState> = history.iter().filter(|(p, _)| p == "second").map(|(_, s)| *s).collect();
-    assert_eq!(second, vec![TaskState::Pending, TaskState::Running, TaskState::Succeeded]);
+    let second: Vec<TaskState> = history
+        .iter()
+        .filter(|(p, _)| p == "second")
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(
+        second,
+        vec![TaskState::Pending, TaskState::Running, TaskState::Succeeded]
+    );
     for pair in second.windows(2) {
         assert!(pair[0].can_become(pair[1]));
     }

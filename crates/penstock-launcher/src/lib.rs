@@ -21,7 +21,9 @@ pub mod render;
 
 use async_trait::async_trait;
 use penstock_engine::params::{coerce_value, parse_output_file};
-use penstock_engine::{ArtifactMap, LaunchOutcome, LaunchRequest, ParameterMap, RuntimeArtifact, TaskLauncher};
+use penstock_engine::{
+    ArtifactMap, LaunchOutcome, LaunchRequest, ParameterMap, RuntimeArtifact, TaskLauncher,
+};
 use python_env::{detect_preamble, KfpRuntime, PythonEnvs};
 use render::{Renderer, TaskPaths};
 use serde_json::Value;
@@ -78,7 +80,13 @@ pub struct LocalLauncher {
 fn safe_path(task_path: &str) -> String {
     task_path
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.[]/".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.[]/".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect::<String>()
         .replace("..", "__")
 }
@@ -86,7 +94,10 @@ fn safe_path(task_path: &str) -> String {
 impl LocalLauncher {
     /// A launcher with `config`.
     pub fn new(config: LauncherConfig) -> Self {
-        let venvs = config.venvs_dir.clone().unwrap_or_else(|| config.home.join("venvs"));
+        let venvs = config
+            .venvs_dir
+            .clone()
+            .unwrap_or_else(|| config.home.join("venvs"));
         let envs = PythonEnvs::new(venvs, config.python.clone());
         LocalLauncher { config, envs }
     }
@@ -97,7 +108,9 @@ impl LocalLauncher {
 
     /// The log file of a task.
     pub fn log_path(&self, run_id: &str, task_path: &str) -> PathBuf {
-        self.run_dir(run_id).join("logs").join(format!("{}.log", safe_path(task_path)))
+        self.run_dir(run_id)
+            .join("logs")
+            .join(format!("{}.log", safe_path(task_path)))
     }
 
     fn paths(&self, request: &LaunchRequest) -> TaskPaths {
@@ -119,7 +132,9 @@ impl LocalLauncher {
 /// Checks the task's Kubernetes platform configuration: scheduling hints are ignored locally;
 /// required secrets, config maps, volumes and field paths cannot be provided and fail the task.
 fn check_platform(config: &Value) -> Result<(), String> {
-    let Some(map) = config.as_object() else { return Ok(()) };
+    let Some(map) = config.as_object() else {
+        return Ok(());
+    };
     for (key, value) in map {
         let what = match key.as_str() {
             "secretAsEnv" | "secretAsVolume" => "Kubernetes secret",
@@ -166,7 +181,11 @@ impl CappedLog {
         if let Ok(mut f) = self.file.lock() {
             let _ = f.write_all(&bytes[..keep]);
             if keep < bytes.len() {
-                let _ = writeln!(f, "\n[penstock] log truncated: more than {} bytes", self.cap);
+                let _ = writeln!(
+                    f,
+                    "\n[penstock] log truncated: more than {} bytes",
+                    self.cap
+                );
             }
         }
     }
@@ -189,14 +208,22 @@ fn kill_group(pid: Option<u32>, signal: nix::sys::signal::Signal) {
 }
 
 fn failed(message: String) -> LaunchOutcome {
-    LaunchOutcome::Failed { message, exit_code: None }
+    LaunchOutcome::Failed {
+        message,
+        exit_code: None,
+    }
 }
 
 impl LocalLauncher {
     async fn attempt(&self, request: &LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
         let paths = self.paths(request);
         let log_path = self.log_path(&request.run_id, &request.task_path);
-        for dir in [&paths.work_dir, &paths.tmp_dir, &paths.parameters_dir, &paths.workspace] {
+        for dir in [
+            &paths.work_dir,
+            &paths.tmp_dir,
+            &paths.parameters_dir,
+            &paths.workspace,
+        ] {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 return failed(format!("cannot create {}: {e}", dir.display()));
             }
@@ -235,15 +262,27 @@ impl LocalLauncher {
             }
         }
         {
-            let mut f = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
+            let mut f = match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+            {
                 Ok(f) => f,
                 Err(e) => return failed(format!("{}: {e}", log_path.display())),
             };
-            let _ = writeln!(f, "[penstock] attempt {} of task {}", request.attempt, request.task_path);
+            let _ = writeln!(
+                f,
+                "[penstock] attempt {} of task {}",
+                request.attempt, request.task_path
+            );
         }
         let mut venv: Option<PathBuf> = None;
         if let Some((preamble, start)) = detect_preamble(&argv) {
-            match self.envs.ensure(&preamble.resolved(&self.config.kfp_runtime), &log_path).await {
+            match self
+                .envs
+                .ensure(&preamble.resolved(&self.config.kfp_runtime), &log_path)
+                .await
+            {
                 Ok(dir) => venv = Some(dir),
                 Err(e) => return failed(e),
             }
@@ -275,7 +314,11 @@ impl LocalLauncher {
         for (k, v) in &env {
             cmd.env(k, v);
         }
-        let file = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+        {
             Ok(f) => f,
             Err(e) => return failed(format!("{}: {e}", log_path.display())),
         };
@@ -302,7 +345,10 @@ impl LocalLauncher {
         };
         let Some(status) = status else {
             kill_group(pid, nix::sys::signal::Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_millis(800), child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_millis(800), child.wait())
+                .await
+                .is_err()
+            {
                 kill_group(pid, nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait().await;
             }
@@ -329,11 +375,17 @@ impl LocalLauncher {
                     message: format!("`{program}` exited with code {code}"),
                     exit_code: Some(code),
                 },
-                None => failed(format!("`{program}` was killed by signal {}", status.signal().unwrap_or(0))),
+                None => failed(format!(
+                    "`{program}` was killed by signal {}",
+                    status.signal().unwrap_or(0)
+                )),
             };
         }
         match read_outputs(request, &paths) {
-            Ok((parameters, artifacts)) => LaunchOutcome::Succeeded { parameters, artifacts },
+            Ok((parameters, artifacts)) => LaunchOutcome::Succeeded {
+                parameters,
+                artifacts,
+            },
             Err(message) => failed(message),
         }
     }
@@ -341,15 +393,23 @@ impl LocalLauncher {
 
 /// Reads the task's outputs: `executor_output.json` (if written) and the output parameter
 /// files, which take precedence as in KFP.
-fn read_outputs(request: &LaunchRequest, paths: &TaskPaths) -> Result<(ParameterMap, ArtifactMap), String> {
+fn read_outputs(
+    request: &LaunchRequest,
+    paths: &TaskPaths,
+) -> Result<(ParameterMap, ArtifactMap), String> {
     let defs = &request.component.output_definitions;
     let mut executor_output = serde_json::Map::new();
     if paths.executor_output.exists() {
         let path = paths.executor_output.display().to_string();
-        let text = std::fs::read_to_string(&paths.executor_output).map_err(|e| format!("{path}: {e}"))?;
+        let text =
+            std::fs::read_to_string(&paths.executor_output).map_err(|e| format!("{path}: {e}"))?;
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(map)) => executor_output = map,
-            Ok(_) => return Err(format!("malformed executor output {path}: expected a JSON object")),
+            Ok(_) => {
+                return Err(format!(
+                    "malformed executor output {path}: expected a JSON object"
+                ))
+            }
             Err(e) => return Err(format!("malformed executor output {path}: {e}")),
         }
     }
@@ -369,10 +429,13 @@ fn read_outputs(request: &LaunchRequest, paths: &TaskPaths) -> Result<(Parameter
         let ty = def.parameter_type.effective(def.legacy_type.as_deref());
         let file = paths.parameter_file(name);
         let value = if file.exists() {
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            parse_output_file(ty, &text).map_err(|e| format!("output parameter '{name}' in {}: {e}", file.display()))?
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            parse_output_file(ty, &text)
+                .map_err(|e| format!("output parameter '{name}' in {}: {e}", file.display()))?
         } else if let Some(v) = written_params.get(name) {
-            coerce_value(name, ty, v.clone()).map_err(|e| format!("{}: {e}", paths.executor_output.display()))?
+            coerce_value(name, ty, v.clone())
+                .map_err(|e| format!("{}: {e}", paths.executor_output.display()))?
         } else {
             return Err(format!(
                 "the task did not write its output parameter '{name}' (expected in {} or {})",
@@ -394,7 +457,11 @@ fn read_outputs(request: &LaunchRequest, paths: &TaskPaths) -> Result<(Parameter
                 .iter()
                 .map(|item| {
                     let mut a = planned.clone();
-                    if let Some(uri) = item.get("uri").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+                    if let Some(uri) = item
+                        .get("uri")
+                        .and_then(Value::as_str)
+                        .filter(|u| !u.is_empty())
+                    {
                         a.uri = uri.to_string();
                     }
                     if let Some(meta) = item.get("metadata").and_then(Value::as_object) {
@@ -442,7 +509,10 @@ impl TaskLauncher for LocalLauncher {
         };
         let text = String::from_utf8_lossy(&text);
         let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].iter().map(|s| s.to_string()).collect()
+        all[all.len().saturating_sub(lines)..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 }
 
@@ -459,7 +529,8 @@ mod tests {
 
     #[test]
     fn required_secrets_are_refused_optional_ones_ignored() {
-        let optional = json!({"secretAsEnv": [{"secretName": "s", "optional": true}], "nodeSelector": {}});
+        let optional =
+            json!({"secretAsEnv": [{"secretName": "s", "optional": true}], "nodeSelector": {}});
         assert!(check_platform(&optional).is_ok());
         let required = json!({"secretAsEnv": [{"secretName": "db-password"}]});
         let err = check_platform(&required).unwrap_err();

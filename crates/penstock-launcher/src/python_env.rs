@@ -39,7 +39,9 @@ pub fn detect_preamble(command: &[String]) -> Option<(PipPreamble, usize)> {
     }
     let mut installs = Vec::new();
     for segment in script.split("&&") {
-        let Some(at) = segment.find("pip install") else { continue };
+        let Some(at) = segment.find("pip install") else {
+            continue;
+        };
         let rest = &segment[at + "pip install".len()..];
         let words = shlex::split(rest)?;
         if !words.is_empty() {
@@ -119,35 +121,61 @@ impl PythonEnvs {
             .write(true)
             .open(&lock_path)
             .map_err(|e| format!("{}: {e}", lock_path.display()))?;
-        let flock = tokio::task::spawn_blocking(move || nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|(_, e)| format!("{}: {e}", lock_path.display()))?;
+        let flock = tokio::task::spawn_blocking(move || {
+            nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|(_, e)| format!("{}: {e}", lock_path.display()))?;
         if marker.exists() {
             drop(flock);
             return Ok(dir);
         }
         let _ = std::fs::remove_dir_all(&dir);
-        note(log, &format!("[penstock] creating Python environment {} for {:?}", dir.display(), installs));
-        run_logged(Command::new(&self.python).arg("-m").arg("venv").arg(&dir), log)
-            .await
-            .map_err(|e| format!("cannot create a virtual environment with {}: {e}", self.python))?;
+        note(
+            log,
+            &format!(
+                "[penstock] creating Python environment {} for {:?}",
+                dir.display(),
+                installs
+            ),
+        );
+        run_logged(
+            Command::new(&self.python).arg("-m").arg("venv").arg(&dir),
+            log,
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot create a virtual environment with {}: {e}",
+                self.python
+            )
+        })?;
         for args in installs {
             let mut cmd = Command::new(dir.join("bin").join("python"));
-            cmd.args(["-m", "pip", "install", "--disable-pip-version-check"]).args(args);
+            cmd.args(["-m", "pip", "install", "--disable-pip-version-check"])
+                .args(args);
             if let Err(e) = run_logged(&mut cmd, log).await {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(format!("cannot install the component's Python packages ({}): {e}", args.join(" ")));
+                return Err(format!(
+                    "cannot install the component's Python packages ({}): {e}",
+                    args.join(" ")
+                ));
             }
         }
-        std::fs::write(&marker, format!("{installs:?}\n")).map_err(|e| format!("{}: {e}", marker.display()))?;
+        std::fs::write(&marker, format!("{installs:?}\n"))
+            .map_err(|e| format!("{}: {e}", marker.display()))?;
         drop(flock);
         Ok(dir)
     }
 }
 
 fn note(log: &Path, line: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
         let _ = writeln!(f, "{line}");
     }
 }
@@ -181,17 +209,29 @@ mod tests {
     #[test]
     fn recognises_the_sdk_preamble() {
         let script = "\nif ! [ -x \"$(command -v pip)\" ]; then\n    python3 -m ensurepip || python3 -m ensurepip --user || apt-get install python3-pip\nfi\n\nPIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location 'numpy' && PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location 'kfp==2.14.3' '--no-deps' 'typing-extensions>=3.7.4,<5; python_version<\"3.9\"' && \"$0\" \"$@\"\n";
-        let command: Vec<String> = ["sh", "-c", script, "sh", "-ec", "program"].iter().map(|s| s.to_string()).collect();
+        let command: Vec<String> = ["sh", "-c", script, "sh", "-ec", "program"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (pre, start) = detect_preamble(&command).unwrap();
         assert_eq!(start, 3);
         assert_eq!(pre.installs.len(), 2);
-        assert_eq!(pre.installs[0], vec!["--quiet", "--no-warn-script-location", "numpy"]);
+        assert_eq!(
+            pre.installs[0],
+            vec!["--quiet", "--no-warn-script-location", "numpy"]
+        );
         assert_eq!(pre.installs[1][2], "kfp==2.14.3");
-        assert_eq!(pre.installs[1][4], "typing-extensions>=3.7.4,<5; python_version<\"3.9\"");
+        assert_eq!(
+            pre.installs[1][4],
+            "typing-extensions>=3.7.4,<5; python_version<\"3.9\""
+        );
         let resolved = pre.resolved(&KfpRuntime::Version("2.16.1".into()));
         assert_eq!(resolved[1][2], "kfp==2.16.1");
         assert_eq!(pre.resolved(&KfpRuntime::Pinned)[1][2], "kfp==2.14.3");
-        let plain: Vec<String> = ["sh", "-c", "echo hi"].iter().map(|s| s.to_string()).collect();
+        let plain: Vec<String> = ["sh", "-c", "echo hi"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert!(detect_preamble(&plain).is_none());
     }
 }

@@ -41,18 +41,32 @@ fn artifact_json(a: &RuntimeArtifact) -> Value {
 
 /// The `ExecutorInput` message as JSON, as KFP's launcher passes it to `{{$}}`.
 pub fn executor_input(request: &LaunchRequest, paths: &TaskPaths) -> Value {
-    let parameter_values: Map<String, Value> = request.parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let parameter_values: Map<String, Value> = request
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let input_artifacts: Map<String, Value> = request
         .artifacts
         .iter()
-        .map(|(k, list)| (k.clone(), json!({"artifacts": list.iter().map(artifact_json).collect::<Vec<_>>()})))
+        .map(|(k, list)| {
+            (
+                k.clone(),
+                json!({"artifacts": list.iter().map(artifact_json).collect::<Vec<_>>()}),
+            )
+        })
         .collect();
     let output_parameters: Map<String, Value> = request
         .component
         .output_definitions
         .parameters
         .keys()
-        .map(|k| (k.clone(), json!({"outputFile": paths.parameter_file(k).display().to_string()})))
+        .map(|k| {
+            (
+                k.clone(),
+                json!({"outputFile": paths.parameter_file(k).display().to_string()}),
+            )
+        })
         .collect();
     let output_artifacts: Map<String, Value> = request
         .output_artifacts
@@ -73,7 +87,10 @@ pub fn executor_input(request: &LaunchRequest, paths: &TaskPaths) -> Value {
     if !output_artifacts.is_empty() {
         outputs.insert("artifacts".into(), Value::Object(output_artifacts));
     }
-    outputs.insert("outputFile".into(), Value::String(paths.executor_output.display().to_string()));
+    outputs.insert(
+        "outputFile".into(),
+        Value::String(paths.executor_output.display().to_string()),
+    );
     json!({"inputs": inputs, "outputs": outputs})
 }
 
@@ -127,19 +144,34 @@ impl<'a> Renderer<'a> {
                 .map(value_to_text)
                 .ok_or_else(|| format!("input parameter '{n}' has no value"))?,
             Placeholder::InputArtifact(n) => {
-                let list = r.artifacts.get(n).ok_or_else(|| format!("input artifact '{n}' has no value"))?;
+                let list = r
+                    .artifacts
+                    .get(n)
+                    .ok_or_else(|| format!("input artifact '{n}' has no value"))?;
                 json!({"artifacts": list.iter().map(artifact_json).collect::<Vec<_>>()}).to_string()
             }
-            Placeholder::InputArtifactPath(n) | Placeholder::InputArtifactUri(n) => self.first_artifact(n)?.uri.clone(),
-            Placeholder::InputArtifactMetadata(n, key) => Self::metadata(&self.first_artifact(n)?.metadata, key),
-            Placeholder::OutputParameterFile(n) => self.paths.parameter_file(n).display().to_string(),
-            Placeholder::OutputArtifactPath(n) | Placeholder::OutputArtifactUri(n) => self.output_artifact(n)?.uri.clone(),
-            Placeholder::OutputArtifactMetadata(n, key) => Self::metadata(&self.output_artifact(n)?.metadata, key),
+            Placeholder::InputArtifactPath(n) | Placeholder::InputArtifactUri(n) => {
+                self.first_artifact(n)?.uri.clone()
+            }
+            Placeholder::InputArtifactMetadata(n, key) => {
+                Self::metadata(&self.first_artifact(n)?.metadata, key)
+            }
+            Placeholder::OutputParameterFile(n) => {
+                self.paths.parameter_file(n).display().to_string()
+            }
+            Placeholder::OutputArtifactPath(n) | Placeholder::OutputArtifactUri(n) => {
+                self.output_artifact(n)?.uri.clone()
+            }
+            Placeholder::OutputArtifactMetadata(n, key) => {
+                Self::metadata(&self.output_artifact(n)?.metadata, key)
+            }
             Placeholder::ExecutorOutputFile => self.paths.executor_output.display().to_string(),
             Placeholder::JobName => r.run_name.clone(),
             Placeholder::JobUuid => r.run_id.clone(),
             Placeholder::JobResourceName => r.run_resource_name.clone(),
-            Placeholder::JobCreateTime | Placeholder::JobScheduleTime => r.run_created_at.to_string(),
+            Placeholder::JobCreateTime | Placeholder::JobScheduleTime => {
+                r.run_created_at.to_string()
+            }
             Placeholder::TaskName => r.task_name.clone(),
             Placeholder::TaskUuid => r.task_id.clone(),
             Placeholder::PipelineRoot => r.pipeline_root.clone(),
@@ -172,8 +204,16 @@ impl<'a> Renderer<'a> {
                 }
                 out.push(parts.concat());
             }
-            ArgTemplate::IfPresent { input_name, then, otherwise } => {
-                let branch = if self.present(input_name) { then } else { otherwise };
+            ArgTemplate::IfPresent {
+                input_name,
+                then,
+                otherwise,
+            } => {
+                let branch = if self.present(input_name) {
+                    then
+                } else {
+                    otherwise
+                };
                 for item in branch {
                     self.template(item, out)?;
                 }
@@ -191,7 +231,9 @@ impl<'a> Renderer<'a> {
                     let t = parse_arg(text)?;
                     self.template(&t, &mut out)?;
                 }
-                CommandLineItem::Other(v) => return Err(format!("unsupported command-line item {v}")),
+                CommandLineItem::Other(v) => {
+                    return Err(format!("unsupported command-line item {v}"))
+                }
             }
         }
         Ok(out)

@@ -78,7 +78,10 @@ fn split_pipeline_job(source: &str, doc: Value) -> Result<(Value, Option<Value>)
             ),
         ));
     };
-    if let Some(inner) = map.remove("pipelineSpec").or_else(|| map.remove("pipeline_spec")) {
+    if let Some(inner) = map
+        .remove("pipelineSpec")
+        .or_else(|| map.remove("pipeline_spec"))
+    {
         let platform = map
             .remove("platformSpec")
             .or_else(|| map.remove("platform_spec"));

@@ -35,13 +35,20 @@ pub struct LocalBlobStore {
 impl LocalBlobStore {
     /// A store rooted at `root`.
     pub fn new(root: &Path) -> Self {
-        LocalBlobStore { root: root.to_path_buf() }
+        LocalBlobStore {
+            root: root.to_path_buf(),
+        }
     }
 
     fn resolve(&self, uri: &str) -> Result<PathBuf, BlobError> {
         let path = Path::new(uri.strip_prefix("file://").unwrap_or(uri));
-        let canonical = path.canonicalize().map_err(|_| BlobError::NotFound(uri.to_string()))?;
-        let root = self.root.canonicalize().map_err(|e| BlobError::Io(self.root.display().to_string(), e))?;
+        let canonical = path
+            .canonicalize()
+            .map_err(|_| BlobError::NotFound(uri.to_string()))?;
+        let root = self
+            .root
+            .canonicalize()
+            .map_err(|e| BlobError::Io(self.root.display().to_string(), e))?;
         if canonical.starts_with(&root) {
             Ok(canonical)
         } else {
@@ -73,9 +80,15 @@ mod tests {
         std::fs::write(root.join("a.txt"), "hi").unwrap();
         std::fs::write(dir.path().join("secret"), "no").unwrap();
         let store = LocalBlobStore::new(&root);
-        assert_eq!(store.read(root.join("a.txt").to_str().unwrap()).unwrap(), b"hi");
+        assert_eq!(
+            store.read(root.join("a.txt").to_str().unwrap()).unwrap(),
+            b"hi"
+        );
         let escape = format!("{}/../secret", root.display());
         assert!(matches!(store.read(&escape), Err(BlobError::Forbidden(_))));
-        assert!(matches!(store.read("/nonexistent/x"), Err(BlobError::NotFound(_))));
+        assert!(matches!(
+            store.read("/nonexistent/x"),
+            Err(BlobError::NotFound(_))
+        ));
     }
 }

@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use penstock_engine::{
-    ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, RunRecord, RunState, RunStore, StoreError,
-    TaskIo, TaskKind, TaskRecord, TaskState,
+    ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, RunRecord, RunState,
+    RunStore, StoreError, TaskIo, TaskKind, TaskRecord, TaskState,
 };
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
@@ -69,8 +71,11 @@ fn ts(t: &Option<Timestamp>) -> Option<String> {
 }
 
 fn parse_ts(text: Option<String>) -> Result<Option<Timestamp>, StoreError> {
-    text.map(|t| t.parse::<Timestamp>().map_err(|e| err(format!("bad time {t:?}: {e}"))))
-        .transpose()
+    text.map(|t| {
+        t.parse::<Timestamp>()
+            .map_err(|e| err(format!("bad time {t:?}: {e}")))
+    })
+    .transpose()
 }
 
 impl SqliteStore {
@@ -102,11 +107,12 @@ impl SqliteStore {
 
     /// The newest runs first.
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM runs ORDER BY created_at_ms DESC, run_id DESC LIMIT ?")
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows =
+            sqlx::query("SELECT * FROM runs ORDER BY created_at_ms DESC, run_id DESC LIMIT ?")
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
         rows.iter().map(run_from_row).collect()
     }
 
@@ -119,13 +125,18 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        if let Some(exact) = rows.iter().find(|r| r.get::<String, _>("run_id") == id_or_prefix) {
+        if let Some(exact) = rows
+            .iter()
+            .find(|r| r.get::<String, _>("run_id") == id_or_prefix)
+        {
             return run_from_row(exact).map(Some);
         }
         match rows.len() {
             1 => run_from_row(&rows[0]).map(Some),
             0 => Ok(None),
-            _ => Err(StoreError(format!("run id prefix '{id_or_prefix}' is ambiguous"))),
+            _ => Err(StoreError(format!(
+                "run id prefix '{id_or_prefix}' is ambiguous"
+            ))),
         }
     }
 
@@ -141,11 +152,12 @@ impl SqliteStore {
 
     /// A task's state history, oldest first.
     pub async fn task_history(&self, task_id: &str) -> Result<Vec<TaskStateChange>, StoreError> {
-        let rows = sqlx::query("SELECT state, at, message FROM task_states WHERE task_id = ? ORDER BY id")
-            .bind(task_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows =
+            sqlx::query("SELECT state, at, message FROM task_states WHERE task_id = ? ORDER BY id")
+                .bind(task_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
         Ok(rows
             .iter()
             .map(|r| TaskStateChange {
@@ -171,7 +183,8 @@ impl SqliteStore {
                     attempt: r.get::<i64, _>("attempt") as u32,
                     started_at: parse_ts(Some(r.get("started_at")))?.unwrap_or_default(),
                     finished_at: parse_ts(Some(r.get("finished_at")))?.unwrap_or_default(),
-                    state: TaskState::from_name(&r.get::<String, _>("state")).unwrap_or(TaskState::Failed),
+                    state: TaskState::from_name(&r.get::<String, _>("state"))
+                        .unwrap_or(TaskState::Failed),
                     exit_code: r.get::<Option<i64>, _>("exit_code").map(|c| c as i32),
                     error: r.get("error"),
                 })
@@ -218,7 +231,8 @@ fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
             .transpose()
             .map_err(err)?,
         parameters: serde_json::from_str(&r.get::<String, _>("parameters")).map_err(err)?,
-        state: RunState::from_name(&state).ok_or_else(|| err(format!("unknown run state {state}")))?,
+        state: RunState::from_name(&state)
+            .ok_or_else(|| err(format!("unknown run state {state}")))?,
         error: r.get("error"),
         created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
         started_at: parse_ts(r.get("started_at"))?,
@@ -238,11 +252,15 @@ fn task_from_row(r: &SqliteRow) -> Result<TaskRecord, StoreError> {
         "iteration" => TaskKind::Iteration,
         other => return Err(err(format!("unknown task kind {other}"))),
     };
-    let cache = r.get::<Option<i64>, _>("cache_hit").map(|hit| CacheDecision {
-        hit: hit != 0,
-        reason: r.get::<Option<String>, _>("cache_reason").unwrap_or_default(),
-        source_task_id: r.get("cache_source_task_id"),
-    });
+    let cache = r
+        .get::<Option<i64>, _>("cache_hit")
+        .map(|hit| CacheDecision {
+            hit: hit != 0,
+            reason: r
+                .get::<Option<String>, _>("cache_reason")
+                .unwrap_or_default(),
+            source_task_id: r.get("cache_source_task_id"),
+        });
     Ok(TaskRecord {
         task_id: r.get("task_id"),
         run_id: r.get("run_id"),
@@ -250,7 +268,8 @@ fn task_from_row(r: &SqliteRow) -> Result<TaskRecord, StoreError> {
         path: r.get("path"),
         name: r.get("name"),
         kind,
-        state: TaskState::from_name(&state).ok_or_else(|| err(format!("unknown task state {state}")))?,
+        state: TaskState::from_name(&state)
+            .ok_or_else(|| err(format!("unknown task state {state}")))?,
         iteration: r.get("iteration"),
         created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
         started_at: parse_ts(r.get("started_at"))?,
@@ -311,13 +330,18 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
-    async fn upsert_task(&self, task: &TaskRecord, message: Option<&str>) -> Result<(), StoreError> {
+    async fn upsert_task(
+        &self,
+        task: &TaskRecord,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(err)?;
-        let previous: Option<String> = sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = ?")
-            .bind(&task.task_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(err)?;
+        let previous: Option<String> =
+            sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = ?")
+                .bind(&task.task_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
         sqlx::query(
             "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
              started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
@@ -354,14 +378,16 @@ impl RunStore for SqliteStore {
         .map_err(err)?;
         let changed = previous.as_deref() != Some(task.state.name());
         if changed || (task.state == TaskState::Running && message.is_some()) {
-            sqlx::query("INSERT INTO task_states (task_id, state, at, message) VALUES (?, ?, ?, ?)")
-                .bind(&task.task_id)
-                .bind(task.state.name())
-                .bind(Timestamp::now().to_string())
-                .bind(message)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
+            sqlx::query(
+                "INSERT INTO task_states (task_id, state, at, message) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&task.task_id)
+            .bind(task.state.name())
+            .bind(Timestamp::now().to_string())
+            .bind(message)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         }
         tx.commit().await.map_err(err)
     }
@@ -385,7 +411,12 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
-    async fn record_artifacts(&self, task: &TaskRecord, role: ArtifactRole, artifacts: &ArtifactMap) -> Result<(), StoreError> {
+    async fn record_artifacts(
+        &self,
+        task: &TaskRecord,
+        role: ArtifactRole,
+        artifacts: &ArtifactMap,
+    ) -> Result<(), StoreError> {
         if artifacts.is_empty() {
             return Ok(());
         }

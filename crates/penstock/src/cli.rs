@@ -113,16 +113,16 @@ pub fn home_dir(flag: Option<PathBuf>) -> PathBuf {
 /// Opens the store under `home`, creating the folder.
 pub async fn open_store(home: &Path) -> Result<SqliteStore, String> {
     std::fs::create_dir_all(home).map_err(|e| format!("cannot create {}: {e}", home.display()))?;
-    SqliteStore::open(&home.join("penstock.db")).await.map_err(|e| e.to_string())
+    SqliteStore::open(&home.join("penstock.db"))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Runs a parsed command line.
 pub async fn dispatch(cli: Cli) -> Outcome {
     let home = home_dir(cli.home);
     match cli.command {
-        Command::Run(flags) => {
-            run_pipeline(RunArgs { home, flags }).await
-        }
+        Command::Run(flags) => run_pipeline(RunArgs { home, flags }).await,
         Command::Runs(cmd) => runs_command(&home, cmd).await,
         Command::Logs { run, task } => logs_command(&home, &run, &task).await,
     }
@@ -141,11 +141,20 @@ async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
             Ok(runs) => {
                 if output == OutputFormat::Json {
                     let list: Vec<_> = runs.iter().map(|r| kfp_json::run_json(r, &[])).collect();
-                    println!("{}", serde_json::json!({"runs": list, "total_size": list.len()}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"runs": list, "total_size": list.len()})
+                    );
                 } else {
                     println!("{:<36}  {:<10}  {:<25}  NAME", "RUN ID", "STATE", "CREATED");
                     for r in runs {
-                        println!("{:<36}  {:<10}  {:<25}  {}", r.run_id, r.state, r.created_at.to_string(), r.display_name);
+                        println!(
+                            "{:<36}  {:<10}  {:<25}  {}",
+                            r.run_id,
+                            r.state,
+                            r.created_at.to_string(),
+                            r.display_name
+                        );
                     }
                 }
                 Outcome::Success
@@ -210,24 +219,45 @@ async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
             return Outcome::Failure;
         }
     };
-    let matching: Vec<_> = tasks.iter().filter(|t| t.path == task || t.task_id == task).collect();
+    let matching: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.path == task || t.task_id == task)
+        .collect();
     let matching = if matching.is_empty() {
-        tasks.iter().filter(|t| t.name == task && t.log_uri.is_some()).collect()
+        tasks
+            .iter()
+            .filter(|t| t.name == task && t.log_uri.is_some())
+            .collect()
     } else {
         matching
     };
     let Some(found) = matching.first() else {
-        let names: Vec<&str> = tasks.iter().filter(|t| t.log_uri.is_some()).map(|t| t.path.as_str()).collect();
-        eprintln!("penstock: run {} has no task '{task}'; tasks with logs: {}", record.run_id, names.join(", "));
+        let names: Vec<&str> = tasks
+            .iter()
+            .filter(|t| t.log_uri.is_some())
+            .map(|t| t.path.as_str())
+            .collect();
+        eprintln!(
+            "penstock: run {} has no task '{task}'; tasks with logs: {}",
+            record.run_id,
+            names.join(", ")
+        );
         return Outcome::Failure;
     };
     if matching.len() > 1 {
         let names: Vec<&str> = matching.iter().map(|t| t.path.as_str()).collect();
-        eprintln!("penstock: '{task}' matches several tasks ({}); give the full path", names.join(", "));
+        eprintln!(
+            "penstock: '{task}' matches several tasks ({}); give the full path",
+            names.join(", ")
+        );
         return Outcome::Failure;
     }
     let Some(uri) = &found.log_uri else {
-        eprintln!("penstock: task '{}' has no log (it is a {})", found.path, found.kind.name());
+        eprintln!(
+            "penstock: task '{}' has no log (it is a {})",
+            found.path,
+            found.kind.name()
+        );
         return Outcome::Failure;
     };
     let blobs = penstock_store::blob::LocalBlobStore::new(home);

@@ -13,7 +13,8 @@ fn kfp_task_state(state: TaskState) -> &'static str {
 }
 
 fn time(t: &Option<jiff::Timestamp>) -> Value {
-    t.map(|t| Value::String(t.to_string())).unwrap_or(Value::Null)
+    t.map(|t| Value::String(t.to_string()))
+        .unwrap_or(Value::Null)
 }
 
 /// A task as a v2beta1 `PipelineTaskDetail`, plus Penstock's `penstock` extension object
@@ -58,7 +59,11 @@ pub fn task_json(task: &TaskRecord, all: &[TaskRecord]) -> Value {
 
 /// A run as a v2beta1 `Run`, with `run_details.task_details` and the pipeline's output values.
 pub fn run_json(run: &RunRecord, tasks: &[TaskRecord]) -> Value {
-    let parameters: Map<String, Value> = run.parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let parameters: Map<String, Value> = run
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut out = json!({
         "run_id": run.run_id,
         "display_name": run.display_name,
@@ -97,7 +102,10 @@ pub fn run_text(run: &RunRecord, tasks: &[TaskRecord]) -> String {
     out.push_str(&format!("Pipeline  {}\n", run.pipeline_name));
     out.push_str(&format!("State     {}\n", run.state));
     out.push_str(&format!("Created   {}\n", run.created_at));
-    out.push_str(&format!("Duration  {}\n", duration(run.started_at, run.finished_at)));
+    out.push_str(&format!(
+        "Duration  {}\n",
+        duration(run.started_at, run.finished_at)
+    ));
     if let Some(e) = &run.error {
         out.push_str(&format!("Error     {e}\n"));
     }
@@ -114,8 +122,17 @@ pub fn run_text(run: &RunRecord, tasks: &[TaskRecord]) -> String {
             .as_ref()
             .map(|c| format!("  cache: {}", c.reason))
             .unwrap_or_default();
-        let attempts = if t.attempts > 1 { format!("  attempts: {}", t.attempts) } else { String::new() };
-        out.push_str(&format!("  {:<10} {:>8}  {}{attempts}{cache}\n", t.state.name(), duration(t.started_at, t.finished_at), t.path));
+        let attempts = if t.attempts > 1 {
+            format!("  attempts: {}", t.attempts)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "  {:<10} {:>8}  {}{attempts}{cache}\n",
+            t.state.name(),
+            duration(t.started_at, t.finished_at),
+            t.path
+        ));
         if let Some(e) = &t.error {
             out.push_str(&format!("             {e}\n"));
         }

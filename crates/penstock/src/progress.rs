@@ -55,7 +55,11 @@ impl RunObserver for ProgressPrinter {
     fn task_changed(&self, task: &TaskRecord) {
         let elapsed = self.started.elapsed().as_secs_f64();
         let state = if self.colour {
-            format!("\x1b[{}m{:<9}\x1b[0m", colour_code(task.state), task.state.name())
+            format!(
+                "\x1b[{}m{:<9}\x1b[0m",
+                colour_code(task.state),
+                task.state.name()
+            )
         } else {
             format!("{:<9}", task.state.name())
         };
@@ -66,7 +70,10 @@ impl RunObserver for ProgressPrinter {
         if task.state == TaskState::Running && task.attempts > 1 {
             line.push_str(&format!("  attempt {}", task.attempts));
         }
-        if matches!(task.state, TaskState::Skipped | TaskState::Failed | TaskState::Cached) {
+        if matches!(
+            task.state,
+            TaskState::Skipped | TaskState::Failed | TaskState::Cached
+        ) {
             let why = task
                 .error
                 .clone()

@@ -6,7 +6,9 @@ use crate::progress::ProgressPrinter;
 use crate::Outcome;
 use penstock_engine::params::{parse_text_value, resolve_run_parameters};
 use penstock_engine::policy::parse_duration;
-use penstock_engine::{ParameterMap, RunEngine, RunOptions, RunState, SystemClock, TaskLauncher, TaskState};
+use penstock_engine::{
+    ParameterMap, RunEngine, RunOptions, RunState, SystemClock, TaskLauncher, TaskState,
+};
 use penstock_launcher::python_env::KfpRuntime;
 use penstock_launcher::{LauncherConfig, LocalLauncher};
 use std::path::PathBuf;
@@ -28,17 +30,30 @@ fn invalid(message: String) -> Outcome {
 }
 
 /// Parses `-p NAME=VALUE` items by the pipeline's declared input types.
-pub fn parse_params(file: &str, root: &penstock_spec::ComponentSpec, items: &[String]) -> Result<ParameterMap, String> {
+pub fn parse_params(
+    file: &str,
+    root: &penstock_spec::ComponentSpec,
+    items: &[String],
+) -> Result<ParameterMap, String> {
     let mut out = ParameterMap::new();
     for item in items {
         let Some((name, text)) = item.split_once('=') else {
             return Err(format!("{file}: parameter {item:?} must be NAME=VALUE"));
         };
         let Some(def) = root.input_definitions.parameters.get(name) else {
-            let known: Vec<&str> = root.input_definitions.parameters.keys().map(String::as_str).collect();
+            let known: Vec<&str> = root
+                .input_definitions
+                .parameters
+                .keys()
+                .map(String::as_str)
+                .collect();
             return Err(format!(
                 "{file}: unknown parameter '{name}'; the pipeline's inputs are: {}",
-                if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    known.join(", ")
+                }
             ));
         };
         let ty = def.parameter_type.effective(def.legacy_type.as_deref());
@@ -81,7 +96,12 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
              produce it with a task (e.g. dsl.importer) inside the pipeline"
         ));
     }
-    let cache_max_age = match flags.cache_max_age.as_deref().map(parse_duration).transpose() {
+    let cache_max_age = match flags
+        .cache_max_age
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+    {
         Ok(d) => d,
         Err(e) => return invalid(format!("--cache-max-age: {e}")),
     };
@@ -103,18 +123,26 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     config.venvs_dir = flags.venvs.clone();
     let launcher = Arc::new(LocalLauncher::new(config));
     let json = flags.output == OutputFormat::Json;
-    let slots = flags
-        .parallelism
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let slots = flags.parallelism.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
     let engine = RunEngine::new(store.clone(), launcher.clone(), Arc::new(SystemClock))
         .with_observer(Arc::new(ProgressPrinter::new(json)))
         .with_task_slots(slots);
     let run_id = uuid::Uuid::now_v7().to_string();
-    let display_name = flags
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{} {}", pipeline.name(), jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S")));
-    let run = match engine.create_run(run_id, display_name, &pipeline, parameters).await {
+    let display_name = flags.name.clone().unwrap_or_else(|| {
+        format!(
+            "{} {}",
+            pipeline.name(),
+            jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S")
+        )
+    });
+    let run = match engine
+        .create_run(run_id, display_name, &pipeline, parameters)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("penstock: {e}");
@@ -122,7 +150,12 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         }
     };
     if !json {
-        println!("Run {} of {} (home {})", run.run_id, pipeline.name(), args.home.display());
+        println!(
+            "Run {} of {} (home {})",
+            run.run_id,
+            pipeline.name(),
+            args.home.display()
+        );
     }
     let cancel = CancellationToken::new();
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -140,7 +173,13 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     let options = RunOptions {
         disable_cache: flags.no_cache,
         cache_max_age,
-        pipeline_root: args.home.join("runs").join(&run.run_id).join("artifacts").display().to_string(),
+        pipeline_root: args
+            .home
+            .join("runs")
+            .join(&run.run_id)
+            .join("artifacts")
+            .display()
+            .to_string(),
     };
     let finished = match engine.execute(run, pipeline.clone(), options, cancel).await {
         Ok(r) => r,
@@ -157,34 +196,67 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     }
     match finished.state {
         RunState::Succeeded => Outcome::Success,
-        RunState::Canceled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => Outcome::Interrupted,
+        RunState::Canceled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => {
+            Outcome::Interrupted
+        }
         _ => Outcome::Failure,
     }
 }
 
-async fn print_summary(run: &penstock_engine::RunRecord, tasks: &[penstock_engine::TaskRecord], launcher: &LocalLauncher) {
+async fn print_summary(
+    run: &penstock_engine::RunRecord,
+    tasks: &[penstock_engine::TaskRecord],
+    launcher: &LocalLauncher,
+) {
     let mut counts: Vec<(TaskState, usize)> = Vec::new();
-    for state in [TaskState::Succeeded, TaskState::Cached, TaskState::Skipped, TaskState::Failed, TaskState::Canceled] {
+    for state in [
+        TaskState::Succeeded,
+        TaskState::Cached,
+        TaskState::Skipped,
+        TaskState::Failed,
+        TaskState::Canceled,
+    ] {
         let n = tasks
             .iter()
-            .filter(|t| t.state == state && matches!(t.kind, penstock_engine::TaskKind::Container | penstock_engine::TaskKind::Importer))
+            .filter(|t| {
+                t.state == state
+                    && matches!(
+                        t.kind,
+                        penstock_engine::TaskKind::Container | penstock_engine::TaskKind::Importer
+                    )
+            })
             .count();
         if n > 0 {
             counts.push((state, n));
         }
     }
-    let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", s.name().to_lowercase())).collect();
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.name().to_lowercase()))
+        .collect();
     let took = match (run.started_at, run.finished_at) {
         (Some(s), Some(e)) => format!("{:.2}s", e.duration_since(s).as_secs_f64()),
         _ => "-".into(),
     };
     println!();
-    println!("Run {} {} in {took} — steps: {}", run.run_id, run.state, if counts.is_empty() { "none".into() } else { counts.join(", ") });
+    println!(
+        "Run {} {} in {took} — steps: {}",
+        run.run_id,
+        run.state,
+        if counts.is_empty() {
+            "none".into()
+        } else {
+            counts.join(", ")
+        }
+    );
     if run.state == RunState::Failed {
-        if let Some(failed) = tasks
-            .iter()
-            .find(|t| t.state == TaskState::Failed && matches!(t.kind, penstock_engine::TaskKind::Container | penstock_engine::TaskKind::Importer))
-        {
+        if let Some(failed) = tasks.iter().find(|t| {
+            t.state == TaskState::Failed
+                && matches!(
+                    t.kind,
+                    penstock_engine::TaskKind::Container | penstock_engine::TaskKind::Importer
+                )
+        }) {
             println!("Failed task: {}", failed.path);
             if let Some(e) = &failed.error {
                 println!("Error: {e}");
