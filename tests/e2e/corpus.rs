@@ -181,12 +181,12 @@ fn conformance_corpus_runs_with_the_expected_outcomes() {
             continue;
         }
         let home = Home::new();
-        let (code, run, stderr) = run_with_timeout(
-            &home,
-            &file,
-            &required_args(&row.required),
-            Duration::from_secs(300),
-        );
+        let mut args = required_args(&row.required);
+        if row.path.starts_with("take_nap") {
+            // Sleeps 15 minutes by default; a nap of one second shows the same behaviour.
+            args.extend(["-p".to_string(), "naptime_secs=1".to_string()]);
+        }
+        let (code, run, stderr) = run_with_timeout(&home, &file, &args, Duration::from_secs(300));
         ran += 1;
         let state = run["state"].as_str().unwrap_or("(none)").to_string();
         let errors = all_errors(&run);
