@@ -30,13 +30,14 @@ def penstock(yaml, home, *extra):
 
 
 def peak_rss_of(cmd, env):
-    """Runs cmd; returns (wall seconds, peak RSS in MiB of the largest process waited for)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(after, before) / 1024
+    """Runs cmd in a fresh measuring process; returns (wall seconds, peak RSS in MiB of the
+    largest process in its tree: Penstock itself, its tasks being `true`)."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, check=True, capture_output=True, text=True)
+    wall, rss_kib = out.stdout.split()
+    return float(wall), int(rss_kib) / 1024
 
 
 def main():

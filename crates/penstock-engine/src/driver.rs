@@ -396,8 +396,7 @@ fn run_dag(
         let mut records: BTreeMap<String, TaskRecord> = BTreeMap::new();
         for (name, spec) in &dag.tasks {
             let path = task_path(&dag_path, name);
-            let mut record =
-                ctx.new_task(parent_id.as_deref(), &path, name, kind_of(&ctx, spec), None);
+            let record = ctx.new_task(parent_id.as_deref(), &path, name, kind_of(&ctx, spec), None);
             if let Err(e) = ctx.engine.store.upsert_task(&record, Some("created")).await {
                 return DagResult {
                     error: Some(e.to_string()),
@@ -405,7 +404,6 @@ fn run_dag(
                 };
             }
             ctx.engine.observer.task_changed(&record);
-            record.state = TaskState::Pending;
             records.insert(name.clone(), record);
         }
 
@@ -486,9 +484,8 @@ fn run_dag(
                     .collect();
                 let ctx2 = ctx.clone();
                 let inputs2 = inputs.clone();
-                let dag_path2 = dag_path.clone();
                 running.spawn(async move {
-                    let outcome = run_task(ctx2, record, spec, dag_path2, inputs2, upstream).await;
+                    let outcome = run_task(ctx2, record, spec, inputs2, upstream).await;
                     (name, outcome)
                 });
             }
@@ -770,11 +767,10 @@ async fn run_task(
     ctx: Arc<RunContext>,
     mut record: TaskRecord,
     spec: TaskSpec,
-    dag_path: String,
     dag_inputs: Arc<TaskIo>,
     upstream: BTreeMap<String, TaskOutcome>,
 ) -> TaskOutcome {
-    let result = run_task_inner(&ctx, &mut record, &spec, &dag_path, &dag_inputs, &upstream).await;
+    let result = run_task_inner(&ctx, &mut record, &spec, &dag_inputs, &upstream).await;
     match result {
         Ok(outcome) => {
             if outcome.state == TaskState::Failed {
@@ -839,7 +835,6 @@ async fn run_task_inner(
     ctx: &Arc<RunContext>,
     record: &mut TaskRecord,
     spec: &TaskSpec,
-    dag_path: &str,
     dag_inputs: &TaskIo,
     upstream: &BTreeMap<String, TaskOutcome>,
 ) -> Result<TaskOutcome, EngineError> {
@@ -895,7 +890,7 @@ async fn run_task_inner(
             dag_finish(ctx, record, result).await
         }
         TaskKind::Importer => run_importer(ctx, record, &callee, inputs).await,
-        TaskKind::Container => run_container(ctx, record, spec, &callee, inputs, dag_path).await,
+        TaskKind::Container => run_container(ctx, record, spec, &callee, inputs).await,
     }
 }
 
@@ -1291,7 +1286,6 @@ async fn run_container(
     spec: &TaskSpec,
     callee: &ComponentSpec,
     inputs: TaskIo,
-    _dag_path: &str,
 ) -> Result<TaskOutcome, EngineError> {
     let label = callee.executor_label.clone().unwrap_or_default();
     let Some(executor) = ctx.spec.deployment_spec.executors.get(&label) else {
