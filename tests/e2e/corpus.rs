@@ -34,6 +34,8 @@ fn local_expectation(path: &str) -> Option<Local> {
         "pipeline_with_condition_dynamic_task_output_custom_training_job.yaml" => {
             Local::FailsWith("custom-training-job")
         }
+        // Reads its artifact back from Kubeflow's own MinIO object store.
+        "upload_download_compiled.yaml" => Local::FailsWith("test-uploaded-artifact"),
         // Fails on purpose so that its exit handler reports the failure.
         "pipeline_with_task_final_status.yaml" => Local::FailsWith("fail-op"),
         // Declare required pipeline-level input artifacts, which no run can supply.

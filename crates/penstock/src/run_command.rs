@@ -139,6 +139,32 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
             jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S")
         )
     });
+    let cancel = CancellationToken::new();
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Registered before the run starts, so an early Ctrl-C or SIGTERM still cancels cleanly.
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut sigint), Ok(mut sigterm)) => {
+            let cancel = cancel.clone();
+            let interrupted = interrupted.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = sigint.recv() => {}
+                    _ = sigterm.recv() => {}
+                }
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                eprintln!("penstock: interrupted, cancelling the run…");
+                cancel.cancel();
+            });
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("penstock: cannot listen for Ctrl-C: {e}");
+            return Outcome::Failure;
+        }
+    }
     let run = match engine
         .create_run(run_id, display_name, &pipeline, parameters)
         .await
@@ -156,19 +182,6 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
             pipeline.name(),
             args.home.display()
         );
-    }
-    let cancel = CancellationToken::new();
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        let interrupted = interrupted.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                eprintln!("penstock: interrupted, cancelling the run…");
-                cancel.cancel();
-            }
-        });
     }
     let options = RunOptions {
         disable_cache: flags.no_cache,
