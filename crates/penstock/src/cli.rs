@@ -5,6 +5,7 @@ use crate::kfp_json;
 use crate::run_command::{run_pipeline, RunArgs};
 use crate::Outcome;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use penstock_engine::{RunRecord, TaskRecord};
 use penstock_store::SqliteStore;
 use std::path::{Path, PathBuf};
 
@@ -165,19 +166,8 @@ async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
             }
         },
         RunsCommand::Get { run, output } => {
-            let record = match store.find_run(&run).await {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    eprintln!("penstock: no run with id '{run}' in {}", home.display());
-                    return Outcome::Failure;
-                }
-                Err(e) => {
-                    eprintln!("penstock: {e}");
-                    return Outcome::Failure;
-                }
-            };
-            let tasks = match store.list_tasks(&record.run_id).await {
-                Ok(t) => t,
+            let (record, tasks) = match load_run(&store, home, &run).await {
+                Ok(found) => found,
                 Err(e) => {
                     eprintln!("penstock: {e}");
                     return Outcome::Failure;
@@ -193,6 +183,24 @@ async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
     }
 }
 
+/// A run (by id or unique prefix) with its tasks.
+async fn load_run(
+    store: &SqliteStore,
+    home: &Path,
+    id: &str,
+) -> Result<(RunRecord, Vec<TaskRecord>), String> {
+    let record = store
+        .find_run(id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no run with id '{id}' in {}", home.display()))?;
+    let tasks = store
+        .list_tasks(&record.run_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((record, tasks))
+}
+
 async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
     let store = match open_store(home).await {
         Ok(s) => s,
@@ -201,19 +209,8 @@ async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
             return Outcome::Failure;
         }
     };
-    let record = match store.find_run(run).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            eprintln!("penstock: no run with id '{run}' in {}", home.display());
-            return Outcome::Failure;
-        }
-        Err(e) => {
-            eprintln!("penstock: {e}");
-            return Outcome::Failure;
-        }
-    };
-    let tasks = match store.list_tasks(&record.run_id).await {
-        Ok(t) => t,
+    let (record, tasks) = match load_run(&store, home, run).await {
+        Ok(found) => found,
         Err(e) => {
             eprintln!("penstock: {e}");
             return Outcome::Failure;
