@@ -198,11 +198,6 @@ impl RunEngine {
         Ok(run)
     }
 
-    /// Records a run as FAILED without executing it (e.g. it could not be started).
-    pub async fn fail_run(&self, run: &mut RunRecord, error: String) -> Result<(), EngineError> {
-        self.set_run_state(run, RunState::Failed, Some(error)).await
-    }
-
     async fn set_run_state(
         &self,
         run: &mut RunRecord,

@@ -141,7 +141,7 @@ fn check_platform(config: &Value) -> Result<(), String> {
             "configMapAsEnv" | "configMapAsVolume" => "Kubernetes config map",
             "pvcMount" => "Kubernetes persistent volume claim",
             "fieldPathAsEnv" => "Kubernetes pod field path",
-            "genericEphemeralVolume" | "emptyDirMounts" => continue,
+            // Scheduling hints, pod metadata and ephemeral volumes have no local meaning.
             _ => continue,
         };
         let entries = value.as_array().cloned().unwrap_or_default();

@@ -70,12 +70,13 @@ fn ts(t: &Option<Timestamp>) -> Option<String> {
     t.as_ref().map(Timestamp::to_string)
 }
 
+fn parse_required_ts(text: String) -> Result<Timestamp, StoreError> {
+    text.parse::<Timestamp>()
+        .map_err(|e| err(format!("bad time {text:?}: {e}")))
+}
+
 fn parse_ts(text: Option<String>) -> Result<Option<Timestamp>, StoreError> {
-    text.map(|t| {
-        t.parse::<Timestamp>()
-            .map_err(|e| err(format!("bad time {t:?}: {e}")))
-    })
-    .transpose()
+    text.map(parse_required_ts).transpose()
 }
 
 impl SqliteStore {
@@ -181,10 +182,13 @@ impl SqliteStore {
                     task_id: r.get("task_id"),
                     run_id: r.get("run_id"),
                     attempt: r.get::<i64, _>("attempt") as u32,
-                    started_at: parse_ts(Some(r.get("started_at")))?.unwrap_or_default(),
-                    finished_at: parse_ts(Some(r.get("finished_at")))?.unwrap_or_default(),
-                    state: TaskState::from_name(&r.get::<String, _>("state"))
-                        .unwrap_or(TaskState::Failed),
+                    started_at: parse_required_ts(r.get("started_at"))?,
+                    finished_at: parse_required_ts(r.get("finished_at"))?,
+                    state: {
+                        let state: String = r.get("state");
+                        TaskState::from_name(&state)
+                            .ok_or_else(|| err(format!("unknown attempt state {state}")))?
+                    },
                     exit_code: r.get::<Option<i64>, _>("exit_code").map(|c| c as i32),
                     error: r.get("error"),
                 })
@@ -234,7 +238,7 @@ fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
         state: RunState::from_name(&state)
             .ok_or_else(|| err(format!("unknown run state {state}")))?,
         error: r.get("error"),
-        created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
+        created_at: parse_required_ts(r.get("created_at"))?,
         started_at: parse_ts(r.get("started_at"))?,
         finished_at: parse_ts(r.get("finished_at"))?,
         outputs: serde_json::from_str(&r.get::<String, _>("outputs")).map_err(err)?,
@@ -271,7 +275,7 @@ fn task_from_row(r: &SqliteRow) -> Result<TaskRecord, StoreError> {
         state: TaskState::from_name(&state)
             .ok_or_else(|| err(format!("unknown task state {state}")))?,
         iteration: r.get("iteration"),
-        created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
+        created_at: parse_required_ts(r.get("created_at"))?,
         started_at: parse_ts(r.get("started_at"))?,
         finished_at: parse_ts(r.get("finished_at"))?,
         inputs: serde_json::from_str::<TaskIo>(&r.get::<String, _>("inputs")).map_err(err)?,
@@ -475,7 +479,7 @@ impl RunStore for SqliteStore {
                 task_id: r.get("task_id"),
                 run_id: r.get("run_id"),
                 outputs: serde_json::from_str(&r.get::<String, _>("outputs")).map_err(err)?,
-                created_at: parse_ts(Some(r.get("created_at")))?.unwrap_or_default(),
+                created_at: parse_required_ts(r.get("created_at"))?,
             })
         })
         .transpose()
