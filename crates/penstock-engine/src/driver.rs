@@ -63,6 +63,10 @@ pub struct RunOptions {
     pub cache_max_age: Option<Duration>,
     /// The pipeline root (`{{$.pipeline_root}}`).
     pub pipeline_root: String,
+    /// The tasks of an earlier execution of this run, by path (for [`RunEngine::retry`]).
+    /// Container and importer tasks that produced outputs are kept as they are; every other
+    /// task runs again, continuing its attempt numbers.
+    pub earlier_tasks: BTreeMap<String, TaskRecord>,
 }
 
 /// Executes runs. Cheap to clone; share one between the CLI or the server's requests.
@@ -126,8 +130,24 @@ impl RunEngine {
         pipeline: &Pipeline,
         parameters: ParameterMap,
     ) -> Result<RunRecord, EngineError> {
+        let run = self.prepare_run(run_id, display_name, pipeline, parameters);
+        self.store.insert_run(&run).await?;
+        self.observer.run_changed(&run);
+        Ok(run)
+    }
+
+    /// The record of a new PENDING run, not yet stored: for callers that store it together
+    /// with their own bookkeeping in one transaction (the server's experiments), then
+    /// [`RunEngine::execute`] it.
+    pub fn prepare_run(
+        &self,
+        run_id: String,
+        display_name: String,
+        pipeline: &Pipeline,
+        parameters: ParameterMap,
+    ) -> RunRecord {
         let spec_json = serde_json::to_value(&pipeline.spec).unwrap_or(Value::Null);
-        let run = RunRecord {
+        RunRecord {
             run_id,
             display_name,
             pipeline_name: pipeline.name().to_string(),
@@ -140,10 +160,7 @@ impl RunEngine {
             started_at: None,
             finished_at: None,
             outputs: TaskIo::default(),
-        };
-        self.store.insert_run(&run).await?;
-        self.observer.run_changed(&run);
-        Ok(run)
+        }
     }
 
     /// Executes a recorded run to its end and returns its final record. Cancelling `cancel`
@@ -157,6 +174,41 @@ impl RunEngine {
     ) -> Result<RunRecord, EngineError> {
         self.set_run_state(&mut run, RunState::Running, None)
             .await?;
+        self.drive(run, pipeline, options, cancel).await
+    }
+
+    /// Executes a FAILED run again in place (KFP's retry, like Argo's): the run goes back to
+    /// RUNNING, tasks in `options.earlier_tasks` that produced outputs are kept, and every
+    /// other task runs again. Any other state is an [`EngineError::IllegalTransition`].
+    pub async fn retry(
+        &self,
+        mut run: RunRecord,
+        pipeline: Arc<Pipeline>,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunRecord, EngineError> {
+        if run.state != RunState::Failed {
+            return Err(EngineError::IllegalTransition {
+                what: format!("run {}", run.run_id),
+                from: run.state.name().into(),
+                to: RunState::Running.name().into(),
+            });
+        }
+        run.state = RunState::Running;
+        run.error = None;
+        run.finished_at = None;
+        self.store.update_run(&run).await?;
+        self.observer.run_changed(&run);
+        self.drive(run, pipeline, options, cancel).await
+    }
+
+    async fn drive(
+        &self,
+        mut run: RunRecord,
+        pipeline: Arc<Pipeline>,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunRecord, EngineError> {
         let suffix: String = run
             .run_id
             .chars()
@@ -391,8 +443,24 @@ fn run_dag(
         let mut records: BTreeMap<String, TaskRecord> = BTreeMap::new();
         for (name, spec) in &dag.tasks {
             let path = task_path(&dag_path, name);
-            let record = ctx.new_task(parent_id.as_deref(), &path, name, kind_of(&ctx, spec), None);
-            if let Err(e) = ctx.engine.store.upsert_task(&record, Some("created")).await {
+            let kind = kind_of(&ctx, spec);
+            let earlier = ctx.options.earlier_tasks.get(&path);
+            if let Some(kept) = earlier.filter(|t| {
+                t.state.produced_outputs()
+                    && matches!(t.kind, TaskKind::Container | TaskKind::Importer)
+            }) {
+                // Retry: this task's outputs stand; run_task returns them without executing.
+                records.insert(name.clone(), kept.clone());
+                continue;
+            }
+            let mut record = ctx.new_task(parent_id.as_deref(), &path, name, kind, None);
+            record.attempts = earlier.map(|t| t.attempts).unwrap_or(0);
+            let message = if earlier.is_some() {
+                "created again by a retry of the run"
+            } else {
+                "created"
+            };
+            if let Err(e) = ctx.engine.store.upsert_task(&record, Some(message)).await {
                 return DagResult {
                     error: Some(e.to_string()),
                     outputs: TaskIo::default(),
@@ -833,6 +901,14 @@ async fn run_task_inner(
     dag_inputs: &TaskIo,
     upstream: &BTreeMap<String, TaskOutcome>,
 ) -> Result<TaskOutcome, EngineError> {
+    if record.state.produced_outputs() {
+        // Kept from an earlier execution of this run (retry).
+        return Ok(TaskOutcome {
+            state: record.state,
+            outputs: record.outputs.clone(),
+            error: None,
+        });
+    }
     let Some(callee) = ctx.component(Some(&spec.component_ref.name)).cloned() else {
         return fail(
             ctx,
@@ -1371,7 +1447,9 @@ async fn run_container(
         .map(|r| r.max_retry_count.max(0) as u32)
         .unwrap_or(0);
 
-    let mut attempt = 1u32;
+    // A retried run continues the task's attempt numbers; the retry policy counts afresh.
+    let first_attempt = record.attempts + 1;
+    let mut attempt = first_attempt;
     loop {
         let _permit = match &ctx.engine.task_slots {
             Some(slots) => slots.clone().acquire_owned().await.ok(),
@@ -1388,7 +1466,13 @@ async fn run_container(
             .await;
         }
         record.attempts = attempt;
-        let message = (attempt > 1).then(|| format!("attempt {attempt} of {}", max_retries + 1));
+        let message = (attempt > first_attempt).then(|| {
+            format!(
+                "attempt {} of {}",
+                attempt - first_attempt + 1,
+                max_retries + 1
+            )
+        });
         ctx.engine
             .set_task_state(record, TaskState::Running, message)
             .await?;
@@ -1478,11 +1562,12 @@ async fn run_container(
                 .await;
             }
             LaunchOutcome::Failed { message, .. } => {
-                if attempt <= max_retries && !ctx.cancel.is_cancelled() {
+                let this_execution = attempt - first_attempt + 1;
+                if this_execution <= max_retries && !ctx.cancel.is_cancelled() {
                     let delay = spec
                         .retry_policy
                         .as_ref()
-                        .map(|p| backoff_delay(p, attempt))
+                        .map(|p| backoff_delay(p, this_execution))
                         .transpose();
                     let delay = match delay {
                         Ok(d) => d.unwrap_or_default(),
@@ -1497,8 +1582,8 @@ async fn run_container(
                     attempt += 1;
                     continue;
                 }
-                let attempts = if attempt > 1 {
-                    format!(" (after {attempt} attempts)")
+                let attempts = if this_execution > 1 {
+                    format!(" (after {this_execution} attempts)")
                 } else {
                     String::new()
                 };

@@ -354,3 +354,66 @@ async fn every_change_is_recorded_and_transitions_are_legal() {
         assert!(pair[0].can_become(pair[1]));
     }
 }
+
+#[tokio::test]
+async fn retry_reexecutes_only_tasks_that_did_not_succeed() {
+    let h = harness();
+    h.launcher
+        .failures
+        .lock()
+        .unwrap()
+        .insert("second".into(), 1);
+    let failed = run(&h, "r1", 1, RunOptions::default()).await;
+    assert_eq!(failed.state, RunState::Failed);
+    assert_eq!(state_of(&h, "first"), TaskState::Succeeded);
+    assert_eq!(state_of(&h, "second"), TaskState::Failed);
+    h.launcher.launched.lock().unwrap().clear();
+
+    let earlier: BTreeMap<String, TaskRecord> = h.store.tasks.lock().unwrap().clone();
+    let retried = h
+        .engine
+        .retry(
+            failed.clone(),
+            h.pipeline.clone(),
+            RunOptions {
+                earlier_tasks: earlier,
+                ..Default::default()
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(retried.state, RunState::Succeeded);
+    assert_eq!(retried.error, None);
+    assert_eq!(retried.outputs.parameters["Output"], json!(3));
+    // Only the failed task ran again; the succeeded one kept its outputs.
+    assert_eq!(
+        *h.launcher.launched.lock().unwrap(),
+        vec!["second".to_string()]
+    );
+    let tasks = h.store.tasks.lock().unwrap();
+    assert_eq!(tasks["second"].attempts, 2, "attempt numbers continue");
+    let numbers: Vec<u32> = h
+        .store
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.task_id == tasks["second"].task_id)
+        .map(|a| a.attempt)
+        .collect();
+    assert_eq!(numbers, vec![1, 2]);
+    drop(tasks);
+
+    // A run that did not fail cannot be retried.
+    let err = h
+        .engine
+        .retry(
+            retried,
+            h.pipeline.clone(),
+            RunOptions::default(),
+            CancellationToken::new(),
+        )
+        .await;
+    assert!(matches!(err, Err(EngineError::IllegalTransition { .. })));
+}

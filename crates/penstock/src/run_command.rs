@@ -193,6 +193,7 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
             .join("artifacts")
             .display()
             .to_string(),
+        ..Default::default()
     };
     let finished = match engine.execute(run, pipeline.clone(), options, cancel).await {
         Ok(r) => r,
