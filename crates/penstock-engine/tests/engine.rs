@@ -391,19 +391,18 @@ async fn retry_reexecutes_only_tasks_that_did_not_succeed() {
         *h.launcher.launched.lock().unwrap(),
         vec!["second".to_string()]
     );
-    let tasks = h.store.tasks.lock().unwrap();
-    assert_eq!(tasks["second"].attempts, 2, "attempt numbers continue");
+    let second = h.store.tasks.lock().unwrap()["second"].clone();
+    assert_eq!(second.attempts, 2, "attempt numbers continue");
     let numbers: Vec<u32> = h
         .store
         .attempts
         .lock()
         .unwrap()
         .iter()
-        .filter(|a| a.task_id == tasks["second"].task_id)
+        .filter(|a| a.task_id == second.task_id)
         .map(|a| a.attempt)
         .collect();
     assert_eq!(numbers, vec![1, 2]);
-    drop(tasks);
 
     // A run that did not fail cannot be retried.
     let err = h

@@ -1,1 +1,114 @@
-//! stub
+//! # penstock-server
+//!
+//! `penstock server`: the Kubeflow Pipelines v2beta1 REST API over Penstock's engine and
+//! store, so the official `kfp.Client` works unchanged, plus Penstock's own endpoints (task
+//! logs, artifact contents, the OpenAPI document).
+//!
+//! - [`wire`]: KFP's JSON messages and their conventions.
+//! - [`listing`]: page sizes, page tokens, sorting and filters.
+//! - [`api`]: the routes.
+//! - [`supervisor`]: runs execute in the server with the same `RunEngine` as `penstock run`.
+//! - [`trigger`]: recurring-run trigger validation.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod error;
+pub mod listing;
+pub mod supervisor;
+pub mod trigger;
+pub mod wire;
+
+use api::ApiState;
+use penstock_engine::{RunEngine, SystemClock};
+use penstock_launcher::python_env::KfpRuntime;
+use penstock_launcher::{LauncherConfig, LocalLauncher};
+use penstock_store::SqliteStore;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use supervisor::RunSupervisor;
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `PENSTOCK_HOME`: the database, run folders, artifacts and logs.
+    pub home: PathBuf,
+    /// At most this many container tasks execute at once, across all runs.
+    pub task_slots: usize,
+    /// Which `kfp` lightweight components get in their environment.
+    pub kfp_runtime: KfpRuntime,
+    /// Where Python environments are kept (default: under the home).
+    pub venvs_dir: Option<PathBuf>,
+}
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// A ready server: store open, interrupted runs settled.
+pub struct Server {
+    state: ApiState,
+}
+
+impl Server {
+    /// Opens the store under the home and settles runs a previous process left unfinished.
+    pub async fn open(config: ServerConfig) -> Result<Server, StartError> {
+        std::fs::create_dir_all(&config.home)
+            .map_err(|e| StartError(format!("cannot create {}: {e}", config.home.display())))?;
+        let store = SqliteStore::open(&config.home.join("penstock.db"))
+            .await
+            .map_err(|e| StartError(e.to_string()))?;
+        let mut launcher_config = LauncherConfig::new(config.home.clone());
+        launcher_config.kfp_runtime = config.kfp_runtime.clone();
+        launcher_config.venvs_dir = config.venvs_dir.clone();
+        let launcher = Arc::new(LocalLauncher::new(launcher_config));
+        let engine = RunEngine::new(Arc::new(store.clone()), launcher, Arc::new(SystemClock))
+            .with_task_slots(config.task_slots);
+        let supervisor = RunSupervisor::new(engine, store.clone(), config.home.clone());
+        let settled = supervisor
+            .settle_interrupted_runs()
+            .await
+            .map_err(|e| StartError(format!("cannot settle interrupted runs: {e}")))?;
+        if settled > 0 {
+            tracing::warn!(
+                "{settled} run(s) were interrupted by the previous shutdown and are now FAILED"
+            );
+        }
+        Ok(Server {
+            state: ApiState {
+                store,
+                supervisor,
+                home: config.home,
+                recurring_changed: Arc::new(tokio::sync::Notify::new()),
+            },
+        })
+    }
+
+    /// The state the handlers share.
+    pub fn state(&self) -> &ApiState {
+        &self.state
+    }
+
+    /// Every route.
+    pub fn router(&self) -> axum::Router {
+        api::routes(self.state.clone())
+    }
+
+    /// Serves until `shutdown` completes, then cancels active runs and waits until they
+    /// are recorded.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = self
+            .router()
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.supervisor.shutdown().await;
+        Ok(())
+    }
+}

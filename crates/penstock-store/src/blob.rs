@@ -40,7 +40,9 @@ impl LocalBlobStore {
         }
     }
 
-    fn resolve(&self, uri: &str) -> Result<PathBuf, BlobError> {
+    /// The file behind `uri`, canonicalised; refused when it resolves outside the root
+    /// (through `..` or symbolic links).
+    pub fn local_path(&self, uri: &str) -> Result<PathBuf, BlobError> {
         let path = Path::new(uri.strip_prefix("file://").unwrap_or(uri));
         let canonical = path
             .canonicalize()
@@ -59,12 +61,12 @@ impl LocalBlobStore {
 
 impl BlobStore for LocalBlobStore {
     fn read(&self, uri: &str) -> Result<Vec<u8>, BlobError> {
-        let path = self.resolve(uri)?;
+        let path = self.local_path(uri)?;
         std::fs::read(&path).map_err(|e| BlobError::Io(uri.to_string(), e))
     }
 
     fn exists(&self, uri: &str) -> bool {
-        self.resolve(uri).is_ok()
+        self.local_path(uri).is_ok()
     }
 }
 

@@ -17,6 +17,12 @@
 #![deny(missing_docs)]
 
 pub mod blob;
+mod catalog;
+pub mod list;
 mod sqlite;
 
+pub use catalog::{
+    CatalogError, ExperimentRow, PipelineRow, PipelineVersionRow, RecurringRunRow, RunMeta,
+    StorageState,
+};
 pub use sqlite::{ArtifactRow, SqliteStore, StoreOpenError, TaskStateChange};

@@ -24,10 +24,12 @@ pub struct StoreOpenError(pub String);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// Readers (several connections; WAL lets them run beside the writer).
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// The single writer: SQLite serialises writes anyway, and one connection avoids
     /// `SQLITE_BUSY` when a read-then-write transaction would need to upgrade its lock.
-    writer: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    /// The experiment that runs created without one belong to (KFP's "Default").
+    pub(crate) default_experiment_id: String,
 }
 
 /// One entry of a task's state history.
@@ -58,24 +60,24 @@ pub struct ArtifactRow {
     pub producer_task_id: Option<String>,
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(err)
 }
 
-fn ts(t: &Option<Timestamp>) -> Option<String> {
+pub(crate) fn ts(t: &Option<Timestamp>) -> Option<String> {
     t.as_ref().map(Timestamp::to_string)
 }
 
-fn parse_required_ts(text: String) -> Result<Timestamp, StoreError> {
+pub(crate) fn parse_required_ts(text: String) -> Result<Timestamp, StoreError> {
     text.parse::<Timestamp>()
         .map_err(|e| err(format!("bad time {text:?}: {e}")))
 }
 
-fn parse_ts(text: Option<String>) -> Result<Option<Timestamp>, StoreError> {
+pub(crate) fn parse_ts(text: Option<String>) -> Result<Option<Timestamp>, StoreError> {
     text.map(parse_required_ts).transpose()
 }
 
@@ -103,7 +105,14 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
-        Ok(SqliteStore { pool, writer })
+        let default_experiment_id = crate::catalog::ensure_default_experiment(&writer)
+            .await
+            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
+        Ok(SqliteStore {
+            pool,
+            writer,
+            default_experiment_id,
+        })
     }
 
     /// The newest runs first.
@@ -222,7 +231,7 @@ impl SqliteStore {
     }
 }
 
-fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
+pub(crate) fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
     let state: String = r.get("state");
     Ok(RunRecord {
         run_id: r.get("run_id"),
@@ -291,38 +300,22 @@ fn task_from_row(r: &SqliteRow) -> Result<TaskRecord, StoreError> {
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO runs (run_id, display_name, pipeline_name, pipeline_spec, platform_spec, parameters, state,
-             error, created_at, created_at_ms, started_at, finished_at, outputs)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&run.run_id)
-        .bind(&run.display_name)
-        .bind(&run.pipeline_name)
-        .bind(json(&run.pipeline_spec)?)
-        .bind(run.platform_spec.as_ref().map(json).transpose()?)
-        .bind(json(&run.parameters)?)
-        .bind(run.state.name())
-        .bind(&run.error)
-        .bind(run.created_at.to_string())
-        .bind(run.created_at.as_millisecond())
-        .bind(ts(&run.started_at))
-        .bind(ts(&run.finished_at))
-        .bind(json(&run.outputs)?)
-        .execute(&self.writer)
-        .await
-        .map_err(err)?;
-        Ok(())
+        let meta = crate::catalog::RunMeta::in_experiment(self.default_experiment_id.clone(), run);
+        let mut tx = self.writer.begin().await.map_err(err)?;
+        crate::catalog::insert_run_row(&mut tx, run, &meta).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE runs SET state = ?, error = ?, started_at = ?, finished_at = ?, outputs = ? WHERE run_id = ?",
+            "UPDATE runs SET state = ?, error = ?, started_at = ?, finished_at = ?, finished_at_ms = ?,
+             outputs = ? WHERE run_id = ?",
         )
         .bind(run.state.name())
         .bind(&run.error)
         .bind(ts(&run.started_at))
         .bind(ts(&run.finished_at))
+        .bind(run.finished_at.map(|t| t.as_millisecond()))
         .bind(json(&run.outputs)?)
         .bind(&run.run_id)
         .execute(&self.writer)

@@ -38,6 +38,8 @@ pub enum Command {
     /// Inspect recorded runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Serve the Kubeflow Pipelines REST API (for `kfp.Client`) and execute runs.
+    Server(ServerFlags),
     /// Print a task's log.
     Logs {
         /// The run id (or a unique prefix).
@@ -79,6 +81,26 @@ pub struct RunFlags {
     pub parallelism: Option<usize>,
 }
 
+/// Flags of `penstock server`.
+#[derive(Debug, Args)]
+pub struct ServerFlags {
+    /// The address to listen on.
+    #[arg(long, env = "PENSTOCK_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port to listen on (KFP's API server uses 8888).
+    #[arg(long, env = "PENSTOCK_PORT", default_value_t = 8888)]
+    pub port: u16,
+    /// How many tasks may execute at once across all runs (default: the number of CPU cores).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// The `kfp` version given to lightweight Python components, or `pinned`.
+    #[arg(long, env = "PENSTOCK_KFP_RUNTIME", default_value = penstock_launcher::DEFAULT_KFP_RUNTIME)]
+    pub kfp_runtime: String,
+    /// Where lightweight components' Python environments are kept (default `HOME/venvs`).
+    #[arg(long, env = "PENSTOCK_VENVS", value_name = "DIR")]
+    pub venvs: Option<PathBuf>,
+}
+
 /// `penstock runs ...`.
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
@@ -101,14 +123,20 @@ pub enum RunsCommand {
     },
 }
 
-/// `PENSTOCK_HOME`, `--home`, or `~/.penstock`.
+/// `PENSTOCK_HOME`, `--home`, or `~/.penstock`, made absolute (tasks run in their own
+/// working folders, where a relative path would mean something else).
 pub fn home_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.unwrap_or_else(|| {
+    absolute(flag.unwrap_or_else(|| {
         std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."))
             .join(".penstock")
-    })
+    }))
+}
+
+/// `path` relative to the current folder made absolute (unchanged if that fails).
+pub fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Opens the store under `home`, creating the folder.
@@ -125,6 +153,7 @@ pub async fn dispatch(cli: Cli) -> Outcome {
     match cli.command {
         Command::Run(flags) => run_pipeline(RunArgs { home, flags }).await,
         Command::Runs(cmd) => runs_command(&home, cmd).await,
+        Command::Server(flags) => crate::server_command::serve(home, flags).await,
         Command::Logs { run, task } => logs_command(&home, &run, &task).await,
     }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod kfp_json;
 pub mod progress;
 pub mod run_command;
+pub mod server_command;
 
 /// How a command ended, mapped to the process exit code in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

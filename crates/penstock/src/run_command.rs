@@ -120,7 +120,7 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         "pinned" => KfpRuntime::Pinned,
         v => KfpRuntime::Version(v.to_string()),
     };
-    config.venvs_dir = flags.venvs.clone();
+    config.venvs_dir = flags.venvs.clone().map(crate::cli::absolute);
     let launcher = Arc::new(LocalLauncher::new(config));
     let json = flags.output == OutputFormat::Json;
     let slots = flags.parallelism.unwrap_or_else(|| {

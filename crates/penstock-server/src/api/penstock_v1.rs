@@ -1,0 +1,253 @@
+//! Penstock's own endpoints under `/apis/penstock/v1/`: task logs (whole, or followed live
+//! while the task runs) and artifact contents (streamed; paths never leave the store).
+
+use super::ApiState;
+use crate::error::{ApiError, ApiResult};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use penstock_engine::TaskRecord;
+use penstock_store::blob::{BlobError, LocalBlobStore};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+/// How often a followed log is checked for new output.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+async fn find_task(s: &ApiState, run_id: &str, task: &str) -> ApiResult<TaskRecord> {
+    s.store.get_run(run_id).await?;
+    let tasks = s.store.list_tasks(run_id).await?;
+    tasks
+        .into_iter()
+        .find(|t| t.task_id == task || t.path == task)
+        .ok_or_else(|| ApiError::not_found(format!("run '{run_id}' has no task '{task}'")))
+}
+
+fn blob_error(e: BlobError) -> ApiError {
+    match e {
+        BlobError::NotFound(uri) => ApiError::not_found(format!("{uri}: no such file")),
+        BlobError::Forbidden(uri) => {
+            ApiError::failed_precondition(format!("{uri}: outside Penstock's artifact store"))
+        }
+        BlobError::Io(uri, e) => ApiError::internal(format!("{uri}: {e}")),
+    }
+}
+
+fn flag(q: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
+    match q.get(name).map(String::as_str) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{name}: expected true or false, found '{other}'"
+        ))),
+    }
+}
+
+/// A task's log. With `follow=true` the answer streams new output until the task ends.
+#[utoipa::path(get, path = "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/logs",
+    params(("run_id" = String, Path), ("task_id" = String, Path, description = "task id or task path"),
+        ("follow" = Option<bool>, Query, description = "stream until the task ends")),
+    responses((status = 200, content_type = "text/plain"), (status = 404)))]
+pub async fn task_log(
+    State(s): State<ApiState>,
+    Path((run_id, task)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let follow = flag(&q, "follow")?;
+    let record = find_task(&s, &run_id, &task).await?;
+    let uri = record.log_uri.clone().ok_or_else(|| {
+        ApiError::not_found(format!(
+            "task '{}' has no log: it is not a container task, or it has not started",
+            record.path
+        ))
+    })?;
+    let blobs = LocalBlobStore::new(&s.home);
+    let text_plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if !follow || record.state.is_terminal() {
+        let path = blobs.local_path(&uri).map_err(blob_error)?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| ApiError::internal(format!("{uri}: {e}")))?;
+        return Ok((text_plain, Body::from_stream(ReaderStream::new(file))).into_response());
+    }
+    let stream = futures_util::stream::unfold(
+        FollowState {
+            s: s.clone(),
+            run_id,
+            task_id: record.task_id.clone(),
+            uri,
+            offset: 0,
+            finished: false,
+        },
+        follow_step,
+    );
+    Ok((text_plain, Body::from_stream(stream)).into_response())
+}
+
+struct FollowState {
+    s: ApiState,
+    run_id: String,
+    task_id: String,
+    uri: String,
+    offset: u64,
+    finished: bool,
+}
+
+async fn read_from(path: &PathBuf, offset: u64) -> std::io::Result<Vec<u8>> {
+    let mut file = tokio::fs::File::open(path).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn follow_step(
+    mut st: FollowState,
+) -> Option<(Result<Vec<u8>, std::io::Error>, FollowState)> {
+    let blobs = LocalBlobStore::new(&st.s.home);
+    loop {
+        if let Ok(path) = blobs.local_path(&st.uri) {
+            match read_from(&path, st.offset).await {
+                Ok(bytes) if !bytes.is_empty() => {
+                    st.offset += bytes.len() as u64;
+                    return Some((Ok(bytes), st));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Some((
+                        Err(e),
+                        FollowState {
+                            finished: true,
+                            ..st
+                        },
+                    ))
+                }
+            }
+        }
+        if st.finished {
+            return None;
+        }
+        let done = match st.s.store.list_tasks(&st.run_id).await {
+            Ok(tasks) => tasks
+                .iter()
+                .find(|t| t.task_id == st.task_id)
+                .is_none_or(|t| t.state.is_terminal()),
+            Err(_) => true,
+        };
+        if done {
+            // One last read picks up what was written just before the end.
+            st.finished = true;
+            continue;
+        }
+        tokio::time::sleep(FOLLOW_POLL).await;
+    }
+}
+
+fn content_type(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("json") => "application/json",
+        Some("txt" | "log") => "text/plain; charset=utf-8",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The content of a task's output artifact, streamed. A folder artifact answers with the
+/// list of its files; `file=<relative path>` reads one of them.
+#[utoipa::path(get, path = "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}",
+    params(("run_id" = String, Path), ("task_id" = String, Path, description = "task id or task path"),
+        ("name" = String, Path, description = "output artifact name"),
+        ("index" = Option<usize>, Query, description = "element of an artifact list"),
+        ("file" = Option<String>, Query, description = "a file inside a folder artifact")),
+    responses((status = 200, description = "the bytes, or {\"files\": [...]} for a folder"),
+        (status = 400, description = "outside the artifact store"), (status = 404)))]
+pub async fn artifact_content(
+    State(s): State<ApiState>,
+    Path((run_id, task, name)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let record = find_task(&s, &run_id, &task).await?;
+    let index = match q.get("index") {
+        None => 0,
+        Some(i) => i
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("index: '{i}' is not a number")))?,
+    };
+    let artifact = record
+        .outputs
+        .artifacts
+        .get(&name)
+        .and_then(|list| list.get(index))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "task '{}' has no output artifact '{name}' (index {index})",
+                record.path
+            ))
+        })?;
+    if artifact.uri.contains("://") && !artifact.uri.starts_with("file://") {
+        return Err(ApiError::failed_precondition(format!(
+            "{}: not stored by Penstock; read it from where it lives",
+            artifact.uri
+        )));
+    }
+    let blobs = LocalBlobStore::new(&s.home);
+    let base = blobs.local_path(&artifact.uri).map_err(blob_error)?;
+    let target = match q.get("file").filter(|f| !f.is_empty()) {
+        None => base.clone(),
+        Some(rel) => {
+            let joined = base.join(rel);
+            let canonical = joined
+                .canonicalize()
+                .map_err(|_| ApiError::not_found(format!("{}: no such file", joined.display())))?;
+            if !canonical.starts_with(&base) {
+                return Err(ApiError::failed_precondition(format!(
+                    "file '{rel}' is outside the artifact"
+                )));
+            }
+            canonical
+        }
+    };
+    if target.is_dir() {
+        let mut files = Vec::new();
+        collect_files(&target, &target, &mut files);
+        files.sort();
+        return Ok(Json(json!({"uri": artifact.uri, "files": files})).into_response());
+    }
+    let file = tokio::fs::File::open(&target)
+        .await
+        .map_err(|e| ApiError::internal(format!("{}: {e}", target.display())))?;
+    Ok((
+        [(header::CONTENT_TYPE, content_type(&target))],
+        Body::from_stream(ReaderStream::new(file)),
+    )
+        .into_response())
+}
+
+fn collect_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(root, &path, out);
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.display().to_string());
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! `RunService`: create (inline spec in both shapes, or a stored version), get with task
+//! details, list, terminate, retry, archive, unarchive, delete.
+
+use super::pipelines::{parse_pipeline_value, version_source};
+use super::{list_params, ApiState};
+use crate::error::{ApiError, ApiResult};
+use crate::listing::list_request;
+use crate::wire::{parse_body, run_message, ListRunsResponse, PipelineVersionReference, Run};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use penstock_engine::params::resolve_run_parameters;
+use penstock_engine::ParameterMap;
+use penstock_spec::Pipeline;
+use penstock_store::list::{Entity, FieldValue, Operation, Predicate};
+use penstock_store::{RunMeta, SqliteStore, StorageState};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Where a run's pipeline came from.
+pub struct PipelineSource {
+    /// The parsed, validated pipeline.
+    pub pipeline: Pipeline,
+    /// The stored pipeline, when referenced.
+    pub pipeline_id: Option<String>,
+    /// The stored version (resolved; "latest" is looked up).
+    pub pipeline_version_id: Option<String>,
+}
+
+/// Resolves the pipeline of a run or recurring run: exactly one of an inline spec, a
+/// version reference (no version id = the latest version), or the deprecated version id.
+pub async fn resolve_source(
+    store: &SqliteStore,
+    what: &str,
+    spec: Option<&Value>,
+    reference: Option<&PipelineVersionReference>,
+    deprecated_version_id: Option<&str>,
+) -> ApiResult<PipelineSource> {
+    let deprecated = deprecated_version_id.filter(|v| !v.is_empty());
+    match (spec, reference, deprecated) {
+        (Some(spec), None, None) => Ok(PipelineSource {
+            pipeline: parse_pipeline_value(&format!("{what}.pipeline_spec"), spec)?,
+            pipeline_id: None,
+            pipeline_version_id: None,
+        }),
+        (None, Some(r), None) => {
+            let pipeline_id = r
+                .pipeline_id
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "{what}.pipeline_version_reference.pipeline_id is required"
+                    ))
+                })?;
+            let version = match r.pipeline_version_id.as_deref().filter(|v| !v.is_empty()) {
+                Some(v) => store.get_version(Some(pipeline_id), v).await?,
+                None => store.latest_version(pipeline_id).await?,
+            };
+            Ok(PipelineSource {
+                pipeline: parse_pipeline_value(
+                    &format!("pipeline version {}", version.pipeline_version_id),
+                    &version_source(&version),
+                )?,
+                pipeline_id: Some(version.pipeline_id),
+                pipeline_version_id: Some(version.pipeline_version_id),
+            })
+        }
+        (None, None, Some(v)) => {
+            let version = store.get_version(None, v).await?;
+            Ok(PipelineSource {
+                pipeline: parse_pipeline_value(
+                    &format!("pipeline version {v}"),
+                    &version_source(&version),
+                )?,
+                pipeline_id: Some(version.pipeline_id),
+                pipeline_version_id: Some(version.pipeline_version_id),
+            })
+        }
+        (None, None, None) => Err(ApiError::invalid(format!(
+            "{what}: a pipeline is required: set pipeline_spec or pipeline_version_reference"
+        ))),
+        _ => Err(ApiError::invalid(format!(
+            "{what}: set only one of pipeline_spec, pipeline_version_reference and pipeline_version_id"
+        ))),
+    }
+}
+
+/// Checks and types run parameters against the pipeline's inputs.
+pub fn typed_parameters(
+    what: &str,
+    pipeline: &Pipeline,
+    given: Option<&Map<String, Value>>,
+) -> ApiResult<ParameterMap> {
+    if let Some((name, _)) = pipeline
+        .spec
+        .root
+        .input_definitions
+        .artifacts
+        .iter()
+        .find(|(_, def)| !def.is_optional)
+    {
+        return Err(ApiError::invalid(format!(
+            "{what}: the pipeline requires the input artifact '{name}', but runs cannot be given \
+             input artifacts; produce it with a task (e.g. dsl.importer) inside the pipeline"
+        )));
+    }
+    let given: ParameterMap = given
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    resolve_run_parameters(&pipeline.spec.root, given)
+        .map_err(|e| ApiError::invalid(format!("{what}.runtime_config.parameters: {e}")))
+}
+
+/// Creates and starts a run.
+#[utoipa::path(post, path = "/apis/v2beta1/runs", request_body = Run,
+    params(("experiment_id" = Option<String>, Query, description = "deprecated; use the body's")),
+    responses((status = 200, body = Run), (status = 400), (status = 404)))]
+pub async fn create(
+    State(s): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Json<Run>> {
+    let input: Run = parse_body("run", &body)?;
+    let display_name = input
+        .display_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid("run.display_name is required"))?;
+    let experiment_id = input
+        .experiment_id
+        .clone()
+        .or_else(|| q.get("experiment_id").cloned())
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| s.store.default_experiment_id().to_string());
+    let source = resolve_source(
+        &s.store,
+        "run",
+        input.pipeline_spec.as_ref(),
+        input.pipeline_version_reference.as_ref(),
+        input.pipeline_version_id.as_deref(),
+    )
+    .await?;
+    let config = input.runtime_config.clone().unwrap_or_default();
+    let parameters = typed_parameters("run", &source.pipeline, config.parameters.as_ref())?;
+    let record = s.supervisor.engine().prepare_run(
+        uuid::Uuid::now_v7().to_string(),
+        display_name,
+        &source.pipeline,
+        parameters,
+    );
+    let meta = RunMeta {
+        experiment_id,
+        description: input.description.clone().unwrap_or_default(),
+        storage_state: StorageState::Available,
+        namespace: String::new(),
+        pipeline_id: source.pipeline_id,
+        pipeline_version_id: source.pipeline_version_id,
+        pipeline_root: config.pipeline_root.filter(|r| !r.is_empty()),
+        service_account: input.service_account.clone().unwrap_or_default(),
+        recurring_run_id: None,
+        scheduled_at: Some(record.created_at),
+    };
+    s.supervisor
+        .start(record.clone(), meta.clone(), Arc::new(source.pipeline))
+        .await?;
+    Ok(Json(run_message(&record, &meta, None)))
+}
+
+/// Gets a run with its task details.
+#[utoipa::path(get, path = "/apis/v2beta1/runs/{run_id}",
+    responses((status = 200, body = Run), (status = 404)))]
+pub async fn get(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Run>> {
+    let (run, meta) = s.store.get_run(&id).await?;
+    let tasks = s.store.list_tasks(&id).await?;
+    Ok(Json(run_message(&run, &meta, Some(&tasks))))
+}
+
+/// Lists runs (`experiment_id` scopes the list).
+#[utoipa::path(get, path = "/apis/v2beta1/runs", params(list_params::ListParams),
+    responses((status = 200, body = ListRunsResponse), (status = 400)))]
+pub async fn list(
+    State(s): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<ListRunsResponse>> {
+    let scope = experiment_scope(Entity::Runs, &q)?;
+    let req = list_request(Entity::Runs, &q, scope)?;
+    let page = s.store.list_runs_page(&req.query).await?;
+    Ok(Json(ListRunsResponse {
+        runs: page
+            .items
+            .iter()
+            .map(|(run, meta)| run_message(run, meta, None))
+            .collect(),
+        total_size: page.total_size as i32,
+        next_page_token: req.next_token(page.next),
+    }))
+}
+
+/// The `experiment_id` query parameter as a list condition.
+pub fn experiment_scope(entity: Entity, q: &HashMap<String, String>) -> ApiResult<Vec<Predicate>> {
+    match q.get("experiment_id").filter(|e| !e.is_empty()) {
+        None => Ok(vec![]),
+        Some(id) => Ok(vec![Predicate {
+            field: entity
+                .field("experiment_id")
+                .ok_or_else(|| ApiError::internal("no experiment_id field"))?,
+            op: Operation::Equals,
+            values: vec![FieldValue::Text(id.clone())],
+        }]),
+    }
+}
+
+/// `POST /runs/{id}:terminate`, `:retry`, `:archive`, `:unarchive`.
+#[utoipa::path(post, path = "/apis/v2beta1/runs/{run_id_action}",
+    params(("run_id_action" = String, Path,
+        description = "`<id>:terminate`, `<id>:retry`, `<id>:archive` or `<id>:unarchive`")),
+    responses((status = 200, description = "{}"), (status = 400), (status = 404)))]
+pub async fn action(
+    State(s): State<ApiState>,
+    Path(target): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (id, verb) = super::split_action(&target)?;
+    match verb {
+        "terminate" => s.supervisor.terminate(id).await?,
+        "retry" => s.supervisor.retry(id).await?,
+        "archive" => s.store.set_run_storage(id, StorageState::Archived).await?,
+        "unarchive" => s.store.set_run_storage(id, StorageState::Available).await?,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "unknown run action ':{other}'; expected :terminate, :retry, :archive or :unarchive"
+            )))
+        }
+    }
+    Ok(Json(json!({})))
+}
+
+/// Deletes a run: terminates it if it is running, then removes its records and its folder
+/// of artifacts and logs.
+#[utoipa::path(delete, path = "/apis/v2beta1/runs/{run_id}",
+    responses((status = 200, description = "{}"), (status = 404)))]
+pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    s.store.get_run(&id).await?;
+    if s.supervisor.is_active(&id) {
+        s.supervisor.terminate(&id).await?;
+    }
+    s.store.delete_run(&id).await?;
+    let folder = s.home.join("runs").join(&id);
+    // The id came from the store, so the folder is one of ours; removing it is best effort.
+    if folder.starts_with(s.home.join("runs")) && folder.exists() {
+        if let Err(e) = tokio::fs::remove_dir_all(&folder).await {
+            tracing::warn!(run = %id, "cannot remove {}: {e}", folder.display());
+        }
+    }
+    Ok(Json(json!({})))
+}

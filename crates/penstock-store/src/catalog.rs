@@ -1,0 +1,1058 @@
+//! What the KFP REST API keeps around runs: experiments, pipelines and their versions,
+//! recurring runs, and each run's bookkeeping ([`RunMeta`]). Every change that touches more
+//! than one row happens in one transaction, so nothing is ever half-created.
+
+use crate::list::{page_sql, Entity, FieldValue, ListQuery, Page};
+use crate::sqlite::{err, json, run_from_row, SqliteStore};
+use jiff::Timestamp;
+use penstock_engine::{RunRecord, StoreError};
+use serde_json::{Map, Value};
+use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::{Row, SqlitePool, Transaction};
+
+/// Why a catalog operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A thing with that name already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The thing is not in a state that allows the operation.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn db(e: sqlx::Error) -> CatalogError {
+    CatalogError::Store(err(e))
+}
+
+fn unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Whether a run or an experiment is in the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageState {
+    /// Shown in the normal lists.
+    Available,
+    /// Archived.
+    Archived,
+}
+
+impl StorageState {
+    /// KFP's enum name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageState::Available => "AVAILABLE",
+            StorageState::Archived => "ARCHIVED",
+        }
+    }
+
+    fn parse(text: &str) -> Result<StorageState, StoreError> {
+        match text {
+            "AVAILABLE" => Ok(StorageState::Available),
+            "ARCHIVED" => Ok(StorageState::Archived),
+            other => Err(err(format!("unknown storage state {other}"))),
+        }
+    }
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn from_ms(v: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(v).map_err(|e| err(format!("bad time {v}: {e}")))
+}
+
+fn opt_from_ms(v: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    v.map(from_ms).transpose()
+}
+
+fn parse_json(text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(err)
+}
+
+fn parse_object(text: &str) -> Result<Map<String, Value>, StoreError> {
+    serde_json::from_str(text).map_err(err)
+}
+
+fn opt_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
+    text.as_deref().map(parse_json).transpose()
+}
+
+/// An experiment: a named group of runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentRow {
+    /// Id (UUID).
+    pub experiment_id: String,
+    /// Name, unique per namespace.
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// Always empty in single-user mode.
+    pub namespace: String,
+    /// Archived or not.
+    pub storage_state: StorageState,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When its newest run was created.
+    pub last_run_created_at: Option<Timestamp>,
+}
+
+fn experiment_from_row(r: &SqliteRow) -> Result<ExperimentRow, StoreError> {
+    Ok(ExperimentRow {
+        experiment_id: r.get("experiment_id"),
+        display_name: r.get("display_name"),
+        description: r.get("description"),
+        namespace: r.get("namespace"),
+        storage_state: StorageState::parse(&r.get::<String, _>("storage_state"))?,
+        created_at: from_ms(r.get("created_at_ms"))?,
+        last_run_created_at: opt_from_ms(r.get("last_run_created_at_ms"))?,
+    })
+}
+
+/// A pipeline: a name under which versions are uploaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineRow {
+    /// Id (UUID).
+    pub pipeline_id: String,
+    /// Unique name.
+    pub name: String,
+    /// Human name.
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// Always empty in single-user mode.
+    pub namespace: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Free-form labels.
+    pub tags: Map<String, Value>,
+}
+
+fn pipeline_from_row(r: &SqliteRow) -> Result<PipelineRow, StoreError> {
+    Ok(PipelineRow {
+        pipeline_id: r.get("pipeline_id"),
+        name: r.get("name"),
+        display_name: r.get("display_name"),
+        description: r.get("description"),
+        namespace: r.get("namespace"),
+        created_at: from_ms(r.get("created_at_ms"))?,
+        tags: parse_object(&r.get::<String, _>("tags"))?,
+    })
+}
+
+/// One uploaded version of a pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineVersionRow {
+    /// Id (UUID).
+    pub pipeline_version_id: String,
+    /// The pipeline.
+    pub pipeline_id: String,
+    /// Name, unique within the pipeline.
+    pub name: String,
+    /// Human name.
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// The validated pipeline spec (IR) as JSON.
+    pub pipeline_spec: Value,
+    /// The platform spec, when the file had one.
+    pub platform_spec: Option<Value>,
+    /// Where its code lives.
+    pub code_source_url: String,
+    /// Free-form labels.
+    pub tags: Map<String, Value>,
+}
+
+fn version_from_row(r: &SqliteRow) -> Result<PipelineVersionRow, StoreError> {
+    Ok(PipelineVersionRow {
+        pipeline_version_id: r.get("pipeline_version_id"),
+        pipeline_id: r.get("pipeline_id"),
+        name: r.get("name"),
+        display_name: r.get("display_name"),
+        description: r.get("description"),
+        created_at: from_ms(r.get("created_at_ms"))?,
+        pipeline_spec: parse_json(&r.get::<String, _>("pipeline_spec"))?,
+        platform_spec: opt_json(r.get("platform_spec"))?,
+        code_source_url: r.get("code_source_url"),
+        tags: parse_object(&r.get::<String, _>("tags"))?,
+    })
+}
+
+/// What the API records about a run beyond what the engine needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunMeta {
+    /// The experiment it belongs to.
+    pub experiment_id: String,
+    /// Free text.
+    pub description: String,
+    /// Archived or not.
+    pub storage_state: StorageState,
+    /// Always empty in single-user mode.
+    pub namespace: String,
+    /// The pipeline it was started from, when started from a stored version.
+    pub pipeline_id: Option<String>,
+    /// The pipeline version it was started from.
+    pub pipeline_version_id: Option<String>,
+    /// The pipeline root it was given.
+    pub pipeline_root: Option<String>,
+    /// The service account it was given (recorded; a local run has no accounts).
+    pub service_account: String,
+    /// The recurring run that started it.
+    pub recurring_run_id: Option<String>,
+    /// When it was scheduled (its creation, or the recurring run's tick).
+    pub scheduled_at: Option<Timestamp>,
+}
+
+impl RunMeta {
+    /// The bookkeeping of a one-off run in `experiment_id`.
+    pub fn in_experiment(experiment_id: String, run: &RunRecord) -> RunMeta {
+        RunMeta {
+            experiment_id,
+            description: String::new(),
+            storage_state: StorageState::Available,
+            namespace: String::new(),
+            pipeline_id: None,
+            pipeline_version_id: None,
+            pipeline_root: None,
+            service_account: String::new(),
+            recurring_run_id: None,
+            scheduled_at: Some(run.created_at),
+        }
+    }
+}
+
+fn meta_from_row(r: &SqliteRow) -> Result<RunMeta, StoreError> {
+    Ok(RunMeta {
+        experiment_id: r
+            .get::<Option<String>, _>("experiment_id")
+            .unwrap_or_default(),
+        description: r.get("description"),
+        storage_state: StorageState::parse(&r.get::<String, _>("storage_state"))?,
+        namespace: r.get("namespace"),
+        pipeline_id: r.get("pipeline_id"),
+        pipeline_version_id: r.get("pipeline_version_id"),
+        pipeline_root: r.get("pipeline_root"),
+        service_account: r.get("service_account"),
+        recurring_run_id: r.get("recurring_run_id"),
+        scheduled_at: opt_from_ms(r.get("scheduled_at_ms"))?,
+    })
+}
+
+/// A recurring run: a pipeline started on a trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecurringRunRow {
+    /// Id (UUID).
+    pub recurring_run_id: String,
+    /// Human name.
+    pub display_name: String,
+    /// Free text.
+    pub description: String,
+    /// The experiment its runs go to.
+    pub experiment_id: String,
+    /// Always empty in single-user mode.
+    pub namespace: String,
+    /// The pipeline, when it refers to a stored one.
+    pub pipeline_id: Option<String>,
+    /// The version; `None` with a pipeline id means "the latest at each tick".
+    pub pipeline_version_id: Option<String>,
+    /// The inline pipeline spec, when not a reference.
+    pub pipeline_spec: Option<Value>,
+    /// The inline platform spec.
+    pub platform_spec: Option<Value>,
+    /// Run parameters.
+    pub parameters: Map<String, Value>,
+    /// Pipeline root of its runs.
+    pub pipeline_root: Option<String>,
+    /// Recorded service account.
+    pub service_account: String,
+    /// At most this many of its runs active at once.
+    pub max_concurrency: i64,
+    /// The KFP `Trigger` object (`cron_schedule` or `periodic_schedule`), validated.
+    pub trigger: Value,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// Start only the latest missed tick after downtime.
+    pub no_catchup: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+fn recurring_from_row(r: &SqliteRow) -> Result<RecurringRunRow, StoreError> {
+    Ok(RecurringRunRow {
+        recurring_run_id: r.get("recurring_run_id"),
+        display_name: r.get("display_name"),
+        description: r.get("description"),
+        experiment_id: r.get("experiment_id"),
+        namespace: r.get("namespace"),
+        pipeline_id: r.get("pipeline_id"),
+        pipeline_version_id: r.get("pipeline_version_id"),
+        pipeline_spec: opt_json(r.get("pipeline_spec"))?,
+        platform_spec: opt_json(r.get("platform_spec"))?,
+        parameters: parse_object(&r.get::<String, _>("parameters"))?,
+        pipeline_root: r.get("pipeline_root"),
+        service_account: r.get("service_account"),
+        max_concurrency: r.get("max_concurrency"),
+        trigger: parse_json(&r.get::<String, _>("trigger_spec"))?,
+        enabled: r.get::<i64, _>("enabled") != 0,
+        no_catchup: r.get::<i64, _>("no_catchup") != 0,
+        created_at: from_ms(r.get("created_at_ms"))?,
+        updated_at: from_ms(r.get("updated_at_ms"))?,
+    })
+}
+
+/// The id of the "Default" experiment, creating it on first use (as KFP's API server does).
+pub(crate) async fn ensure_default_experiment(writer: &SqlitePool) -> Result<String, StoreError> {
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT experiment_id FROM experiments WHERE namespace = '' AND display_name = 'Default'",
+    )
+    .fetch_optional(writer)
+    .await
+    .map_err(err)?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let id = uuid_v4();
+    sqlx::query(
+        "INSERT INTO experiments (experiment_id, display_name, description, created_at_ms)
+         VALUES (?, 'Default', 'All runs created without specifying an experiment are grouped here.', ?)",
+    )
+    .bind(&id)
+    .bind(ms(Timestamp::now()))
+    .execute(writer)
+    .await
+    .map_err(err)?;
+    // Runs recorded before experiments existed belong to it.
+    sqlx::query("UPDATE runs SET experiment_id = ? WHERE experiment_id IS NULL")
+        .bind(&id)
+        .execute(writer)
+        .await
+        .map_err(err)?;
+    Ok(id)
+}
+
+fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Inserts a run row with its bookkeeping (in the caller's transaction).
+pub(crate) async fn insert_run_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    run: &RunRecord,
+    meta: &RunMeta,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO runs (run_id, display_name, pipeline_name, pipeline_spec, platform_spec, parameters, state,
+         error, created_at, created_at_ms, started_at, finished_at, outputs, experiment_id, description,
+         storage_state, namespace, pipeline_id, pipeline_version_id, pipeline_root, service_account,
+         recurring_run_id, scheduled_at_ms, finished_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&run.run_id)
+    .bind(&run.display_name)
+    .bind(&run.pipeline_name)
+    .bind(json(&run.pipeline_spec)?)
+    .bind(run.platform_spec.as_ref().map(json).transpose()?)
+    .bind(json(&run.parameters)?)
+    .bind(run.state.name())
+    .bind(&run.error)
+    .bind(run.created_at.to_string())
+    .bind(run.created_at.as_millisecond())
+    .bind(run.started_at.map(|t| t.to_string()))
+    .bind(run.finished_at.map(|t| t.to_string()))
+    .bind(json(&run.outputs)?)
+    .bind(&meta.experiment_id)
+    .bind(&meta.description)
+    .bind(meta.storage_state.name())
+    .bind(&meta.namespace)
+    .bind(&meta.pipeline_id)
+    .bind(&meta.pipeline_version_id)
+    .bind(&meta.pipeline_root)
+    .bind(&meta.service_account)
+    .bind(&meta.recurring_run_id)
+    .bind(meta.scheduled_at.map(ms))
+    .bind(run.finished_at.map(ms))
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    sqlx::query(
+        "UPDATE experiments SET last_run_created_at_ms = MAX(COALESCE(last_run_created_at_ms, 0), ?)
+         WHERE experiment_id = ?",
+    )
+    .bind(ms(run.created_at))
+    .bind(&meta.experiment_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    async fn page<T>(
+        &self,
+        entity: Entity,
+        query: &ListQuery,
+        map: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let (mut select, mut count) = page_sql(entity, "*", query);
+        let mut rows = select.build().fetch_all(&self.pool).await.map_err(err)?;
+        let total_size: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(err)?;
+        let more = rows.len() > query.limit as usize;
+        rows.truncate(query.limit as usize);
+        let next = match (more, rows.last()) {
+            (true, Some(last)) => {
+                let value = match query.sort.kind {
+                    crate::list::FieldKind::Time => {
+                        FieldValue::Int(last.try_get("page_sort_value").map_err(err)?)
+                    }
+                    crate::list::FieldKind::Text => {
+                        FieldValue::Text(last.try_get("page_sort_value").map_err(err)?)
+                    }
+                };
+                Some(crate::list::Cursor {
+                    value,
+                    key: last.try_get(entity.key()).map_err(err)?,
+                })
+            }
+            _ => None,
+        };
+        let items = rows.iter().map(map).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            total_size,
+            next,
+        })
+    }
+
+    /// The "Default" experiment's id.
+    pub fn default_experiment_id(&self) -> &str {
+        &self.default_experiment_id
+    }
+
+    // ----- experiments -------------------------------------------------------------------
+
+    /// Records a new experiment; its name must be unused in its namespace.
+    pub async fn insert_experiment(&self, e: &ExperimentRow) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO experiments (experiment_id, display_name, description, namespace, storage_state,
+             created_at_ms, last_run_created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.experiment_id)
+        .bind(&e.display_name)
+        .bind(&e.description)
+        .bind(&e.namespace)
+        .bind(e.storage_state.name())
+        .bind(ms(e.created_at))
+        .bind(e.last_run_created_at.map(ms))
+        .execute(&self.writer)
+        .await
+        .map_err(|e2| {
+            if unique_violation(&e2) {
+                CatalogError::AlreadyExists(format!(
+                    "an experiment named '{}' already exists",
+                    e.display_name
+                ))
+            } else {
+                db(e2)
+            }
+        })?;
+        Ok(())
+    }
+
+    /// An experiment by id.
+    pub async fn get_experiment(&self, id: &str) -> Result<ExperimentRow, CatalogError> {
+        let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok(experiment_from_row(&r)?),
+            None => Err(CatalogError::NotFound(format!(
+                "experiment '{id}' not found"
+            ))),
+        }
+    }
+
+    /// A page of experiments.
+    pub async fn list_experiments(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Page<ExperimentRow>, StoreError> {
+        self.page(Entity::Experiments, query, experiment_from_row)
+            .await
+    }
+
+    /// Archives an experiment with its runs, and disables its recurring runs (KFP's rule);
+    /// or restores the experiment alone.
+    pub async fn set_experiment_storage(
+        &self,
+        id: &str,
+        state: StorageState,
+        now: Timestamp,
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query("UPDATE experiments SET storage_state = ? WHERE experiment_id = ?")
+            .bind(state.name())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!(
+                "experiment '{id}' not found"
+            )));
+        }
+        if state == StorageState::Archived {
+            sqlx::query("UPDATE runs SET storage_state = 'ARCHIVED' WHERE experiment_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            sqlx::query(
+                "UPDATE recurring_runs SET enabled = 0, updated_at_ms = ? WHERE experiment_id = ? AND enabled = 1",
+            )
+            .bind(ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// Deletes an experiment. Its runs and recurring runs stay (as in KFP).
+    pub async fn delete_experiment(&self, id: &str) -> Result<(), CatalogError> {
+        let done = sqlx::query("DELETE FROM experiments WHERE experiment_id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!(
+                "experiment '{id}' not found"
+            )));
+        }
+        Ok(())
+    }
+
+    // ----- pipelines ---------------------------------------------------------------------
+
+    /// Records a pipeline and, when given, its first version, in one transaction.
+    pub async fn insert_pipeline(
+        &self,
+        p: &PipelineRow,
+        first_version: Option<&PipelineVersionRow>,
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO pipelines (pipeline_id, name, display_name, description, namespace, created_at_ms, tags)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&p.pipeline_id)
+        .bind(&p.name)
+        .bind(&p.display_name)
+        .bind(&p.description)
+        .bind(&p.namespace)
+        .bind(ms(p.created_at))
+        .bind(json(&p.tags)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if unique_violation(&e) {
+                CatalogError::AlreadyExists(format!(
+                    "a pipeline named '{}' already exists",
+                    p.name
+                ))
+            } else {
+                db(e)
+            }
+        })?;
+        if let Some(v) = first_version {
+            insert_version_row(&mut tx, v).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// A pipeline by id.
+    pub async fn get_pipeline(&self, id: &str) -> Result<PipelineRow, CatalogError> {
+        let row = sqlx::query("SELECT * FROM pipelines WHERE pipeline_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok(pipeline_from_row(&r)?),
+            None => Err(CatalogError::NotFound(format!("pipeline '{id}' not found"))),
+        }
+    }
+
+    /// A pipeline by its unique name.
+    pub async fn get_pipeline_by_name(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<PipelineRow, CatalogError> {
+        let row = sqlx::query("SELECT * FROM pipelines WHERE namespace = ? AND name = ?")
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok(pipeline_from_row(&r)?),
+            None => Err(CatalogError::NotFound(format!(
+                "pipeline named '{name}' not found"
+            ))),
+        }
+    }
+
+    /// A page of pipelines.
+    pub async fn list_pipelines(&self, query: &ListQuery) -> Result<Page<PipelineRow>, StoreError> {
+        self.page(Entity::Pipelines, query, pipeline_from_row).await
+    }
+
+    /// Deletes a pipeline. Without `cascade` it must have no versions left.
+    pub async fn delete_pipeline(&self, id: &str, cascade: bool) -> Result<(), CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let versions: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pipeline_versions WHERE pipeline_id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        if versions > 0 && !cascade {
+            return Err(CatalogError::FailedPrecondition(format!(
+                "pipeline '{id}' still has {versions} version(s); delete them first or pass cascade=true"
+            )));
+        }
+        let done = sqlx::query("DELETE FROM pipelines WHERE pipeline_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!("pipeline '{id}' not found")));
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// Records a new version of an existing pipeline.
+    pub async fn insert_version(&self, v: &PipelineVersionRow) -> Result<(), CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT pipeline_id FROM pipelines WHERE pipeline_id = ?")
+                .bind(&v.pipeline_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if exists.is_none() {
+            return Err(CatalogError::NotFound(format!(
+                "pipeline '{}' not found",
+                v.pipeline_id
+            )));
+        }
+        insert_version_row(&mut tx, v).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// A version by id, within its pipeline.
+    pub async fn get_version(
+        &self,
+        pipeline_id: Option<&str>,
+        version_id: &str,
+    ) -> Result<PipelineVersionRow, CatalogError> {
+        let row = sqlx::query("SELECT * FROM pipeline_versions WHERE pipeline_version_id = ?")
+            .bind(version_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => {
+                let v = version_from_row(&r)?;
+                if pipeline_id.is_some_and(|p| !p.is_empty() && p != v.pipeline_id) {
+                    return Err(CatalogError::NotFound(format!(
+                        "pipeline version '{version_id}' does not belong to pipeline '{}'",
+                        pipeline_id.unwrap_or_default()
+                    )));
+                }
+                Ok(v)
+            }
+            None => Err(CatalogError::NotFound(format!(
+                "pipeline version '{version_id}' not found"
+            ))),
+        }
+    }
+
+    /// The newest version of a pipeline.
+    pub async fn latest_version(
+        &self,
+        pipeline_id: &str,
+    ) -> Result<PipelineVersionRow, CatalogError> {
+        let row = sqlx::query(
+            "SELECT * FROM pipeline_versions WHERE pipeline_id = ?
+             ORDER BY created_at_ms DESC, rowid DESC LIMIT 1",
+        )
+        .bind(pipeline_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(r) => Ok(version_from_row(&r)?),
+            None => {
+                self.get_pipeline(pipeline_id).await?;
+                Err(CatalogError::FailedPrecondition(format!(
+                    "pipeline '{pipeline_id}' has no versions"
+                )))
+            }
+        }
+    }
+
+    /// A page of a pipeline's versions (the caller adds the pipeline predicate).
+    pub async fn list_versions(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Page<PipelineVersionRow>, StoreError> {
+        self.page(Entity::PipelineVersions, query, version_from_row)
+            .await
+    }
+
+    /// Deletes a version.
+    pub async fn delete_version(
+        &self,
+        pipeline_id: &str,
+        version_id: &str,
+    ) -> Result<(), CatalogError> {
+        let done = sqlx::query(
+            "DELETE FROM pipeline_versions WHERE pipeline_id = ? AND pipeline_version_id = ?",
+        )
+        .bind(pipeline_id)
+        .bind(version_id)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!(
+                "pipeline version '{version_id}' of pipeline '{pipeline_id}' not found"
+            )));
+        }
+        Ok(())
+    }
+
+    // ----- runs --------------------------------------------------------------------------
+
+    /// Records a new run with its bookkeeping in one transaction. The experiment must exist
+    /// and not be archived.
+    pub async fn insert_run_with_meta(
+        &self,
+        run: &RunRecord,
+        meta: &RunMeta,
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT storage_state FROM experiments WHERE experiment_id = ?")
+                .bind(&meta.experiment_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        match state.as_deref() {
+            None => {
+                return Err(CatalogError::NotFound(format!(
+                    "experiment '{}' not found",
+                    meta.experiment_id
+                )))
+            }
+            Some("ARCHIVED") => {
+                return Err(CatalogError::FailedPrecondition(format!(
+                    "experiment '{}' is archived; restore it before starting runs in it",
+                    meta.experiment_id
+                )))
+            }
+            Some(_) => {}
+        }
+        insert_run_row(&mut tx, run, meta).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// A run and its bookkeeping.
+    pub async fn get_run(&self, id: &str) -> Result<(RunRecord, RunMeta), CatalogError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok((run_from_row(&r)?, meta_from_row(&r)?)),
+            None => Err(CatalogError::NotFound(format!("run '{id}' not found"))),
+        }
+    }
+
+    /// A page of runs.
+    pub async fn list_runs_page(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Page<(RunRecord, RunMeta)>, StoreError> {
+        self.page(Entity::Runs, query, |r| {
+            Ok((run_from_row(r)?, meta_from_row(r)?))
+        })
+        .await
+    }
+
+    /// Archives or restores a run.
+    pub async fn set_run_storage(&self, id: &str, state: StorageState) -> Result<(), CatalogError> {
+        let done = sqlx::query("UPDATE runs SET storage_state = ? WHERE run_id = ?")
+            .bind(state.name())
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!("run '{id}' not found")));
+        }
+        Ok(())
+    }
+
+    /// Deletes a run with its tasks, attempts, lineage events and cache entries.
+    pub async fn delete_run(&self, id: &str) -> Result<(), CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for sql in [
+            "DELETE FROM cache_entries WHERE run_id = ?",
+            "DELETE FROM artifact_events WHERE run_id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        let done = sqlx::query("DELETE FROM runs WHERE run_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!("run '{id}' not found")));
+        }
+        sqlx::query("DELETE FROM artifacts WHERE run_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// Marks every run left PENDING or RUNNING by a previous process as FAILED with `why`,
+    /// and its unfinished tasks likewise, so they can be retried. Returns their ids.
+    pub async fn fail_interrupted_runs(
+        &self,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(err)?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT run_id FROM runs WHERE state IN ('PENDING', 'RUNNING')")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
+        for id in &ids {
+            let tasks: Vec<String> = sqlx::query_scalar(
+                "SELECT task_id FROM tasks WHERE run_id = ? AND state IN ('PENDING', 'RUNNING')",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+            for task in &tasks {
+                sqlx::query(
+                    "UPDATE tasks SET state = 'FAILED', error = ?, finished_at = ? WHERE task_id = ?",
+                )
+                .bind(why)
+                .bind(now.to_string())
+                .bind(task)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+                sqlx::query(
+                    "INSERT INTO task_states (task_id, state, at, message) VALUES (?, 'FAILED', ?, ?)",
+                )
+                .bind(task)
+                .bind(now.to_string())
+                .bind(why)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            }
+            sqlx::query(
+                "UPDATE runs SET state = 'FAILED', error = ?, finished_at = ?, finished_at_ms = ? WHERE run_id = ?",
+            )
+            .bind(why)
+            .bind(now.to_string())
+            .bind(ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(ids)
+    }
+
+    // ----- recurring runs ----------------------------------------------------------------
+
+    /// Records a recurring run. Its experiment must exist.
+    pub async fn insert_recurring_run(&self, r: &RecurringRunRow) -> Result<(), CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE experiment_id = ?")
+                .bind(&r.experiment_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if exists.is_none() {
+            return Err(CatalogError::NotFound(format!(
+                "experiment '{}' not found",
+                r.experiment_id
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO recurring_runs (recurring_run_id, display_name, description, experiment_id, namespace,
+             pipeline_id, pipeline_version_id, pipeline_spec, platform_spec, parameters, pipeline_root,
+             service_account, max_concurrency, trigger_spec, enabled, no_catchup, created_at_ms, updated_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.recurring_run_id)
+        .bind(&r.display_name)
+        .bind(&r.description)
+        .bind(&r.experiment_id)
+        .bind(&r.namespace)
+        .bind(&r.pipeline_id)
+        .bind(&r.pipeline_version_id)
+        .bind(r.pipeline_spec.as_ref().map(json).transpose()?)
+        .bind(r.platform_spec.as_ref().map(json).transpose()?)
+        .bind(json(&r.parameters)?)
+        .bind(&r.pipeline_root)
+        .bind(&r.service_account)
+        .bind(r.max_concurrency)
+        .bind(json(&r.trigger)?)
+        .bind(r.enabled as i64)
+        .bind(r.no_catchup as i64)
+        .bind(ms(r.created_at))
+        .bind(ms(r.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// A recurring run by id.
+    pub async fn get_recurring_run(&self, id: &str) -> Result<RecurringRunRow, CatalogError> {
+        let row = sqlx::query("SELECT * FROM recurring_runs WHERE recurring_run_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok(recurring_from_row(&r)?),
+            None => Err(CatalogError::NotFound(format!(
+                "recurring run '{id}' not found"
+            ))),
+        }
+    }
+
+    /// A page of recurring runs.
+    pub async fn list_recurring_runs(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Page<RecurringRunRow>, StoreError> {
+        self.page(Entity::RecurringRuns, query, recurring_from_row)
+            .await
+    }
+
+    /// Enables or disables a recurring run.
+    pub async fn set_recurring_run_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        now: Timestamp,
+    ) -> Result<(), CatalogError> {
+        let done = sqlx::query(
+            "UPDATE recurring_runs SET enabled = ?, updated_at_ms = ? WHERE recurring_run_id = ?",
+        )
+        .bind(enabled as i64)
+        .bind(ms(now))
+        .bind(id)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!(
+                "recurring run '{id}' not found"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes a recurring run (its runs stay).
+    pub async fn delete_recurring_run(&self, id: &str) -> Result<(), CatalogError> {
+        let done = sqlx::query("DELETE FROM recurring_runs WHERE recurring_run_id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound(format!(
+                "recurring run '{id}' not found"
+            )));
+        }
+        Ok(())
+    }
+}
+
+async fn insert_version_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    v: &PipelineVersionRow,
+) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT INTO pipeline_versions (pipeline_version_id, pipeline_id, name, display_name, description,
+         created_at_ms, pipeline_spec, platform_spec, code_source_url, tags)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&v.pipeline_version_id)
+    .bind(&v.pipeline_id)
+    .bind(&v.name)
+    .bind(&v.display_name)
+    .bind(&v.description)
+    .bind(ms(v.created_at))
+    .bind(json(&v.pipeline_spec)?)
+    .bind(v.platform_spec.as_ref().map(json).transpose()?)
+    .bind(&v.code_source_url)
+    .bind(json(&v.tags)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if unique_violation(&e) {
+            CatalogError::AlreadyExists(format!(
+                "pipeline '{}' already has a version named '{}'",
+                v.pipeline_id, v.name
+            ))
+        } else {
+            db(e)
+        }
+    })?;
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! Filtered, sorted, keyset-paged listing of experiments, pipelines, pipeline versions, runs
+//! and recurring runs.
+//!
+//! Callers name fields by the KFP API's names (`display_name`, `created_at`, …); each entity
+//! knows which of its fields can be filtered and sorted and what column holds them. Paging is
+//! keyset (`(sort value, id) > (last sort value, last id)`), so a page token stays correct
+//! while rows are inserted, and a later page costs the same as the first.
+
+use sqlx::sqlite::Sqlite;
+use sqlx::QueryBuilder;
+
+/// What a list is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// Experiments.
+    Experiments,
+    /// Pipelines.
+    Pipelines,
+    /// Versions of pipelines.
+    PipelineVersions,
+    /// Runs.
+    Runs,
+    /// Recurring runs.
+    RecurringRuns,
+}
+
+/// How a field's column holds its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Text.
+    Text,
+    /// A time, stored as milliseconds since the Unix epoch.
+    Time,
+}
+
+/// A filterable and sortable field of an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The canonical API name.
+    pub name: &'static str,
+    column: &'static str,
+    /// How its value is held.
+    pub kind: FieldKind,
+    nullable: bool,
+}
+
+impl Field {
+    /// The SQL expression sorted and compared on (NULLs folded so keyset paging is total).
+    fn expr(&self) -> String {
+        match (self.nullable, self.kind) {
+            (false, _) => self.column.to_string(),
+            (true, FieldKind::Time) => format!("COALESCE({}, 0)", self.column),
+            (true, FieldKind::Text) => format!("COALESCE({}, '')", self.column),
+        }
+    }
+}
+
+const fn text(name: &'static str, column: &'static str) -> Field {
+    Field {
+        name,
+        column,
+        kind: FieldKind::Text,
+        nullable: false,
+    }
+}
+
+const fn opt_text(name: &'static str, column: &'static str) -> Field {
+    Field {
+        name,
+        column,
+        kind: FieldKind::Text,
+        nullable: true,
+    }
+}
+
+const fn time(name: &'static str, column: &'static str, nullable: bool) -> Field {
+    Field {
+        name,
+        column,
+        kind: FieldKind::Time,
+        nullable,
+    }
+}
+
+impl Entity {
+    /// The table.
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Entity::Experiments => "experiments",
+            Entity::Pipelines => "pipelines",
+            Entity::PipelineVersions => "pipeline_versions",
+            Entity::Runs => "runs",
+            Entity::RecurringRuns => "recurring_runs",
+        }
+    }
+
+    /// The id column (the keyset tie-breaker).
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Entity::Experiments => "experiment_id",
+            Entity::Pipelines => "pipeline_id",
+            Entity::PipelineVersions => "pipeline_version_id",
+            Entity::Runs => "run_id",
+            Entity::RecurringRuns => "recurring_run_id",
+        }
+    }
+
+    /// The field named `name` in the API (with KFP's aliases such as `id` and `name`), if
+    /// it can be filtered and sorted on.
+    pub fn field(self, name: &str) -> Option<Field> {
+        let f = match (self, name) {
+            (_, "created_at") => time("created_at", "created_at_ms", false),
+            (_, "description") => text("description", "description"),
+            (Entity::Experiments, "experiment_id" | "id") => text("experiment_id", "experiment_id"),
+            (Entity::Experiments, "display_name" | "name") => text("display_name", "display_name"),
+            (Entity::Experiments, "last_run_created_at") => {
+                time("last_run_created_at", "last_run_created_at_ms", true)
+            }
+            (Entity::Experiments, "namespace") => text("namespace", "namespace"),
+            (Entity::Experiments, "storage_state") => text("storage_state", "storage_state"),
+            (Entity::Pipelines, "pipeline_id" | "id") => text("pipeline_id", "pipeline_id"),
+            (Entity::Pipelines, "name") => text("name", "name"),
+            (Entity::Pipelines, "display_name") => text("display_name", "display_name"),
+            (Entity::Pipelines, "namespace") => text("namespace", "namespace"),
+            (Entity::PipelineVersions, "pipeline_version_id" | "id") => {
+                text("pipeline_version_id", "pipeline_version_id")
+            }
+            (Entity::PipelineVersions, "pipeline_id") => text("pipeline_id", "pipeline_id"),
+            (Entity::PipelineVersions, "name") => text("name", "name"),
+            (Entity::PipelineVersions, "display_name") => text("display_name", "display_name"),
+            (Entity::PipelineVersions, "status") => text("status", "status"),
+            (Entity::PipelineVersions, "pipeline_spec") => text("pipeline_spec", "pipeline_spec"),
+            (Entity::Runs, "run_id" | "id") => text("run_id", "run_id"),
+            (Entity::Runs, "display_name" | "name") => text("display_name", "display_name"),
+            (Entity::Runs, "finished_at") => time("finished_at", "finished_at_ms", true),
+            (Entity::Runs, "scheduled_at") => time("scheduled_at", "scheduled_at_ms", true),
+            (Entity::Runs, "storage_state") => text("storage_state", "storage_state"),
+            (Entity::Runs, "state" | "status") => text("state", "state"),
+            (Entity::Runs, "namespace") => text("namespace", "namespace"),
+            (Entity::Runs, "experiment_id") => opt_text("experiment_id", "experiment_id"),
+            (Entity::Runs, "recurring_run_id") => opt_text("recurring_run_id", "recurring_run_id"),
+            (Entity::Runs, "pipeline_name") => text("pipeline_name", "pipeline_name"),
+            (Entity::RecurringRuns, "recurring_run_id" | "id") => {
+                text("recurring_run_id", "recurring_run_id")
+            }
+            (Entity::RecurringRuns, "display_name" | "name") => {
+                text("display_name", "display_name")
+            }
+            (Entity::RecurringRuns, "updated_at") => time("updated_at", "updated_at_ms", false),
+            (Entity::RecurringRuns, "experiment_id") => text("experiment_id", "experiment_id"),
+            (Entity::RecurringRuns, "namespace") => text("namespace", "namespace"),
+            _ => return None,
+        };
+        Some(f)
+    }
+
+    /// Every field name the API accepts for this entity (for error messages).
+    pub fn field_names(self) -> Vec<&'static str> {
+        let candidates = [
+            "id",
+            "experiment_id",
+            "pipeline_id",
+            "pipeline_version_id",
+            "run_id",
+            "recurring_run_id",
+            "name",
+            "display_name",
+            "description",
+            "created_at",
+            "updated_at",
+            "finished_at",
+            "scheduled_at",
+            "last_run_created_at",
+            "storage_state",
+            "state",
+            "status",
+            "namespace",
+            "pipeline_name",
+            "pipeline_spec",
+        ];
+        candidates
+            .into_iter()
+            .filter(|n| self.field(n).is_some())
+            .collect()
+    }
+}
+
+/// A value compared against a field: text, or a time in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    /// Milliseconds since the epoch (time fields).
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+/// A comparison (KFP's `Predicate.Operation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `=`
+    Equals,
+    /// `!=`
+    NotEquals,
+    /// `>`
+    GreaterThan,
+    /// `>=`
+    GreaterThanEquals,
+    /// `<`
+    LessThan,
+    /// `<=`
+    LessThanEquals,
+    /// One of several values.
+    In,
+    /// Contains the text.
+    IsSubstring,
+}
+
+/// One condition; a list's conditions are ANDed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predicate {
+    /// The field compared.
+    pub field: Field,
+    /// How.
+    pub op: Operation,
+    /// The value (several for [`Operation::In`]).
+    pub values: Vec<FieldValue>,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    /// The sort field's value in the last row.
+    pub value: FieldValue,
+    /// The last row's id.
+    pub key: String,
+}
+
+/// A list request.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// ANDed conditions.
+    pub predicates: Vec<Predicate>,
+    /// The sort field.
+    pub sort: Field,
+    /// Descending?
+    pub desc: bool,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+    /// Rows per page.
+    pub limit: u32,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// How many rows match the conditions in all.
+    pub total_size: i64,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+fn push_value(b: &mut QueryBuilder<Sqlite>, v: &FieldValue) {
+    match v {
+        FieldValue::Int(i) => b.push_bind(*i),
+        FieldValue::Text(t) => b.push_bind(t.clone()),
+    };
+}
+
+fn push_conditions(b: &mut QueryBuilder<Sqlite>, predicates: &[Predicate]) {
+    for p in predicates {
+        b.push(" AND ");
+        let expr = p.field.expr();
+        let op = match p.op {
+            Operation::Equals => "=",
+            Operation::NotEquals => "!=",
+            Operation::GreaterThan => ">",
+            Operation::GreaterThanEquals => ">=",
+            Operation::LessThan => "<",
+            Operation::LessThanEquals => "<=",
+            Operation::In => {
+                if p.values.is_empty() {
+                    b.push("0");
+                    continue;
+                }
+                b.push(format!("{expr} IN ("));
+                for (i, v) in p.values.iter().enumerate() {
+                    if i > 0 {
+                        b.push(", ");
+                    }
+                    push_value(b, v);
+                }
+                b.push(")");
+                continue;
+            }
+            Operation::IsSubstring => {
+                let needle = match p.values.first() {
+                    Some(FieldValue::Text(t)) => t.clone(),
+                    Some(FieldValue::Int(i)) => i.to_string(),
+                    None => String::new(),
+                };
+                let escaped = needle
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                b.push(format!("{expr} LIKE "));
+                b.push_bind(format!("%{escaped}%"));
+                b.push(" ESCAPE '\\'");
+                continue;
+            }
+        };
+        b.push(format!("{expr} {op} "));
+        match p.values.first() {
+            Some(v) => push_value(b, v),
+            None => {
+                b.push("NULL");
+            }
+        }
+    }
+}
+
+/// The SELECT for one page (with one row more than the limit, to know whether another page
+/// follows) and the COUNT over the same conditions. `columns` is the select list.
+pub(crate) fn page_sql(
+    entity: Entity,
+    columns: &str,
+    query: &ListQuery,
+) -> (QueryBuilder<Sqlite>, QueryBuilder<Sqlite>) {
+    let table = entity.table();
+    let key = entity.key();
+    let sort = query.sort.expr();
+    let mut select = QueryBuilder::new(format!(
+        "SELECT {columns}, {sort} AS page_sort_value FROM {table} WHERE 1"
+    ));
+    push_conditions(&mut select, &query.predicates);
+    if let Some(after) = &query.after {
+        let cmp = if query.desc { "<" } else { ">" };
+        select.push(format!(" AND ({sort}, {key}) {cmp} ("));
+        push_value(&mut select, &after.value);
+        select.push(", ");
+        select.push_bind(after.key.clone());
+        select.push(")");
+    }
+    let dir = if query.desc { "DESC" } else { "ASC" };
+    select.push(format!(" ORDER BY {sort} {dir}, {key} {dir} LIMIT "));
+    select.push_bind(query.limit as i64 + 1);
+
+    let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {table} WHERE 1"));
+    push_conditions(&mut count, &query.predicates);
+    (select, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_canonical_fields() {
+        assert_eq!(
+            Entity::Runs.field("name").map(|f| f.name),
+            Some("display_name")
+        );
+        assert_eq!(
+            Entity::Experiments.field("id").map(|f| f.name),
+            Some("experiment_id")
+        );
+        assert!(Entity::Pipelines.field("state").is_none());
+        assert!(Entity::Runs.field_names().contains(&"finished_at"));
+    }
+
+    #[test]
+    fn keyset_sql_compares_sort_value_then_key() {
+        let q = ListQuery {
+            predicates: vec![Predicate {
+                field: Entity::Runs.field("display_name").unwrap_or(text("x", "x")),
+                op: Operation::IsSubstring,
+                values: vec![FieldValue::Text("50%_off".into())],
+            }],
+            sort: Entity::Runs.field("finished_at").unwrap_or(text("x", "x")),
+            desc: true,
+            after: Some(Cursor {
+                value: FieldValue::Int(5),
+                key: "k".into(),
+            }),
+            limit: 10,
+        };
+        let (select, count) = page_sql(Entity::Runs, "*", &q);
+        let sql = select.sql().as_str().to_string();
+        assert!(sql.contains("display_name LIKE ? ESCAPE"), "{sql}");
+        assert!(
+            sql.contains("(COALESCE(finished_at_ms, 0), run_id) < ("),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("ORDER BY COALESCE(finished_at_ms, 0) DESC, run_id DESC LIMIT ?"),
+            "{sql}"
+        );
+        assert!(!count.sql().as_str().to_string().contains("LIMIT"));
+    }
+}
