@@ -6,4 +6,5 @@
 
 mod corpus;
 mod examples;
+mod server;
 mod util;

@@ -57,7 +57,10 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(address);
-    println!(
+    // Not println!: a closed stdout must not stop the server.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout(),
         "Penstock server on http://{shown} (home {})\n  kfp.Client(host=\"http://{shown}\")\n  API description: http://{shown}{}",
         home.display(),
         penstock_server::api::OPENAPI_PATH
@@ -67,7 +70,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             _ = sigint.recv() => {}
             _ = sigterm.recv() => {}
         }
-        eprintln!("penstock: shutting down: cancelling active runs…");
+        tracing::warn!("shutting down: cancelling active runs");
     };
     match server.serve(listener, shutdown).await {
         Ok(()) => Outcome::Success,

@@ -1,0 +1,167 @@
+//! `penstock server` driven by the real `kfp==2.16.1` `kfp.Client` (the pytest file in
+//! `kfp_client/`), plus restart safety after `kill -9`.
+
+use crate::util::{python, repo_root};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `penstock server` child process on a free port.
+pub struct ServerProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    pub fn start(home: &Path) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
+            .args(["server", "--port", "0", "--home"])
+            .arg(home)
+            .env(
+                "PENSTOCK_VENVS",
+                repo_root().join("target/penstock-test-venvs"),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start penstock server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        reader
+            .read_line(&mut first)
+            .expect("read the server's first line");
+        // Keep draining, so the server never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .to_string();
+        ServerProcess { child, url }
+    }
+
+    /// `kill -9`.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+fn get(url: &str) -> Value {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            url,
+        ])
+        .output()
+        .expect("python");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("GET {url}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn post(url: &str, body: &Value) -> Value {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sys, urllib.request; r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), \
+             method='POST', headers={'content-type': 'application/json'}); \
+             print(urllib.request.urlopen(r).read().decode())",
+            url,
+            &body.to_string(),
+        ])
+        .output()
+        .expect("python");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("POST {url}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn kfp_client_drives_the_whole_api() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(home.path());
+    let status = Command::new(python())
+        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
+        .arg(repo_root().join("tests/e2e/kfp_client/test_server.py"))
+        .env("PENSTOCK_URL", &server.url)
+        .env("PENSTOCK_TEST_TMP", scratch.path())
+        .env("PYTHONWARNINGS", "ignore")
+        .status()
+        .expect("run pytest (is it installed in the test venv?)");
+    assert!(
+        status.success(),
+        "the kfp.Client tests failed (output above)"
+    );
+}
+
+fn sleeper_spec() -> Value {
+    serde_json::json!({
+        "pipelineInfo": {"name": "sleeper"},
+        "schemaVersion": "2.1.0",
+        "deploymentSpec": {"executors": {"exec-nap": {"container": {
+            "image": "alpine", "command": ["sleep", "30.0623"]}}}},
+        "components": {"comp-nap": {"executorLabel": "exec-nap"}},
+        "root": {"dag": {"tasks": {"nap": {
+            "componentRef": {"name": "comp-nap"}, "taskInfo": {"name": "nap"}}}}}
+    })
+}
+
+#[test]
+fn a_hard_killed_server_restarts_with_everything_and_no_run_left_running() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(home.path());
+    let exp = post(
+        &format!("{}/apis/v2beta1/experiments", server.url),
+        &serde_json::json!({"display_name": "survives"}),
+    );
+    let spec = sleeper_spec();
+    let run = post(
+        &format!("{}/apis/v2beta1/runs", server.url),
+        &serde_json::json!({"display_name": "interrupted", "experiment_id": exp["experiment_id"],
+                            "pipeline_spec": spec}),
+    );
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = get(&format!("{}/apis/v2beta1/runs/{run_id}", server.url));
+        if got["state"] == "RUNNING" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never started: {got}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.kill_hard();
+
+    let server = ServerProcess::start(home.path());
+    let got = get(&format!(
+        "{}/apis/v2beta1/experiments/{}",
+        server.url,
+        exp["experiment_id"].as_str().unwrap_or_default()
+    ));
+    assert_eq!(got["display_name"], "survives");
+    let run = get(&format!("{}/apis/v2beta1/runs/{run_id}", server.url));
+    assert_eq!(run["state"], "FAILED", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("server stopped"), "{message}");
+    let tasks = run["run_details"]["task_details"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(tasks.iter().all(|t| t["state"] != "RUNNING"), "{tasks:?}");
+    // The orphaned process of the killed server is not ours to wait for.
+    let _ = Command::new("pkill").args(["-f", "sleep 30.0623"]).status();
+}
