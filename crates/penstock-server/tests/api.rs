@@ -1,0 +1,445 @@
+//! The HTTP API in-process (real router, real SQLite store, real processes): wire-format
+//! details and every error path.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use penstock_launcher::python_env::KfpRuntime;
+use penstock_server::{Server, ServerConfig};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+struct Api {
+    router: axum::Router,
+    _home: tempfile::TempDir,
+}
+
+async fn api() -> Api {
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::open(ServerConfig {
+        home: home.path().to_path_buf(),
+        task_slots: 2,
+        kfp_runtime: KfpRuntime::Pinned,
+        venvs_dir: None,
+    })
+    .await
+    .unwrap();
+    Api {
+        router: server.router(),
+        _home: home,
+    }
+}
+
+impl Api {
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    async fn multipart(&self, uri: &str, file_name: &str, content: &str) -> (StatusCode, Value) {
+        let boundary = "XBOUNDARYX";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        );
+        let req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn wait_run(&self, run_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, run) = self
+                .call("GET", &format!("/apis/v2beta1/runs/{run_id}"), None)
+                .await;
+            if ["SUCCEEDED", "FAILED", "CANCELED"].contains(&run["state"].as_str().unwrap_or("")) {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run did not finish: {run}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn spec(command: Value, outputs: Value) -> Value {
+    json!({
+        "pipelineInfo": {"name": "p"},
+        "schemaVersion": "2.1.0",
+        "deploymentSpec": {"executors": {"exec-t": {"container": {"image": "alpine", "command": command}}}},
+        "components": {"comp-t": {"executorLabel": "exec-t", "outputDefinitions": outputs}},
+        "root": {
+            "inputDefinitions": {"parameters": {"n": {"parameterType": "NUMBER_INTEGER", "defaultValue": 1}}},
+            "dag": {"tasks": {"t": {"componentRef": {"name": "comp-t"}, "taskInfo": {"name": "t"}}}}
+        }
+    })
+}
+
+fn trivial() -> Value {
+    spec(json!(["true"]), json!({}))
+}
+
+fn assert_status(body: &Value, code: i64, needle: &str) {
+    assert_eq!(body["code"], json!(code), "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(needle), "{needle:?} not in {message:?}");
+    assert!(
+        body.get("details").is_some(),
+        "google.rpc.Status has details: {body}"
+    );
+}
+
+#[tokio::test]
+async fn errors_are_google_rpc_status_with_the_right_http_code() {
+    let api = api().await;
+    let (s, b) = api.call("GET", "/apis/v2beta1/runs/nope", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_status(&b, 5, "run 'nope' not found");
+    let (s, b) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/experiments",
+            Some(json!({"display_name": "x", "colour": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "colour");
+    let (s, b) = api
+        .call("POST", "/apis/v2beta1/experiments", Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "display_name");
+    for (uri, needle) in [
+        ("/apis/v2beta1/runs?page_size=201", "page_size"),
+        ("/apis/v2beta1/runs?page_size=-3", "page_size"),
+        ("/apis/v2beta1/runs?sort_by=colour", "colour"),
+        ("/apis/v2beta1/runs?page_token=%21%21", "page_token"),
+        ("/apis/v2beta1/experiments?filter=%7Bnope", "filter"),
+    ] {
+        let (s, b) = api.call("GET", uri, None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
+        assert_status(&b, 3, needle);
+    }
+    let (s, b) = api.call("POST", "/apis/v2beta1/runs/nope:fly", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_status(&b, 5, ":fly");
+    let (s, _) = api.call("GET", "/apis/v2beta1/nothing-here", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_runs_name_the_problem_and_create_nothing() {
+    let api = api().await;
+    let mut broken = trivial();
+    broken["root"]["dag"]["tasks"]["t"]["componentRef"]["name"] = json!("comp-missing");
+    let cases = [
+        (
+            json!({"display_name": "r", "pipeline_spec": broken}),
+            "comp-missing",
+        ),
+        (
+            json!({"display_name": "r", "pipeline_spec": trivial(),
+                "runtime_config": {"parameters": {"n": "many"}}}),
+            "n",
+        ),
+        (
+            json!({"display_name": "r", "pipeline_spec": trivial(),
+                "runtime_config": {"parameters": {"m": 1}}}),
+            "m",
+        ),
+        (
+            json!({"display_name": "r"}),
+            "pipeline_spec or pipeline_version_reference",
+        ),
+        (json!({"pipeline_spec": trivial()}), "display_name"),
+        (
+            json!({"display_name": "r", "pipeline_spec": trivial(), "experiment_id": "nope"}),
+            "nope",
+        ),
+    ];
+    for (body, needle) in cases {
+        let (s, b) = api
+            .call("POST", "/apis/v2beta1/runs", Some(body.clone()))
+            .await;
+        assert!(
+            s == StatusCode::BAD_REQUEST || s == StatusCode::NOT_FOUND,
+            "{body}: {s}"
+        );
+        assert!(
+            b["message"].as_str().unwrap_or_default().contains(needle),
+            "{needle}: {b}"
+        );
+    }
+    let (_, list) = api.call("GET", "/apis/v2beta1/runs", None).await;
+    assert_eq!(
+        list,
+        json!({}),
+        "nothing was created, and empty lists are {{}}"
+    );
+}
+
+#[tokio::test]
+async fn inline_specs_are_accepted_in_both_sdk_shapes() {
+    let api = api().await;
+    let platform = json!({"platforms": {"kubernetes": {"deploymentSpec": {"executors": {}}}}});
+    let (s, bare) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/runs",
+            Some(json!({"displayName": "bare", "pipelineSpec": trivial()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{bare}");
+    let (s, wrapped) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/runs",
+            Some(json!({"display_name": "wrapped",
+                        "pipeline_spec": {"pipeline_spec": trivial(), "platform_spec": platform}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{wrapped}");
+    let done = api.wait_run(wrapped["run_id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "SUCCEEDED");
+    assert_eq!(done["pipeline_spec"]["platform_spec"], platform);
+    assert_eq!(done["storage_state"], "AVAILABLE");
+    assert!(done["created_at"].as_str().unwrap().ends_with('Z'));
+    let done = api.wait_run(bare["run_id"].as_str().unwrap()).await;
+    assert_eq!(done["pipeline_spec"]["pipelineInfo"]["name"], "p");
+    assert_eq!(done["runtime_config"]["parameters"]["n"], json!(1));
+    let tasks = done["run_details"]["task_details"].as_array().unwrap();
+    assert_eq!(tasks[0]["display_name"], "t");
+}
+
+#[tokio::test]
+async fn page_tokens_stay_correct_while_rows_are_inserted() {
+    let api = api().await;
+    for i in 0..5 {
+        api.call(
+            "POST",
+            "/apis/v2beta1/experiments",
+            Some(json!({"display_name": format!("e{i}")})),
+        )
+        .await;
+    }
+    let (_, first) = api
+        .call(
+            "GET",
+            "/apis/v2beta1/experiments?page_size=2&sort_by=name%20desc",
+            None,
+        )
+        .await;
+    assert_eq!(first["total_size"], json!(6)); // with Default
+    let names = |v: &Value| -> Vec<String> {
+        v["experiments"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["display_name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&first), ["e4", "e3"]);
+    // A row that sorts before the cursor and one after it.
+    for name in ["e9", "e0a"] {
+        api.call(
+            "POST",
+            "/apis/v2beta1/experiments",
+            Some(json!({"display_name": name})),
+        )
+        .await;
+    }
+    let token = first["next_page_token"].as_str().unwrap();
+    let (_, second) = api
+        .call(
+            "GET",
+            &format!("/apis/v2beta1/experiments?page_size=2&page_token={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&second), ["e2", "e1"]);
+    let token = second["next_page_token"].as_str().unwrap();
+    let (_, third) = api
+        .call(
+            "GET",
+            &format!("/apis/v2beta1/experiments?page_size=3&page_token={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&third), ["e0a", "e0", "Default"]);
+    assert!(third.get("next_page_token").is_none(), "{third}");
+    // The token is bound to its sort order.
+    let (s, b) = api
+        .call(
+            "GET",
+            &format!("/apis/v2beta1/experiments?page_token={token}&sort_by=created_at"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "sort_by");
+}
+
+#[tokio::test]
+async fn pipelines_upload_errors_use_the_upload_shape_and_cascade_deletes() {
+    let api = api().await;
+    let (s, b) = api
+        .multipart(
+            "/apis/v2beta1/pipelines/upload?name=p1",
+            "p1.yaml",
+            "pipelineInfo: [unclosed",
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        b["error_message"].as_str().unwrap().contains("p1.yaml"),
+        "{b}"
+    );
+    let yaml = serde_json::to_string(&trivial()).unwrap();
+    let (s, p) = api
+        .multipart("/apis/v2beta1/pipelines/upload?name=p1", "p1.json", &yaml)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let pid = p["pipeline_id"].as_str().unwrap();
+    let (s, v) = api
+        .multipart(
+            &format!("/apis/v2beta1/pipelines/upload_version?pipelineid={pid}&name=v2"),
+            "x.json",
+            &yaml,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, b) = api
+        .multipart(
+            "/apis/v2beta1/pipelines/upload_version?name=v3",
+            "x.json",
+            &yaml,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b["error_message"].as_str().unwrap().contains("pipelineid"));
+    let (s, b) = api
+        .call("DELETE", &format!("/apis/v2beta1/pipelines/{pid}"), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 9, "version");
+    let (s, _) = api
+        .call(
+            "DELETE",
+            &format!("/apis/v2beta1/pipelines/{pid}?cascade=true"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = api
+        .call(
+            "GET",
+            &format!(
+                "/apis/v2beta1/pipelines/{pid}/versions/{}",
+                v["pipeline_version_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn recurring_runs_use_int64_strings_and_the_camel_case_list_key() {
+    let api = api().await;
+    let (s, rr) = api
+        .call(
+            "POST",
+            "/pipeline/apis/v2beta1/recurringruns",
+            Some(json!({"display_name": "every5", "pipeline_spec": trivial(), "max_concurrency": 3,
+                        "trigger": {"periodicSchedule": {"intervalSecond": "5"}}, "mode": "DISABLE"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{rr}");
+    assert_eq!(rr["max_concurrency"], json!("3"));
+    assert_eq!(
+        rr["trigger"]["periodic_schedule"]["interval_second"],
+        json!("5")
+    );
+    assert_eq!(rr["status"], "DISABLED");
+    let (_, list) = api.call("GET", "/apis/v2beta1/recurringruns", None).await;
+    assert_eq!(
+        list["recurringRuns"][0]["recurring_run_id"],
+        rr["recurring_run_id"]
+    );
+    assert!(list.get("recurring_runs").is_none());
+}
+
+#[tokio::test]
+async fn artifact_files_are_served_and_paths_cannot_escape() {
+    let api = api().await;
+    let command = json!([
+        "sh",
+        "-c",
+        "mkdir -p \"$0\" && echo a > \"$0/a.txt\"",
+        "{{$.outputs.artifacts['data'].path}}"
+    ]);
+    let outputs = json!({"artifacts": {"data": {"artifactType": {"schemaTitle": "system.Dataset", "schemaVersion": "0.0.1"}}}});
+    let (_, run) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/runs",
+            Some(json!({"display_name": "a", "pipeline_spec": spec(command, outputs)})),
+        )
+        .await;
+    let run_id = run["run_id"].as_str().unwrap();
+    let done = api.wait_run(run_id).await;
+    assert_eq!(done["state"], "SUCCEEDED", "{done}");
+    let base = format!("/apis/penstock/v1/runs/{run_id}/tasks/t/artifacts/data");
+    let (s, listing) = api.call("GET", &base, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(listing["files"], json!(["a.txt"]));
+    let (_, content) = api.call("GET", &format!("{base}?file=a.txt"), None).await;
+    assert_eq!(content, json!("a\n"));
+    let (s, b) = api
+        .call(
+            "GET",
+            &format!("{base}?file=../../../../../penstock.db"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_status(&b, 9, "outside");
+    let (s, log) = api
+        .call(
+            "GET",
+            &format!("/apis/penstock/v1/runs/{run_id}/tasks/t/logs"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(log.as_str().unwrap().contains("attempt 1"), "{log}");
+}
