@@ -1,7 +1,8 @@
 //! Runs started through the API execute inside the server with the same [`RunEngine`] as
 //! `penstock run`. The supervisor records each run with its bookkeeping, executes it in the
 //! background, and keeps what is needed to terminate it; it also retries failed runs and, at
-//! start-up, settles runs a previous process left unfinished.
+//! start-up, settles runs whose process is gone (a `penstock run` executing beside the server
+//! in the same home is left alone).
 
 use crate::error::{ApiError, ApiResult};
 use jiff::Timestamp;
@@ -60,7 +61,7 @@ impl RunSupervisor {
     pub async fn settle_interrupted_runs(&self) -> Result<usize, penstock_engine::StoreError> {
         let ids = self
             .store
-            .fail_interrupted_runs(INTERRUPTED, Timestamp::now())
+            .fail_interrupted_runs(INTERRUPTED, Timestamp::now(), process_alive)
             .await?;
         for id in &ids {
             tracing::warn!(run = %id, "marked FAILED: the previous server stopped while it ran");
@@ -200,6 +201,12 @@ impl RunSupervisor {
         self.tracker.close();
         self.tracker.wait().await;
     }
+}
+
+/// Whether a process with this id exists (signal 0 probes without sending anything).
+fn process_alive(pid: i64) -> bool {
+    i32::try_from(pid)
+        .is_ok_and(|p| p > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
 }
 
 /// The pipeline a run executed, rebuilt from its stored spec.

@@ -75,6 +75,8 @@ ALTER TABLE runs ADD COLUMN service_account TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN recurring_run_id TEXT;
 ALTER TABLE runs ADD COLUMN scheduled_at_ms INTEGER;
 ALTER TABLE runs ADD COLUMN finished_at_ms INTEGER;
+-- The process executing the run (so a restarted server settles only runs whose process is gone).
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
 CREATE INDEX runs_by_experiment ON runs (experiment_id, created_at_ms, run_id);
 CREATE INDEX runs_by_recurring_run ON runs (recurring_run_id, created_at_ms, run_id);
 CREATE INDEX runs_by_state ON runs (state, created_at_ms, run_id);

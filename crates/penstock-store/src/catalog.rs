@@ -356,8 +356,8 @@ pub(crate) async fn insert_run_row(
         "INSERT INTO runs (run_id, display_name, pipeline_name, pipeline_spec, platform_spec, parameters, state,
          error, created_at, created_at_ms, started_at, finished_at, outputs, experiment_id, description,
          storage_state, namespace, pipeline_id, pipeline_version_id, pipeline_root, service_account,
-         recurring_run_id, scheduled_at_ms, finished_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         recurring_run_id, scheduled_at_ms, finished_at_ms, owner_pid)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&run.run_id)
     .bind(&run.display_name)
@@ -383,6 +383,7 @@ pub(crate) async fn insert_run_row(
     .bind(&meta.recurring_run_id)
     .bind(meta.scheduled_at.map(ms))
     .bind(run.finished_at.map(ms))
+    .bind(std::process::id() as i64)
     .execute(&mut **tx)
     .await
     .map_err(err)?;
@@ -856,19 +857,28 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    /// Marks every run left PENDING or RUNNING by a previous process as FAILED with `why`,
-    /// and its unfinished tasks likewise, so they can be retried. Returns their ids.
+    /// Marks every run left PENDING or RUNNING by a process that is gone (`alive(pid)` is
+    /// false) as FAILED with `why`, and its unfinished tasks likewise, so they can be retried.
+    /// Runs another live process executes (a `penstock run` beside the server) are left alone.
+    /// Returns the ids of the runs settled.
     pub async fn fail_interrupted_runs(
         &self,
         why: &str,
         now: Timestamp,
+        alive: impl Fn(i64) -> bool,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.writer.begin().await.map_err(err)?;
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT run_id FROM runs WHERE state IN ('PENDING', 'RUNNING')")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(err)?;
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT run_id, owner_pid FROM runs WHERE state IN ('PENDING', 'RUNNING')",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        let ids: Vec<String> = rows
+            .into_iter()
+            .filter(|(_, pid)| !pid.is_some_and(|p| p != std::process::id() as i64 && alive(p)))
+            .map(|(id, _)| id)
+            .collect();
         for id in &ids {
             let tasks: Vec<String> = sqlx::query_scalar(
                 "SELECT task_id FROM tasks WHERE run_id = ? AND state IN ('PENDING', 'RUNNING')",

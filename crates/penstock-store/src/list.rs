@@ -272,7 +272,8 @@ fn push_value(b: &mut QueryBuilder<Sqlite>, v: &FieldValue) {
 fn push_conditions(b: &mut QueryBuilder<Sqlite>, predicates: &[Predicate]) {
     for p in predicates {
         b.push(" AND ");
-        let expr = p.field.expr();
+        // The bare column (not the NULL-folding sort expression), so indexes apply.
+        let expr = p.field.column;
         let op = match p.op {
             Operation::Equals => "=",
             Operation::NotEquals => "!=",

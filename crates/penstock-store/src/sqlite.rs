@@ -100,6 +100,12 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(|e| StoreOpenError(format!("{}: migration failed: {e}", path.display())))?;
+        // Gathers planner statistics where they are missing or stale (SQLite's advice for
+        // long-lived connections), so list queries pick the experiment and state indexes.
+        sqlx::query("PRAGMA optimize=0x10002")
+            .execute(&writer)
+            .await
+            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -309,7 +315,7 @@ impl RunStore for SqliteStore {
     async fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE runs SET state = ?, error = ?, started_at = ?, finished_at = ?, finished_at_ms = ?,
-             outputs = ? WHERE run_id = ?",
+             outputs = ?, owner_pid = ? WHERE run_id = ?",
         )
         .bind(run.state.name())
         .bind(&run.error)
@@ -317,6 +323,7 @@ impl RunStore for SqliteStore {
         .bind(ts(&run.finished_at))
         .bind(run.finished_at.map(|t| t.as_millisecond()))
         .bind(json(&run.outputs)?)
+        .bind(std::process::id() as i64)
         .bind(&run.run_id)
         .execute(&self.writer)
         .await

@@ -1,0 +1,184 @@
+//! `cargo bench -p penstock-server --bench list_runs`: list-runs latency with 100,000 runs in
+//! the store (first page, a page deep in the list, one experiment's runs, a substring filter)
+//! over real HTTP on loopback, and create-run throughput. Kubeflow's target for this size is
+//! p99 ≤ 20 ms (kubeflow/pipelines#9890 reports time-outs).
+//!
+//! `PENSTOCK_BENCH_RUNS` changes the number of stored runs (default 100000).
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use penstock_engine::{RunRecord, RunState, TaskIo};
+use penstock_launcher::python_env::KfpRuntime;
+use penstock_server::{Server, ServerConfig};
+use penstock_store::{ExperimentRow, RunMeta, SqliteStore, StorageState};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+type HttpClient =
+    Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes_compat::Bytes>>;
+
+mod bytes_compat {
+    pub use axum::body::Bytes;
+}
+
+fn spec() -> Value {
+    json!({
+        "pipelineInfo": {"name": "bench"},
+        "schemaVersion": "2.1.0",
+        "deploymentSpec": {"executors": {"exec-t": {"container": {"image": "alpine", "command": ["true"]}}}},
+        "components": {"comp-t": {"executorLabel": "exec-t"}},
+        "root": {"dag": {"tasks": {"t": {"componentRef": {"name": "comp-t"}, "taskInfo": {"name": "t"}}}}}
+    })
+}
+
+async fn seed(store: &SqliteStore, runs: usize) -> Vec<String> {
+    let mut experiments = Vec::new();
+    for i in 0..10 {
+        let id = uuid::Uuid::new_v4().to_string();
+        store
+            .insert_experiment(&ExperimentRow {
+                experiment_id: id.clone(),
+                display_name: format!("bench-{i}"),
+                description: String::new(),
+                namespace: String::new(),
+                storage_state: StorageState::Available,
+                created_at: jiff::Timestamp::now(),
+                last_run_created_at: None,
+            })
+            .await
+            .expect("experiment");
+        experiments.push(id);
+    }
+    let base = jiff::Timestamp::now().as_millisecond() - runs as i64 * 1000;
+    for i in 0..runs {
+        let created = jiff::Timestamp::from_millisecond(base + i as i64 * 1000).expect("time");
+        let run = RunRecord {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            display_name: format!("run-{i:06}"),
+            pipeline_name: "bench".into(),
+            pipeline_spec: spec(),
+            platform_spec: None,
+            parameters: Default::default(),
+            state: if i % 7 == 0 {
+                RunState::Failed
+            } else {
+                RunState::Succeeded
+            },
+            error: None,
+            created_at: created,
+            started_at: Some(created),
+            finished_at: Some(created),
+            outputs: TaskIo::default(),
+        };
+        let mut meta = RunMeta::in_experiment(experiments[i % 10].clone(), &run);
+        meta.description = "seeded".into();
+        store.insert_run_with_meta(&run, &meta).await.expect("run");
+    }
+    experiments
+}
+
+async fn get(client: &HttpClient, url: &str) -> Value {
+    let resp = client.get(url.parse().expect("url")).await.expect("GET");
+    assert!(resp.status().is_success(), "{url}: {}", resp.status());
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn measure(client: &HttpClient, label: &str, url: &str, n: usize) {
+    get(client, url).await; // warm
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let v = get(client, url).await;
+        times.push(t.elapsed());
+        assert!(v.get("runs").is_some(), "{label}: no runs in {v}");
+    }
+    times.sort();
+    println!(
+        "{label:<44} p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        percentile(&times, 1.0)
+    );
+}
+
+fn main() {
+    let runs: usize = std::env::var("PENSTOCK_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let home = tempfile::tempdir().expect("temp dir");
+        let server = Server::open(ServerConfig {
+            home: home.path().to_path_buf(),
+            task_slots: 2,
+            kfp_runtime: KfpRuntime::Pinned,
+            venvs_dir: None,
+        })
+        .await
+        .expect("server");
+        let t = Instant::now();
+        let experiments = seed(&server.state().store, runs).await;
+        println!("seeded {runs} runs in {:.1} s", t.elapsed().as_secs_f64());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.serve(listener, async move {
+            let _ = stop_rx.await;
+        }));
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        let api = format!("http://{addr}/apis/v2beta1");
+
+        measure(&client, "first page (20, created_at desc)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc"), 300).await;
+        measure(&client, "first page (SDK: 10, default sort)", &format!("{api}/runs?page_size=10"), 300).await;
+        // Walk half way down with big pages, then time the page found there.
+        let mut token = String::new();
+        for _ in 0..(runs / 2 / 200) {
+            let v = get(&client, &format!("{api}/runs?page_size=200&sort_by=created_at%20desc&page_token={token}")).await;
+            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+        }
+        measure(&client, &format!("page at row {} (token)", runs / 2), &format!("{api}/runs?page_size=20&page_token={token}"), 300).await;
+        measure(&client, "one experiment's runs (1 in 10)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}", experiments[3]), 300).await;
+        let filter = r#"{"predicates":[{"key":"state","operation":"EQUALS","string_value":"FAILED"}]}"#;
+        measure(&client, "filter state = FAILED", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(filter)), 300).await;
+        let filter = r#"{"predicates":[{"key":"name","operation":"IS_SUBSTRING","string_value":"run-00001"}]}"#;
+        measure(&client, "filter name IS_SUBSTRING (full scan)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
+
+        // Create-run throughput: sequential POSTs of a one-step pipeline (each run executes).
+        let n = 300;
+        let body = json!({"display_name": "created", "pipeline_spec": spec()}).to_string();
+        let t = Instant::now();
+        for _ in 0..n {
+            let req = hyper::Request::post(format!("{api}/runs"))
+                .header("content-type", "application/json")
+                .body(Full::new(axum::body::Bytes::from(body.clone())))
+                .expect("request");
+            let resp = client.request(req).await.expect("POST");
+            assert!(resp.status().is_success());
+            let _ = resp.into_body().collect().await;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!("create run (POST /runs, sequential)               {:.0} runs/s ({:.2} ms each)", n as f64 / secs, secs * 1000.0 / n as f64);
+        let _ = stop_tx.send(());
+        let _ = serving.await;
+    });
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
