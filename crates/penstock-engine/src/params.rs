@@ -186,6 +186,23 @@ pub fn value_to_text(value: &Value) -> String {
     }
 }
 
+/// Runs cannot be given input artifacts, so a pipeline whose root requires one cannot run:
+/// the error names the artifact and what to do instead.
+pub fn check_no_required_input_artifacts(root: &ComponentSpec) -> Result<(), String> {
+    match root
+        .input_definitions
+        .artifacts
+        .iter()
+        .find(|(_, def)| !def.is_optional)
+    {
+        Some((name, _)) => Err(format!(
+            "the pipeline requires the input artifact '{name}', but runs cannot be given input \
+             artifacts; produce it with a task (e.g. dsl.importer) inside the pipeline"
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

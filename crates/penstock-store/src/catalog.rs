@@ -31,6 +31,29 @@ fn db(e: sqlx::Error) -> CatalogError {
     CatalogError::Store(err(e))
 }
 
+/// `Ok` when the statement changed a row; otherwise NOT_FOUND naming `what`.
+fn touched(
+    done: &sqlx::sqlite::SqliteQueryResult,
+    what: impl FnOnce() -> String,
+) -> Result<(), CatalogError> {
+    if done.rows_affected() == 0 {
+        return Err(CatalogError::NotFound(format!("{} not found", what())));
+    }
+    Ok(())
+}
+
+/// The mapped row, or NOT_FOUND with `message`.
+fn found<T>(
+    row: Option<SqliteRow>,
+    map: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+    message: impl FnOnce() -> String,
+) -> Result<T, CatalogError> {
+    match row {
+        Some(r) => Ok(map(&r)?),
+        None => Err(CatalogError::NotFound(message())),
+    }
+}
+
 fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -482,12 +505,9 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        match row {
-            Some(r) => Ok(experiment_from_row(&r)?),
-            None => Err(CatalogError::NotFound(format!(
-                "experiment '{id}' not found"
-            ))),
-        }
+        found(row, experiment_from_row, || {
+            format!("experiment '{id}' not found")
+        })
     }
 
     /// A page of experiments.
@@ -514,11 +534,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!(
-                "experiment '{id}' not found"
-            )));
-        }
+        touched(&done, || format!("experiment '{id}'"))?;
         if state == StorageState::Archived {
             sqlx::query("UPDATE runs SET storage_state = 'ARCHIVED' WHERE experiment_id = ?")
                 .bind(id)
@@ -544,11 +560,7 @@ impl SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!(
-                "experiment '{id}' not found"
-            )));
-        }
+        touched(&done, || format!("experiment '{id}'"))?;
         Ok(())
     }
 
@@ -597,10 +609,9 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        match row {
-            Some(r) => Ok(pipeline_from_row(&r)?),
-            None => Err(CatalogError::NotFound(format!("pipeline '{id}' not found"))),
-        }
+        found(row, pipeline_from_row, || {
+            format!("pipeline '{id}' not found")
+        })
     }
 
     /// A pipeline by its unique name.
@@ -615,12 +626,9 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        match row {
-            Some(r) => Ok(pipeline_from_row(&r)?),
-            None => Err(CatalogError::NotFound(format!(
-                "pipeline named '{name}' not found"
-            ))),
-        }
+        found(row, pipeline_from_row, || {
+            format!("pipeline named '{name}' not found")
+        })
     }
 
     /// A page of pipelines.
@@ -647,9 +655,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!("pipeline '{id}' not found")));
-        }
+        touched(&done, || format!("pipeline '{id}'"))?;
         tx.commit().await.map_err(db)
     }
 
@@ -747,11 +753,9 @@ impl SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!(
-                "pipeline version '{version_id}' of pipeline '{pipeline_id}' not found"
-            )));
-        }
+        touched(&done, || {
+            format!("pipeline version '{version_id}' of pipeline '{pipeline_id}'")
+        })?;
         Ok(())
     }
 
@@ -822,9 +826,7 @@ impl SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!("run '{id}' not found")));
-        }
+        touched(&done, || format!("run '{id}'"))?;
         Ok(())
     }
 
@@ -846,9 +848,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!("run '{id}' not found")));
-        }
+        touched(&done, || format!("run '{id}'"))?;
         sqlx::query("DELETE FROM artifacts WHERE run_id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -976,12 +976,9 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        match row {
-            Some(r) => Ok(recurring_from_row(&r)?),
-            None => Err(CatalogError::NotFound(format!(
-                "recurring run '{id}' not found"
-            ))),
-        }
+        found(row, recurring_from_row, || {
+            format!("recurring run '{id}' not found")
+        })
     }
 
     /// A page of recurring runs.
@@ -1009,11 +1006,7 @@ impl SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!(
-                "recurring run '{id}' not found"
-            )));
-        }
+        touched(&done, || format!("recurring run '{id}'"))?;
         Ok(())
     }
 
@@ -1024,11 +1017,7 @@ impl SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(CatalogError::NotFound(format!(
-                "recurring run '{id}' not found"
-            )));
-        }
+        touched(&done, || format!("recurring run '{id}'"))?;
         Ok(())
     }
 }

@@ -4,7 +4,9 @@ use crate::cli::{open_store, OutputFormat, RunFlags};
 use crate::kfp_json;
 use crate::progress::ProgressPrinter;
 use crate::Outcome;
-use penstock_engine::params::{parse_text_value, resolve_run_parameters};
+use penstock_engine::params::{
+    check_no_required_input_artifacts, parse_text_value, resolve_run_parameters,
+};
 use penstock_engine::policy::parse_duration;
 use penstock_engine::{
     ParameterMap, RunEngine, RunOptions, RunState, SystemClock, TaskLauncher, TaskState,
@@ -83,18 +85,8 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         Ok(p) => p,
         Err(e) => return invalid(format!("{file}: {e}")),
     };
-    if let Some((name, _)) = pipeline
-        .spec
-        .root
-        .input_definitions
-        .artifacts
-        .iter()
-        .find(|(_, def)| !def.is_optional)
-    {
-        return invalid(format!(
-            "{file}: the pipeline requires the input artifact '{name}', but runs cannot be given input artifacts; \
-             produce it with a task (e.g. dsl.importer) inside the pipeline"
-        ));
+    if let Err(e) = check_no_required_input_artifacts(&pipeline.spec.root) {
+        return invalid(format!("{file}: {e}"));
     }
     let cache_max_age = match flags
         .cache_max_age

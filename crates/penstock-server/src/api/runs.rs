@@ -9,7 +9,7 @@ use crate::wire::{parse_body, run_message, ListRunsResponse, PipelineVersionRefe
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use penstock_engine::params::resolve_run_parameters;
+use penstock_engine::params::{check_no_required_input_artifacts, resolve_run_parameters};
 use penstock_engine::ParameterMap;
 use penstock_spec::Pipeline;
 use penstock_store::list::{Entity, FieldValue, Operation, Predicate};
@@ -93,19 +93,8 @@ pub fn typed_parameters(
     pipeline: &Pipeline,
     given: Option<&Map<String, Value>>,
 ) -> ApiResult<ParameterMap> {
-    if let Some((name, _)) = pipeline
-        .spec
-        .root
-        .input_definitions
-        .artifacts
-        .iter()
-        .find(|(_, def)| !def.is_optional)
-    {
-        return Err(ApiError::invalid(format!(
-            "{what}: the pipeline requires the input artifact '{name}', but runs cannot be given \
-             input artifacts; produce it with a task (e.g. dsl.importer) inside the pipeline"
-        )));
-    }
+    check_no_required_input_artifacts(&pipeline.spec.root)
+        .map_err(|e| ApiError::invalid(format!("{what}: {e}")))?;
     let given: ParameterMap = given
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
