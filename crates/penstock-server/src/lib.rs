@@ -8,12 +8,14 @@
 //! - [`listing`]: page sizes, page tokens, sorting and filters.
 //! - [`api`]: the routes.
 //! - [`supervisor`]: runs execute in the server with the same `RunEngine` as `penstock run`.
-//! - [`trigger`]: recurring-run trigger validation.
+//! - [`trigger`]: recurring-run triggers and their tick arithmetic.
+//! - [`scheduler`]: fires recurring runs.
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod error;
 pub mod listing;
+pub mod scheduler;
 pub mod supervisor;
 pub mod trigger;
 pub mod wire;
@@ -95,8 +97,8 @@ impl Server {
         api::routes(self.state.clone())
     }
 
-    /// Serves until `shutdown` completes, then cancels active runs and waits until they
-    /// are recorded.
+    /// Serves the API and runs the recurring-run scheduler until `shutdown` completes, then
+    /// stops the scheduler, cancels active runs and waits until they are recorded.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,

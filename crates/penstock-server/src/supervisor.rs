@@ -96,6 +96,18 @@ impl RunSupervisor {
         Ok(())
     }
 
+    /// Starts executing a run already recorded with its bookkeeping (the scheduler records a
+    /// run together with its tick).
+    pub fn execute_stored(
+        self: &Arc<Self>,
+        run: RunRecord,
+        meta: &RunMeta,
+        pipeline: Arc<Pipeline>,
+    ) {
+        let options = self.options(&run, meta);
+        self.spawn(run, pipeline, options, false);
+    }
+
     fn spawn(
         self: &Arc<Self>,
         run: RunRecord,

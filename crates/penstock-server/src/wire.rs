@@ -654,6 +654,10 @@ pub struct CronSchedule {
     /// 6 fields (seconds first) or 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
+    /// Penstock extension: the IANA time zone the cron fields are read in (UTC when absent;
+    /// answers always name it).
+    #[serde(default, alias = "timeZone", skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// `PeriodicSchedule`.
@@ -826,12 +830,20 @@ impl From<&RecurringRunRow> for RecurringRun {
             }),
             service_account: non_empty(&r.service_account),
             max_concurrency: Some(Int64(r.max_concurrency)),
-            trigger: serde_json::from_value(r.trigger.clone()).ok(),
+            trigger: serde_json::from_value::<Trigger>(r.trigger.clone())
+                .ok()
+                .map(|mut t| {
+                    // The zone cron fields are read in is always named (UTC unless given).
+                    if let Some(c) = t.cron_schedule.as_mut() {
+                        c.time_zone.get_or_insert_with(|| "UTC".to_string());
+                    }
+                    t
+                }),
             mode: Some(json!(if r.enabled { "ENABLE" } else { "DISABLE" })),
             created_at: Some(time(r.created_at)),
             updated_at: Some(time(r.updated_at)),
             status: Some(json!(if r.enabled { "ENABLED" } else { "DISABLED" })),
-            error: None,
+            error: r.last_error.as_deref().map(Status::unknown),
             no_catchup: Some(r.no_catchup),
             namespace: non_empty(&r.namespace),
             experiment_id: Some(r.experiment_id.clone()),

@@ -310,6 +310,12 @@ pub struct RecurringRunRow {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// The scheduled time of the last tick fired.
+    pub last_tick: Option<Timestamp>,
+    /// How many ticks were fired (the last `[[Index]]`).
+    pub last_index: i64,
+    /// Why the last tick could not start a run, if it could not.
+    pub last_error: Option<String>,
 }
 
 fn recurring_from_row(r: &SqliteRow) -> Result<RecurringRunRow, StoreError> {
@@ -332,6 +338,9 @@ fn recurring_from_row(r: &SqliteRow) -> Result<RecurringRunRow, StoreError> {
         no_catchup: r.get::<i64, _>("no_catchup") != 0,
         created_at: from_ms(r.get("created_at_ms"))?,
         updated_at: from_ms(r.get("updated_at_ms"))?,
+        last_tick: opt_from_ms(r.get("last_tick_ms"))?,
+        last_index: r.get("last_index"),
+        last_error: r.get("last_error"),
     })
 }
 
@@ -1008,6 +1017,61 @@ impl SqliteStore {
         .map_err(db)?;
         touched(&done, || format!("recurring run '{id}'"))?;
         Ok(())
+    }
+
+    /// Every enabled recurring run (what the scheduler looks at).
+    pub async fn enabled_recurring_runs(&self) -> Result<Vec<RecurringRunRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM recurring_runs WHERE enabled = 1")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(recurring_from_row).collect()
+    }
+
+    /// How many runs of a recurring run are PENDING or RUNNING.
+    pub async fn active_runs_of(&self, recurring_run_id: &str) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM runs WHERE recurring_run_id = ? AND state IN ('PENDING', 'RUNNING')",
+        )
+        .bind(recurring_run_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(n as usize)
+    }
+
+    /// Records that a recurring run fired `tick` (its `index`-th tick): the run, when there
+    /// is one, and the schedule's progress in one transaction. Returns false, recording
+    /// nothing, when that tick (or a later one) was already fired or the schedule is gone or
+    /// disabled, so a tick is never fired twice.
+    pub async fn record_tick(
+        &self,
+        recurring_run_id: &str,
+        tick: Timestamp,
+        index: i64,
+        run: Result<(&RunRecord, &RunMeta), &str>,
+    ) -> Result<bool, CatalogError> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query(
+            "UPDATE recurring_runs SET last_tick_ms = ?, last_index = ?, last_error = ?
+             WHERE recurring_run_id = ? AND enabled = 1 AND (last_tick_ms IS NULL OR last_tick_ms < ?)",
+        )
+        .bind(ms(tick))
+        .bind(index)
+        .bind(run.err())
+        .bind(recurring_run_id)
+        .bind(ms(tick))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Ok((record, meta)) = run {
+            insert_run_row(&mut tx, record, meta).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     /// Deletes a recurring run (its runs stay).

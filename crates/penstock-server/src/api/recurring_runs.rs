@@ -32,7 +32,8 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Re
             "recurring_run.max_concurrency must be between 1 and 10, found {max_concurrency}"
         )));
     }
-    validate_trigger(input.trigger.as_ref())?;
+    let now = Timestamp::now();
+    validate_trigger(input.trigger.as_ref(), now)?;
     let enabled = match &input.mode {
         None => true,
         Some(m) => {
@@ -69,7 +70,6 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Re
         .and_then(|r| r.pipeline_version_id.clone())
         .filter(|v| !v.is_empty())
         .or(input.pipeline_version_id.clone().filter(|v| !v.is_empty()));
-    let now = Timestamp::now();
     let row = RecurringRunRow {
         recurring_run_id: uuid::Uuid::new_v4().to_string(),
         display_name,
@@ -96,6 +96,9 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Re
         no_catchup: input.no_catchup.unwrap_or(false),
         created_at: now,
         updated_at: now,
+        last_tick: None,
+        last_index: 0,
+        last_error: None,
     };
     s.store.insert_recurring_run(&row).await?;
     s.recurring_changed.notify_waiters();
