@@ -165,3 +165,62 @@ fn a_hard_killed_server_restarts_with_everything_and_no_run_left_running() {
     // The orphaned process of the killed server is not ours to wait for.
     let _ = Command::new("pkill").args(["-f", "sleep 30.0623"]).status();
 }
+
+#[test]
+fn a_hard_killed_server_neither_repeats_nor_loses_ticks() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(home.path());
+    let mut spec = sleeper_spec();
+    spec["deploymentSpec"]["executors"]["exec-nap"]["container"]["command"] =
+        serde_json::json!(["true"]);
+    let rr = post(
+        &format!("{}/apis/v2beta1/recurringruns", server.url),
+        &serde_json::json!({"display_name": "every-second", "pipeline_spec": spec, "max_concurrency": 10,
+                            "trigger": {"periodic_schedule": {"interval_second": 1}}}),
+    );
+    let id = rr["recurring_run_id"].as_str().expect("id").to_string();
+    let ticks = |url: &str| -> Vec<i64> {
+        let filter = format!(
+            "%7B%22predicates%22%3A%5B%7B%22key%22%3A%22recurring_run_id%22%2C%22operation%22%3A%22EQUALS%22%2C%22string_value%22%3A%22{id}%22%7D%5D%7D"
+        );
+        let list = get(&format!(
+            "{url}/apis/v2beta1/runs?page_size=200&sort_by=scheduled_at&filter={filter}"
+        ));
+        list["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                r["scheduled_at"]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .map(|t| t.as_second())
+                    .expect("scheduled_at")
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ticks(&server.url).len() < 2 {
+        assert!(Instant::now() < deadline, "the schedule never fired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.kill_hard();
+    std::thread::sleep(Duration::from_secs(3));
+    let server = ServerProcess::start(home.path());
+    std::thread::sleep(Duration::from_millis(1500));
+    post(
+        &format!("{}/apis/v2beta1/recurringruns/{id}:disable", server.url),
+        &serde_json::json!({}),
+    );
+    let seconds = ticks(&server.url);
+    assert!(
+        seconds.len() >= 6,
+        "ticks missed while down are caught up: {seconds:?}"
+    );
+    let steps: Vec<i64> = seconds.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        steps.iter().all(|s| *s == 1),
+        "one run per tick, none twice, none lost: {seconds:?}"
+    );
+}

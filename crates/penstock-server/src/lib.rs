@@ -107,10 +107,17 @@ impl Server {
         let app = self
             .router()
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        axum::serve(listener, app)
+        let stop_scheduler = tokio_util::sync::CancellationToken::new();
+        let scheduler = tokio::spawn(
+            scheduler::Scheduler::new(self.state.clone(), Arc::new(SystemClock))
+                .run(stop_scheduler.clone()),
+        );
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        stop_scheduler.cancel();
+        let _ = scheduler.await;
         self.state.supervisor.shutdown().await;
-        Ok(())
+        served
     }
 }

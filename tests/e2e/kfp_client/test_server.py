@@ -412,3 +412,42 @@ def test_openapi_document_lists_what_is_served():
     for path in ["/apis/v2beta1/runs", "/apis/v2beta1/recurringruns", "/apis/v2beta1/pipelines/upload",
                  "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/logs"]:
         assert path in doc["paths"], path
+
+
+# ---- the scheduler (real time) ------------------------------------------------------------------
+
+def scheduled_seconds(client, experiment_id):
+    runs = client.list_runs(experiment_id=experiment_id, page_size=200, sort_by="scheduled_at").runs or []
+    return [int(r.scheduled_at.timestamp()) for r in runs if r.recurring_run_id]
+
+
+def test_recurring_runs_fire_on_time_and_stop_when_disabled(client):
+    exp = client.create_experiment("cadence-exp")
+    path = compiled(greeting, "greeting-cadence")
+    every_second = client.create_recurring_run(
+        experiment_id=exp.experiment_id, job_name="every-second", interval_second=1,
+        max_concurrency=10, pipeline_package_path=path, params={"text": "tick [[Index]]"})
+    time.sleep(3.6)
+    client.disable_recurring_run(every_second.recurring_run_id)
+    seconds = scheduled_seconds(client, exp.experiment_id)
+    assert len(seconds) >= 3, seconds
+    assert [b - a for a, b in zip(seconds, seconds[1:])] == [1] * (len(seconds) - 1), seconds
+    runs = client.list_runs(experiment_id=exp.experiment_id, page_size=200, sort_by="scheduled_at").runs
+    assert [r.runtime_config.parameters["text"] for r in runs] == [f"tick {i}" for i in range(1, len(runs) + 1)]
+    time.sleep(2)
+    assert scheduled_seconds(client, exp.experiment_id) == seconds, "disabled schedules start nothing"
+
+    cron_exp = client.create_experiment("cron-exp")
+    cron = client.create_recurring_run(
+        experiment_id=cron_exp.experiment_id, job_name="even-seconds", cron_expression="*/2 * * * * *",
+        max_concurrency=10, pipeline_package_path=path)
+    assert client.get_recurring_run(cron.recurring_run_id).trigger.cron_schedule.cron == "*/2 * * * * *"
+    time.sleep(4.6)
+    client.delete_recurring_run(cron.recurring_run_id)
+    seconds = scheduled_seconds(client, cron_exp.experiment_id)
+    assert len(seconds) >= 2, seconds
+    assert all(s % 2 == 0 for s in seconds), seconds
+    assert [b - a for a, b in zip(seconds, seconds[1:])] == [2] * (len(seconds) - 1), seconds
+    for r in client.list_runs(experiment_id=cron_exp.experiment_id, page_size=200).runs:
+        assert r.recurring_run_id == cron.recurring_run_id
+        assert wait(client, r.run_id).state == "SUCCEEDED"
