@@ -224,3 +224,88 @@ fn a_hard_killed_server_neither_repeats_nor_loses_ticks() {
         "one run per tick, none twice, none lost: {seconds:?}"
     );
 }
+
+#[test]
+fn recurring_runs_created_with_the_cli_are_fired_by_the_server() {
+    let home = crate::util::Home::new();
+    let file = home.path().join("tick.json");
+    let mut spec = sleeper_spec();
+    spec["deploymentSpec"]["executors"]["exec-nap"]["container"]["command"] =
+        serde_json::json!(["true"]);
+    std::fs::write(&file, spec.to_string()).expect("write spec");
+    let file = file.to_str().expect("utf-8");
+
+    let bad = home.penstock(&[
+        "recurring-runs",
+        "create",
+        file,
+        "--name",
+        "bad",
+        "--cron",
+        "0 99 * * * *",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cron"));
+    let out = home.penstock(&[
+        "recurring-runs",
+        "create",
+        file,
+        "--name",
+        "every-second",
+        "--every",
+        "1s",
+        "--max-concurrency",
+        "10",
+        "--experiment",
+        "cli-exp",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("Created recurring run "))
+        .expect("id")
+        .trim()
+        .to_string();
+    assert!(
+        stdout.contains("every 1 s") && stdout.contains("Next fire times"),
+        "{stdout}"
+    );
+    let listed = home.penstock(&["recurring-runs", "list"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains(&id) && !listed.contains("bad"), "{listed}");
+
+    let server = ServerProcess::start(home.path());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rr = get(&format!("{}/apis/v2beta1/recurringruns/{id}", server.url));
+        let runs = get(&format!(
+            "{}/apis/v2beta1/runs?experiment_id={}",
+            server.url,
+            rr["experiment_id"].as_str().unwrap_or_default()
+        ));
+        if runs["total_size"].as_i64().unwrap_or(0) >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never fired the CLI's schedule"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let disabled = home.penstock(&["recurring-runs", "disable", &id]);
+    assert!(disabled.status.success());
+    let shown = home.penstock(&["recurring-runs", "get", &id]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("DISABLED"));
+    let deleted = home.penstock(&["recurring-runs", "delete", &id]);
+    assert!(deleted.status.success());
+    assert_eq!(
+        home.penstock(&["recurring-runs", "get", &id]).status.code(),
+        Some(2)
+    );
+}

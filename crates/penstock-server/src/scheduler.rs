@@ -74,6 +74,27 @@ pub fn plan(
     Decision { fire, next }
 }
 
+/// The next `n` fire times after `now` (none when the schedule has ended).
+pub fn upcoming(
+    schedule: &Schedule,
+    last_tick: Option<Timestamp>,
+    now: Timestamp,
+    n: usize,
+) -> Vec<Timestamp> {
+    let mut out = Vec::new();
+    let mut cursor = last_tick.unwrap_or(schedule.origin).max(now);
+    while out.len() < n {
+        match schedule.next_after(cursor) {
+            Some(t) => {
+                out.push(t);
+                cursor = t;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
 /// Converts a Go time layout (`2006-01-02 15:04:05`) to a strftime format.
 pub fn go_layout_to_strftime(layout: &str) -> String {
     const TOKENS: [(&str, &str); 26] = [

@@ -519,6 +519,20 @@ impl SqliteStore {
         })
     }
 
+    /// The experiment with this name (single-user namespace), if any.
+    pub async fn find_experiment_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<ExperimentRow>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM experiments WHERE namespace = '' AND display_name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        row.as_ref().map(experiment_from_row).transpose()
+    }
+
     /// A page of experiments.
     pub async fn list_experiments(
         &self,

@@ -38,8 +38,12 @@ pub enum Command {
     /// Inspect recorded runs.
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// Serve the Kubeflow Pipelines REST API (for `kfp.Client`) and execute runs.
+    /// Serve the Kubeflow Pipelines REST API (for `kfp.Client`), execute runs and fire
+    /// recurring runs.
     Server(ServerFlags),
+    /// Manage recurring runs (they fire while `penstock server` runs with the same home).
+    #[command(subcommand, name = "recurring-runs")]
+    RecurringRuns(RecurringCommand),
     /// Print a task's log.
     Logs {
         /// The run id (or a unique prefix).
@@ -101,6 +105,75 @@ pub struct ServerFlags {
     pub venvs: Option<PathBuf>,
 }
 
+/// `penstock recurring-runs ...`.
+#[derive(Debug, Subcommand)]
+pub enum RecurringCommand {
+    /// Create a recurring run of a compiled pipeline.
+    Create(RecurringCreate),
+    /// List recurring runs with their next fire time.
+    List,
+    /// Show one recurring run with its next fire times.
+    Get {
+        /// The recurring run id.
+        id: String,
+    },
+    /// Start firing again (missed ticks are caught up unless created with --no-catchup).
+    Enable {
+        /// The recurring run id.
+        id: String,
+    },
+    /// Stop firing.
+    Disable {
+        /// The recurring run id.
+        id: String,
+    },
+    /// Delete a recurring run (its runs stay).
+    Delete {
+        /// The recurring run id.
+        id: String,
+    },
+}
+
+/// Flags of `penstock recurring-runs create`.
+#[derive(Debug, Args)]
+pub struct RecurringCreate {
+    /// The compiled pipeline file.
+    pub file: PathBuf,
+    /// The recurring run's name.
+    #[arg(long)]
+    pub name: String,
+    /// A cron expression: 6 fields with seconds first (`0 0 9 * * 1-5`) or 5 fields.
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// The IANA time zone the cron fields are read in (default UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
+    /// A fixed interval instead of cron (`30s`, `2h`, `P1D`).
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+    /// No tick before this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// No tick after this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// At most this many of its runs active at once (1–10).
+    #[arg(long, default_value_t = 1)]
+    pub max_concurrency: i64,
+    /// After downtime start only the most recent missed tick, not every one.
+    #[arg(long)]
+    pub no_catchup: bool,
+    /// Create it disabled.
+    #[arg(long)]
+    pub disabled: bool,
+    /// The experiment its runs go to (created if missing; default `Default`).
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// A pipeline parameter, `NAME=VALUE`; strings may hold `[[Index]]`, `[[ScheduledTime]]`, ….
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
 /// `penstock runs ...`.
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
@@ -153,6 +226,9 @@ pub async fn dispatch(cli: Cli) -> Outcome {
     match cli.command {
         Command::Run(flags) => run_pipeline(RunArgs { home, flags }).await,
         Command::Runs(cmd) => runs_command(&home, cmd).await,
+        Command::RecurringRuns(cmd) => {
+            crate::recurring_command::recurring_command(&home, cmd).await
+        }
         Command::Server(flags) => crate::server_command::serve(home, flags).await,
         Command::Logs { run, task } => logs_command(&home, &run, &task).await,
     }

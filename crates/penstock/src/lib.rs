@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod kfp_json;
 pub mod progress;
+pub mod recurring_command;
 pub mod run_command;
 pub mod server_command;
 

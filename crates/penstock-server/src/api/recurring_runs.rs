@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use jiff::Timestamp;
 use penstock_store::list::Entity;
-use penstock_store::RecurringRunRow;
+use penstock_store::{RecurringRunRow, SqliteStore};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -21,6 +21,16 @@ use std::collections::HashMap;
     responses((status = 200, body = RecurringRun), (status = 400), (status = 404)))]
 pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<RecurringRun>> {
     let input: RecurringRun = parse_body("recurring_run", &body)?;
+    let row = create_recurring_run(&s.store, &input).await?;
+    s.recurring_changed.notify_waiters();
+    Ok(Json(RecurringRun::from(&row)))
+}
+
+/// Validates and records a recurring run (the API's and the CLI's one way to create one).
+pub async fn create_recurring_run(
+    store: &SqliteStore,
+    input: &RecurringRun,
+) -> ApiResult<RecurringRunRow> {
     let display_name = input
         .display_name
         .clone()
@@ -48,9 +58,9 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Re
         .experiment_id
         .clone()
         .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| s.store.default_experiment_id().to_string());
+        .unwrap_or_else(|| store.default_experiment_id().to_string());
     let source = resolve_source(
-        &s.store,
+        store,
         "recurring_run",
         input.pipeline_spec.as_ref(),
         input.pipeline_version_reference.as_ref(),
@@ -100,9 +110,8 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Re
         last_index: 0,
         last_error: None,
     };
-    s.store.insert_recurring_run(&row).await?;
-    s.recurring_changed.notify_waiters();
-    Ok(Json(RecurringRun::from(&row)))
+    store.insert_recurring_run(&row).await?;
+    Ok(row)
 }
 
 /// Gets a recurring run.
