@@ -107,6 +107,7 @@ pub struct ServerFlags {
 
 /// `penstock recurring-runs ...`.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum RecurringCommand {
     /// Create a recurring run of a compiled pipeline.
     Create(RecurringCreate),
