@@ -437,3 +437,57 @@ fn ctrl_c_cancels_kills_the_process_group_and_exits_130() {
     let run: Value = serde_json::from_slice(&got.stdout).unwrap();
     assert_eq!(state(&run, "sleep-forever"), "CANCELED");
 }
+
+#[test]
+fn logged_curves_metrics_artifacts_and_runs_compare() {
+    let home = Home::new();
+    let file = compile_example("tracking", home.path());
+    let (code, first, err) = home.run(&file, &["-p", "epochs=3", "-p", "learning_rate=0.5"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, second, err) = home.run(&file, &["-p", "epochs=2", "-p", "learning_rate=0.5"]);
+    assert_eq!(code, 0, "{err}");
+    let a = first["run_id"].as_str().expect("run id");
+    let b = second["run_id"].as_str().expect("run id");
+
+    // The malformed line is reported in the task's log; the rest is kept.
+    let log = home.penstock(&["logs", a, "train"]);
+    let log = String::from_utf8_lossy(&log.stdout).to_string();
+    assert!(
+        log.contains("PENSTOCK_METRICS_FILE line 4 skipped: not JSON"),
+        "{log}"
+    );
+
+    let shown = home.penstock(&["runs", "get", a]);
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("train.final_loss = 0.125"), "{shown}");
+    assert!(shown.contains("train.Output = 0.1375"), "{shown}");
+    assert!(
+        shown.contains("train.loss: 3 points, last 0.125"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("train.val_loss: 1 points, last 0.1375"),
+        "{shown}"
+    );
+
+    let compared = home.penstock(&["runs", "compare", a, b]);
+    assert!(compared.status.success());
+    let text = String::from_utf8_lossy(&compared.stdout).to_string();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("* epochs")[2..], ["3", "2"]);
+    assert_eq!(
+        line("learning_rate")[1..],
+        ["0.5", "0.5"],
+        "same values are not marked"
+    );
+    assert_eq!(line("train.final_loss")[1..], ["0.125", "0.25"]);
+    assert_eq!(line("train.loss (last)")[2..], ["0.125", "0.25"]);
+    let one = home.penstock(&["runs", "compare", a]);
+    assert_eq!(one.status.code(), Some(2));
+}

@@ -16,6 +16,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod metrics;
 pub mod python_env;
 pub mod render;
 
@@ -191,6 +192,28 @@ impl CappedLog {
     }
 }
 
+/// Reads the task's metric lines every 250 ms until `stop`, then once more, reporting bad
+/// lines in the task's log.
+async fn follow_metrics(
+    mut tail: metrics::MetricsTail,
+    log: Arc<CappedLog>,
+    stop: CancellationToken,
+) {
+    loop {
+        let stopped = tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => false,
+        };
+        let now = jiff::Timestamp::now().to_string();
+        for problem in tail.poll(&now, stopped) {
+            log.write(format!("[penstock] {problem}\n").as_bytes());
+        }
+        if stopped {
+            return;
+        }
+    }
+}
+
 async fn pump(mut reader: impl tokio::io::AsyncRead + Unpin, log: Arc<CappedLog>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -327,10 +350,22 @@ impl LocalLauncher {
             written: AtomicU64::new(0),
             cap: self.config.log_cap_bytes,
         });
+        let metrics_raw =
+            metrics::metrics_file(&self.config.home, &request.run_id, &request.task_path);
+        let tail = match metrics::MetricsTail::start(
+            metrics_raw.clone(),
+            metrics::points_file(&self.config.home, &request.run_id, &request.task_path),
+        ) {
+            Ok(t) => t,
+            Err(e) => return failed(format!("{}: {e}", metrics_raw.display())),
+        };
+        cmd.env("PENSTOCK_METRICS_FILE", &metrics_raw);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => return failed(format!("cannot start `{program}`: {e}")),
         };
+        let stop_tail = CancellationToken::new();
+        let tailing = tokio::spawn(follow_metrics(tail, log.clone(), stop_tail.clone()));
         let pid = child.id();
         let mut pumps = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -343,6 +378,8 @@ impl LocalLauncher {
             status = child.wait() => Some(status),
             _ = cancel.cancelled() => None,
         };
+        stop_tail.cancel();
+        let _ = tailing.await;
         let Some(status) = status else {
             kill_group(pid, nix::sys::signal::Signal::SIGTERM);
             if tokio::time::timeout(Duration::from_millis(800), child.wait())

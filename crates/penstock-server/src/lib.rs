@@ -10,6 +10,7 @@
 //! - [`supervisor`]: runs execute in the server with the same `RunEngine` as `penstock run`.
 //! - [`trigger`]: recurring-run triggers and their tick arithmetic.
 //! - [`scheduler`]: fires recurring runs.
+//! - [`tracking`]: a run's config, summary scalars and logged curves.
 #![deny(missing_docs)]
 
 pub mod api;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod listing;
 pub mod scheduler;
 pub mod supervisor;
+pub mod tracking;
 pub mod trigger;
 pub mod wire;
 

@@ -6,6 +6,7 @@ use crate::run_command::{run_pipeline, RunArgs};
 use crate::Outcome;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use penstock_engine::{RunRecord, TaskRecord};
+use penstock_server::tracking::run_metrics;
 use penstock_store::SqliteStore;
 use std::path::{Path, PathBuf};
 
@@ -187,7 +188,13 @@ pub enum RunsCommand {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: OutputFormat,
     },
-    /// Show one run with its tasks.
+    /// Compare runs: config differences and summaries side by side.
+    Compare {
+        /// Two or more run ids (or unique prefixes).
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<String>,
+    },
+    /// Show one run with its tasks and its summary (scalars and logged curves).
     Get {
         /// The run id (or a unique prefix).
         run: String,
@@ -283,7 +290,30 @@ async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
                 println!("{}", kfp_json::run_json(&record, &tasks));
             } else {
                 print!("{}", kfp_json::run_text(&record, &tasks));
+                let metrics = run_metrics(home, &record, &tasks);
+                print!("{}", crate::compare::summary_text(&metrics));
             }
+            Outcome::Success
+        }
+        RunsCommand::Compare { runs } => {
+            if runs.len() < 2 {
+                eprintln!("penstock: give at least two runs to compare");
+                return Outcome::InvalidInput;
+            }
+            let mut loaded = Vec::new();
+            for id in &runs {
+                match load_run(&store, home, id).await {
+                    Ok((record, tasks)) => {
+                        let metrics = run_metrics(home, &record, &tasks);
+                        loaded.push((record, metrics));
+                    }
+                    Err(e) => {
+                        eprintln!("penstock: {e}");
+                        return Outcome::InvalidInput;
+                    }
+                }
+            }
+            print!("{}", crate::compare::compare_text(&loaded));
             Outcome::Success
         }
     }

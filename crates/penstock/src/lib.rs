@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod compare;
 pub mod kfp_json;
 pub mod progress;
 pub mod recurring_command;

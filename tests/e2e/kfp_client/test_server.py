@@ -410,7 +410,8 @@ def test_openapi_document_lists_what_is_served():
     doc = json.loads(body)
     assert status == 200 and doc["openapi"].startswith("3.")
     for path in ["/apis/v2beta1/runs", "/apis/v2beta1/recurringruns", "/apis/v2beta1/pipelines/upload",
-                 "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/logs"]:
+                 "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/logs",
+                 "/apis/penstock/v1/runs/{run_id}/metrics"]:
         assert path in doc["paths"], path
 
 
@@ -451,3 +452,49 @@ def test_recurring_runs_fire_on_time_and_stop_when_disabled(client):
     for r in client.list_runs(experiment_id=cron_exp.experiment_id, page_size=200).runs:
         assert r.recurring_run_id == cron.recurring_run_id
         assert wait(client, r.run_id).state == "SUCCEEDED"
+
+
+# ---- experiment tracking ------------------------------------------------------------------------
+
+@dsl.component
+def learn(epochs: int, metrics: dsl.Output[dsl.Metrics]) -> float:
+    import json
+    import os
+    with open(os.environ["PENSTOCK_METRICS_FILE"], "a") as f:
+        for e in range(epochs):
+            f.write(json.dumps({"step": e * 10, "loss": 1.0 / (e + 1), "lr": 0.1}) + "\n")
+        f.write("[1, 2]\n")
+        f.write(json.dumps({"loss": 0.125, "note": "text"}) + "\n")
+    metrics.log_metric("accuracy", 0.75)
+    return 0.5
+
+
+@dsl.pipeline(name="learning")
+def learning(epochs: int = 3):
+    learn(epochs=epochs)
+
+
+def test_metrics_api_reports_config_scalars_and_curves(client):
+    run = client.create_run_from_pipeline_func(learning, arguments={"epochs": 3})
+    done = wait(client, run.run_id, timeout=300)
+    assert done.state == "SUCCEEDED", done.error
+    status, body = raw("GET", f"/apis/penstock/v1/runs/{run.run_id}/metrics")
+    assert status == 200, body
+    m = json.loads(body)
+    assert m["config"] == {"epochs": 3}
+    assert m["task_config"] == {"learn": {"epochs": 3}}
+    assert sorted((s["task"], s["name"], s["value"]) for s in m["scalars"]) == [
+        ("learn", "Output", 0.5), ("learn", "accuracy", 0.75)]
+    curves = {s["name"]: s for s in m["series"]}
+    assert sorted(curves) == ["loss", "lr"]
+    assert [(p["step"], p["value"]) for p in curves["loss"]["points"]] == [
+        (0, 1.0), (10, 0.5), (20, 1 / 3), (5, 0.125)]  # the last line had no step: its line number
+    assert [p["step"] for p in curves["lr"]["points"]] == [0, 10, 20]
+    assert all(p["time"].endswith("Z") for p in curves["loss"]["points"])
+    t = task(done, "learn")
+    with urllib.request.urlopen(f"{URL}/apis/penstock/v1/runs/{run.run_id}/tasks/{t.task_id}/logs") as resp:
+        log = resp.read().decode()
+    assert "PENSTOCK_METRICS_FILE line 4 skipped" in log
+    assert 'line 5: "note" skipped' in log
+    status, _ = raw("GET", "/apis/penstock/v1/runs/nope/metrics")
+    assert status == 404

@@ -200,6 +200,10 @@ pub fn routes(state: ApiState) -> Router {
             "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}",
             get(penstock_v1::artifact_content),
         )
+        .route(
+            "/apis/penstock/v1/runs/{run_id}/metrics",
+            get(penstock_v1::run_metrics),
+        )
         .route(OPENAPI_PATH, get(openapi))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(

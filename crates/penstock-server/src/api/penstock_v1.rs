@@ -251,3 +251,16 @@ fn collect_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<St
         }
     }
 }
+
+/// A run's config, summary scalars and logged curves (live while it runs).
+#[utoipa::path(get, path = "/apis/penstock/v1/runs/{run_id}/metrics",
+    params(("run_id" = String, Path)),
+    responses((status = 200, body = crate::tracking::RunMetrics), (status = 404)))]
+pub async fn run_metrics(
+    State(s): State<ApiState>,
+    Path(run_id): Path<String>,
+) -> ApiResult<Json<crate::tracking::RunMetrics>> {
+    let (run, _) = s.store.get_run(&run_id).await?;
+    let tasks = s.store.list_tasks(&run_id).await?;
+    Ok(Json(crate::tracking::run_metrics(&s.home, &run, &tasks)))
+}
