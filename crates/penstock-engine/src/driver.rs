@@ -187,6 +187,14 @@ impl RunEngine {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
+        self.reopen(&mut run).await?;
+        self.drive(run, pipeline, options, cancel).await
+    }
+
+    /// The first half of [`RunEngine::retry`]: records a FAILED run as RUNNING again (so a
+    /// caller can answer only once the retry is visible), to be continued with
+    /// [`RunEngine::continue_reopened`].
+    pub async fn reopen(&self, run: &mut RunRecord) -> Result<(), EngineError> {
         if run.state != RunState::Failed {
             return Err(EngineError::IllegalTransition {
                 what: format!("run {}", run.run_id),
@@ -197,8 +205,20 @@ impl RunEngine {
         run.state = RunState::Running;
         run.error = None;
         run.finished_at = None;
-        self.store.update_run(&run).await?;
-        self.observer.run_changed(&run);
+        self.store.update_run(run).await?;
+        self.observer.run_changed(run);
+        Ok(())
+    }
+
+    /// The second half of [`RunEngine::retry`]: executes a run [`RunEngine::reopen`] recorded
+    /// as RUNNING.
+    pub async fn continue_reopened(
+        &self,
+        run: RunRecord,
+        pipeline: Arc<Pipeline>,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunRecord, EngineError> {
         self.drive(run, pipeline, options, cancel).await
     }
 

@@ -130,7 +130,9 @@ impl RunSupervisor {
         let this = self.clone();
         self.tracker.spawn(async move {
             let result = if retry {
-                this.engine.retry(run, pipeline, options, cancel).await
+                this.engine
+                    .continue_reopened(run, pipeline, options, cancel)
+                    .await
             } else {
                 this.engine.execute(run, pipeline, options, cancel).await
             };
@@ -191,6 +193,13 @@ impl RunSupervisor {
         let tasks = self.store.list_tasks(run_id).await?;
         let mut options = self.options(&run, &meta);
         options.earlier_tasks = tasks.into_iter().map(|t| (t.path.clone(), t)).collect();
+        // RUNNING is recorded before the call answers, so a client polling right after a
+        // retry never mistakes the old FAILED for the retry's outcome.
+        let mut run = run;
+        self.engine
+            .reopen(&mut run)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         self.spawn(run, Arc::new(pipeline), options, true);
         Ok(())
     }

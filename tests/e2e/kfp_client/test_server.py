@@ -240,6 +240,7 @@ def test_failed_run_then_retry_reruns_only_what_did_not_succeed(client):
     assert first_before.state == "SUCCEEDED"
     open(marker, "w").close()
     client.runs.run_service_retry_run(run.run_id)
+    assert client.get_run(run.run_id).state in ("RUNNING", "SUCCEEDED"), "retry answers once the run is reopened"
     retried = wait(client, run.run_id, states=("SUCCEEDED", "FAILED"))
     assert retried.state == "SUCCEEDED", retried.error
     first_after = task(retried, "say")

@@ -121,6 +121,7 @@ pub async fn healthz() -> Json<Value> {
         recurring_runs::delete,
         penstock_v1::task_log,
         penstock_v1::artifact_content,
+        penstock_v1::run_metrics,
         openapi,
     ),
     components(schemas(crate::wire::Status))
