@@ -7,4 +7,5 @@
 mod corpus;
 mod examples;
 mod server;
+mod ui;
 mod util;

@@ -271,6 +271,55 @@ fn meta_from_row(r: &SqliteRow) -> Result<RunMeta, StoreError> {
     })
 }
 
+/// A recorded artifact.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ArtifactRecord {
+    /// Id.
+    pub artifact_id: i64,
+    /// Its output name.
+    pub name: String,
+    /// Its type, e.g. `system.Dataset`.
+    pub schema_title: String,
+    /// Where its content is.
+    pub uri: String,
+    /// Its metadata.
+    pub metadata: Value,
+    /// The run that recorded it first.
+    pub run_id: Option<String>,
+    /// The task that produced it.
+    pub producer_task_id: Option<String>,
+    /// When it was recorded (RFC 3339).
+    pub created_at: String,
+}
+
+fn artifact_from_row(r: &SqliteRow) -> Result<ArtifactRecord, StoreError> {
+    Ok(ArtifactRecord {
+        artifact_id: r.get("artifact_id"),
+        name: r.get("name"),
+        schema_title: r.get("schema_title"),
+        uri: r.get("uri"),
+        metadata: parse_json(&r.get::<String, _>("metadata"))?,
+        run_id: r.get("run_id"),
+        producer_task_id: r.get("producer_task_id"),
+        created_at: r.get("created_at"),
+    })
+}
+
+/// A task producing (OUTPUT) or consuming (INPUT) an artifact.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ArtifactEvent {
+    /// The task.
+    pub task_id: String,
+    /// Its path in the run.
+    pub task_path: String,
+    /// The run.
+    pub run_id: String,
+    /// `INPUT` or `OUTPUT`.
+    pub role: String,
+    /// The input or output name.
+    pub io_name: String,
+}
+
 /// A recurring run: a pipeline started on a trigger.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecurringRunRow {
@@ -1031,6 +1080,50 @@ impl SqliteStore {
         .map_err(db)?;
         touched(&done, || format!("recurring run '{id}'"))?;
         Ok(())
+    }
+
+    /// The newest artifacts first.
+    pub async fn list_artifacts(&self, limit: u32) -> Result<Vec<ArtifactRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM artifacts ORDER BY artifact_id DESC LIMIT ?")
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(artifact_from_row).collect()
+    }
+
+    /// An artifact with its lineage: which tasks produced and consumed it.
+    pub async fn get_artifact(
+        &self,
+        id: i64,
+    ) -> Result<(ArtifactRecord, Vec<ArtifactEvent>), CatalogError> {
+        let row = sqlx::query("SELECT * FROM artifacts WHERE artifact_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        let artifact = found(row, artifact_from_row, || {
+            format!("artifact {id} not found")
+        })?;
+        let events = sqlx::query(
+            "SELECT e.task_id, e.run_id, e.role, e.io_name, COALESCE(t.path, e.task_id) AS task_path
+             FROM artifact_events e LEFT JOIN tasks t ON t.task_id = e.task_id
+             WHERE e.artifact_id = ? ORDER BY e.role DESC, e.run_id, task_path",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| ArtifactEvent {
+            task_id: r.get("task_id"),
+            task_path: r.get("task_path"),
+            run_id: r.get("run_id"),
+            role: r.get("role"),
+            io_name: r.get("io_name"),
+        })
+        .collect();
+        Ok((artifact, events))
     }
 
     /// Every enabled recurring run (what the scheduler looks at).

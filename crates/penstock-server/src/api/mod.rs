@@ -7,6 +7,7 @@ pub mod penstock_v1;
 pub mod pipelines;
 pub mod recurring_runs;
 pub mod runs;
+pub mod ui;
 
 use crate::error::{ApiError, ApiResult};
 use crate::supervisor::RunSupervisor;
@@ -122,6 +123,10 @@ pub async fn healthz() -> Json<Value> {
         penstock_v1::task_log,
         penstock_v1::artifact_content,
         penstock_v1::run_metrics,
+        penstock_v1::schedule_preview,
+        penstock_v1::recurring_schedule,
+        penstock_v1::artifacts,
+        penstock_v1::artifact,
         openapi,
     ),
     components(schemas(crate::wire::Status))
@@ -205,11 +210,31 @@ pub fn routes(state: ApiState) -> Router {
             "/apis/penstock/v1/runs/{run_id}/metrics",
             get(penstock_v1::run_metrics),
         )
+        .route(
+            "/apis/penstock/v1/schedule-preview",
+            post(penstock_v1::schedule_preview),
+        )
+        .route(
+            "/apis/penstock/v1/recurringruns/{id}/schedule",
+            get(penstock_v1::recurring_schedule),
+        )
+        .route("/apis/penstock/v1/artifacts", get(penstock_v1::artifacts))
+        .route(
+            "/apis/penstock/v1/artifacts/{id}",
+            get(penstock_v1::artifact),
+        )
+        .route("/", get(ui::index))
+        .route("/index.html", get(ui::index))
+        .route("/ui/app.js", get(ui::app_js))
+        .route("/ui/app.css", get(ui::app_css))
         .route(OPENAPI_PATH, get(openapi))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(
             pipelines::MAX_UPLOAD_BYTES + 1024 * 1024,
         ))
         .with_state(state);
-    Router::new().nest("/pipeline", api.clone()).merge(api)
+    Router::new()
+        .route("/pipeline/", get(ui::index))
+        .nest("/pipeline", api.clone())
+        .merge(api)
 }

@@ -264,3 +264,95 @@ pub async fn run_metrics(
     let tasks = s.store.list_tasks(&run_id).await?;
     Ok(Json(crate::tracking::run_metrics(&s.home, &run, &tasks)))
 }
+
+/// `POST /apis/penstock/v1/schedule-preview` request.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulePreviewRequest {
+    /// The trigger to preview.
+    pub trigger: crate::wire::Trigger,
+}
+
+/// A trigger in words and its next fire times.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SchedulePreview {
+    /// E.g. `every 3600 s` or `cron "0 0 9 * * 1-5" (Europe/Berlin)`.
+    pub description: String,
+    /// The next five fire times (RFC 3339, UTC).
+    pub next: Vec<String>,
+    /// The last tick fired, for a stored recurring run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_tick: Option<String>,
+}
+
+/// Validates a trigger and shows when it would fire (for the create-run form).
+#[utoipa::path(post, path = "/apis/penstock/v1/schedule-preview", request_body = SchedulePreviewRequest,
+    responses((status = 200, body = SchedulePreview), (status = 400)))]
+pub async fn schedule_preview(body: axum::body::Bytes) -> ApiResult<Json<SchedulePreview>> {
+    let req: SchedulePreviewRequest = crate::wire::parse_body("request", &body)?;
+    let now = jiff::Timestamp::now();
+    let schedule = crate::trigger::validate_trigger(Some(&req.trigger), now)?;
+    Ok(Json(SchedulePreview {
+        description: schedule.describe(),
+        next: crate::scheduler::upcoming(&schedule, None, now, 5)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        last_tick: None,
+    }))
+}
+
+/// A stored recurring run's trigger in words and next fire times (none while disabled).
+#[utoipa::path(get, path = "/apis/penstock/v1/recurringruns/{recurring_run_id}/schedule",
+    responses((status = 200, body = SchedulePreview), (status = 404)))]
+pub async fn recurring_schedule(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SchedulePreview>> {
+    let row = s.store.get_recurring_run(&id).await?;
+    let schedule = crate::scheduler::stored_schedule(&row)?;
+    let next = if row.enabled {
+        crate::scheduler::upcoming(&schedule, row.last_tick, jiff::Timestamp::now(), 5)
+    } else {
+        Vec::new()
+    };
+    Ok(Json(SchedulePreview {
+        description: schedule.describe(),
+        next: next.iter().map(ToString::to_string).collect(),
+        last_tick: row.last_tick.map(|t| t.to_string()),
+    }))
+}
+
+/// The newest artifacts (`limit`, default 100, at most 1000).
+#[utoipa::path(get, path = "/apis/penstock/v1/artifacts",
+    params(("limit" = Option<u32>, Query)),
+    responses((status = 200, description = "{\"artifacts\": [...]}"), (status = 400)))]
+pub async fn artifacts(
+    State(s): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let limit = match q.get("limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("limit: '{l}' must be 1 to 1000")))?,
+    };
+    let list = s.store.list_artifacts(limit).await?;
+    Ok(Json(json!({ "artifacts": list })))
+}
+
+/// An artifact with its lineage (the tasks that produced and consumed it).
+#[utoipa::path(get, path = "/apis/penstock/v1/artifacts/{artifact_id}",
+    responses((status = 200, description = "{\"artifact\": {...}, \"events\": [...]}"), (status = 404)))]
+pub async fn artifact(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("artifact '{id}' not found")))?;
+    let (artifact, events) = s.store.get_artifact(id).await?;
+    Ok(Json(json!({ "artifact": artifact, "events": events })))
+}

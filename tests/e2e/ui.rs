@@ -1,0 +1,30 @@
+//! The web UI in a real browser (headless Debian chromium over WebDriver; see
+//! `ui/test_ui.py`). Screenshots of the main pages are kept in `target/ui-screenshots/`.
+
+use crate::server::ServerProcess;
+use crate::util::{python, repo_root};
+use std::process::Command;
+
+#[test]
+fn web_ui_in_a_real_browser() {
+    for needed in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(
+            std::path::Path::new(needed).exists(),
+            "{needed} is missing: install Debian's chromium and chromium-driver (.ci/run does)"
+        );
+    }
+    let home = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(home.path());
+    let status = Command::new(python())
+        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
+        .arg(repo_root().join("tests/e2e/ui/test_ui.py"))
+        .env("PENSTOCK_URL", &server.url)
+        .env(
+            "PENSTOCK_SCREENSHOTS",
+            repo_root().join("target/ui-screenshots"),
+        )
+        .env("PYTHONWARNINGS", "ignore")
+        .status()
+        .expect("run pytest");
+    assert!(status.success(), "the browser tests failed (output above)");
+}

@@ -1,0 +1,241 @@
+"""The web UI in a real browser: Debian's headless chromium driven over WebDriver (chromedriver)
+against a real `penstock server` (started by tests/e2e/ui.rs, URL in PENSTOCK_URL). Screenshots of
+the main pages go to PENSTOCK_SCREENSHOTS for reviewers.
+"""
+import json
+import os
+import time
+
+import kfp
+import pytest
+from kfp import dsl
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+URL = os.environ["PENSTOCK_URL"]
+SHOTS = os.environ["PENSTOCK_SCREENSHOTS"]
+
+
+@dsl.container_component
+def say(text: str, said: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="alpine", command=["sh", "-c", 'echo "saying $0"; mkdir -p "$(dirname "$1")"; printf %s "$0" > "$1"'], args=[text, said])
+
+
+@dsl.container_component
+def chatty(lines: int):
+    return dsl.ContainerSpec(image="alpine", command=["sh", "-c", 'i=0; while [ $i -lt "$0" ]; do echo "line $i"; i=$((i+1)); sleep 0.3; done'], args=[lines])
+
+
+@dsl.component
+def learn(epochs: int, metrics: dsl.Output[dsl.Metrics]) -> float:
+    import json
+    import os
+    with open(os.environ["PENSTOCK_METRICS_FILE"], "a") as f:
+        for e in range(epochs):
+            f.write(json.dumps({"step": e, "loss": 1.0 / (e + 1)}) + "\n")
+    metrics.log_metric("accuracy", round(1 - 1.0 / (epochs + 1), 4))
+    return 1.0 / epochs
+
+
+@dsl.pipeline(name="ui-greeting")
+def greeting(text: str = "hello"):
+    first = say(text=text)
+    say(text=first.output)
+
+
+@dsl.pipeline(name="ui-chatter")
+def chatter(lines: int = 15):
+    chatty(lines=lines)
+
+
+@dsl.pipeline(name="ui-learning")
+def learning(epochs: int = 3):
+    learn(epochs=epochs)
+
+
+@pytest.fixture(scope="module")
+def client():
+    return kfp.Client(host=URL)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"]:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def wait_for(browser, predicate, timeout=60, what="condition"):
+    # Pages re-render as runs progress, so an element found a moment ago may be gone.
+    try:
+        return WebDriverWait(browser, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                             ).until(lambda d: predicate(d), message=what)
+    except Exception:
+        shot(browser, "failed-" + "".join(c if c.isalnum() else "-" for c in what))
+        raise
+
+
+def shot(browser, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    browser.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def open_page(browser, hash_route, title):
+    browser.get(f"{URL}/#{hash_route}")
+    wait_for(browser, lambda d: title in d.find_element(By.TAG_NAME, "h1").text, what=f"{hash_route} shows {title!r}")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[role=alert]"), browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+def wait_run(client, run_id, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run = client.get_run(run_id)
+        if run.state in ("SUCCEEDED", "FAILED", "CANCELED"):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+@pytest.fixture(scope="module")
+def data(client, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ui")
+    path = str(tmp / "greeting.yaml")
+    kfp.compiler.Compiler().compile(greeting, path)
+    pipeline = client.upload_pipeline(path, pipeline_name="ui-greeting", description="says hello twice")
+    exp = client.create_experiment("ui-exp", description="runs for the UI test")
+    runs = [client.create_run_from_pipeline_func(learning, arguments={"epochs": n}, experiment_name="ui-exp", run_name=f"learn-{n}").run_id for n in (3, 5)]
+    for r in runs:
+        assert wait_run(client, r).state == "SUCCEEDED"
+    rr = client.create_recurring_run(experiment_id=exp.experiment_id, job_name="ui-hourly", interval_second=3600,
+                                     pipeline_package_path=path, enabled=False, max_concurrency=1)
+    return {"pipeline": pipeline.pipeline_id, "experiment": exp.experiment_id, "runs": runs, "recurring": rr.recurring_run_id}
+
+
+def test_every_page_loads(browser, data):
+    pages = [
+        ("/pipelines", "Pipelines", "pipelines"),
+        (f"/pipelines/details/{data['pipeline']}", "ui-greeting", "pipeline-details"),
+        ("/experiments", "Experiments", "experiments"),
+        (f"/experiments/details/{data['experiment']}", "ui-exp", "experiment-details"),
+        ("/runs", "Runs", "runs"),
+        (f"/runs/details/{data['runs'][0]}", "learn-3", "run-details"),
+        ("/runs/new", "Create run", "create-run"),
+        ("/recurringruns", "Recurring runs", "recurring-runs"),
+        (f"/recurringrun/details/{data['recurring']}", "ui-hourly", "recurring-run-details"),
+        (f"/compare?runlist={','.join(data['runs'])}", "Compare 2 runs", "compare"),
+        ("/artifacts", "Artifacts", "artifacts"),
+    ]
+    for route, title, name in pages:
+        open_page(browser, route, title)
+        time.sleep(0.3)
+        shot(browser, name)
+    # The pipeline page draws its graph: two tasks and the edge between them.
+    open_page(browser, f"/pipelines/details/{data['pipeline']}", "ui-greeting")
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".graph .node")) == 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".graph path.edge")) == 1
+    # Links kfp.Client prints work under the /pipeline prefix too.
+    browser.get(f"{URL}/pipeline/#/runs/details/{data['runs'][0]}")
+    wait_for(browser, lambda d: "learn-3" in d.find_element(By.TAG_NAME, "h1").text, what="prefixed run page")
+    browser.get(f"{URL}/#/nowhere")
+    wait_for(browser, lambda d: "Not found" in d.find_element(By.TAG_NAME, "h1").text, what="not found page")
+
+
+def test_start_a_run_from_the_ui_and_watch_its_graph_succeed(browser, client, data):
+    open_page(browser, f"/runs/new?pipeline={data['pipeline']}", "Create run")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "param-text"), what="typed parameter field from the spec")
+    assert browser.find_element(By.ID, "param-text").get_attribute("value") == "hello"
+    browser.find_element(By.ID, "run-name").send_keys("started from the UI")
+    field = browser.find_element(By.ID, "param-text")
+    field.clear()
+    field.send_keys("bonjour")
+    Select(browser.find_element(By.ID, "run-experiment")).select_by_visible_text("ui-exp")
+    browser.find_element(By.ID, "start-run").click()
+    wait_for(browser, lambda d: "/runs/details/" in d.current_url, what="run page after start")
+    wait_for(browser, lambda d: "Succeeded" in d.find_element(By.TAG_NAME, "h1").text, what="run reaches SUCCEEDED")
+    # say-2 gets say's output, "bonjour": the same component with the same input, so it is
+    # served from say's cache entry, and the graph says so.
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.graph .node.s-SUCCEEDED[data-task="say"]')
+             and d.find_elements(By.CSS_SELECTOR, '.graph .node.s-CACHED[data-task="say-2"]'), what="say SUCCEEDED, say-2 CACHED")
+    assert "cached" in browser.find_element(By.CSS_SELECTOR, '.graph .node[data-task="say-2"]').text
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".graph path.edge")) == 1
+    run_id = browser.current_url.rsplit("/", 1)[1]
+    run = client.get_run(run_id)
+    assert run.display_name == "started from the UI"
+    assert run.runtime_config.parameters == {"text": "bonjour"}
+    assert run.experiment_id == data["experiment"]
+    # A node's outputs are shown in its panel.
+    browser.find_element(By.CSS_SELECTOR, '.graph .node[data-task="say"]').click()
+    wait_for(browser, lambda d: "bonjour" in d.find_element(By.CSS_SELECTOR, "aside.panel").text, what="node outputs")
+    shot(browser, "run-succeeded")
+
+
+def test_logs_follow_a_running_task(browser, client):
+    run = client.create_run_from_pipeline_func(chatter, arguments={"lines": 15})
+    browser.get(f"{URL}/#/runs/details/{run.run_id}")
+    node = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.graph .node.s-RUNNING[data-task="chatty"]'), what="running node")[0]
+    node.click()
+    tab = wait_for(browser, lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, ".tabs button") if b.text == "Logs"], what="logs tab")[0]
+    tab.click()
+    wait_for(browser, lambda d: "line 2" in d.find_element(By.CSS_SELECTOR, "pre.log").text, what="first log lines")
+    assert client.get_run(run.run_id).state == "RUNNING", "the log was followed while the task ran"
+    shot(browser, "logs-live")
+    wait_for(browser, lambda d: "line 14" in d.find_element(By.CSS_SELECTOR, "pre.log").text, what="all log lines streamed")
+    assert wait_run(client, run.run_id).state == "SUCCEEDED"
+
+
+def test_compare_two_runs_shows_their_metrics(browser, data):
+    open_page(browser, f"/compare?runlist={','.join(data['runs'])}", "Compare 2 runs")
+    params = browser.find_element(By.CSS_SELECTOR, 'table[aria-label="Parameters"]')
+    row = [r for r in params.find_elements(By.CSS_SELECTOR, "tbody tr") if r.text.startswith("epochs")][0]
+    assert "diff" in row.get_attribute("class") and "≠" in row.text
+    assert [c.text for c in row.find_elements(By.TAG_NAME, "td")] == ["3", "5"]
+    scalars = browser.find_element(By.CSS_SELECTOR, 'table[aria-label="Scalar metrics"]').text
+    assert "learn · accuracy 0.75 0.8333" in scalars
+    assert "learn · Output 0.333333 0.2" in scalars
+    lines = browser.find_elements(By.CSS_SELECTOR, 'svg.chart path[data-series]')
+    assert sorted(l.get_attribute("data-series") for l in lines) == ["learn-3", "learn-5"]
+    shot(browser, "compare-metrics")
+
+
+def test_run_page_shows_config_summary_and_curves(browser, data):
+    open_page(browser, f"/runs/details/{data['runs'][1]}", "learn-5")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'section[aria-label="Tracking"] svg.chart'), what="curve chart")
+    text = browser.find_element(By.CSS_SELECTOR, 'section[aria-label="Tracking"]').text
+    assert "accuracy" in text and "0.8333" in text and "(last 0.2)" in text
+
+
+def test_toggle_a_recurring_run(browser, client, data):
+    open_page(browser, "/recurringruns", "Recurring runs")
+    button = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'button[aria-label="Enable ui-hourly"]'), what="enable button")[0]
+    button.click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'button[aria-label="Disable ui-hourly"]'), what="now enabled")
+    assert client.get_recurring_run(data["recurring"]).status == "ENABLED"
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-recurring="{data["recurring"]}"]')
+    assert "Enabled" in row.text and "every 3600 s" in row.text
+    shot(browser, "recurring-enabled")
+    open_page(browser, f"/recurringrun/details/{data['recurring']}", "ui-hourly")
+    assert "Next runs" in browser.find_element(By.TAG_NAME, "main").text
+    browser.find_element(By.ID, "toggle-recurring").click()
+    wait_for(browser, lambda d: "Disabled" in d.find_element(By.TAG_NAME, "h1").text, what="disabled again")
+    assert client.get_recurring_run(data["recurring"]).status == "DISABLED"
+
+
+def test_phone_width_has_no_page_level_horizontal_scroll(browser, data):
+    browser.set_window_size(390, 844)
+    try:
+        for route, title in [("/runs", "Runs"), (f"/runs/details/{data['runs'][0]}", "learn-3"), ("/experiments", "Experiments")]:
+            open_page(browser, route, title)
+            width = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            assert width <= 1, f"{route} is {width}px wider than the screen"
+        shot(browser, "phone-run-details")
+    finally:
+        browser.set_window_size(1280, 900)
