@@ -124,6 +124,7 @@ fn main() {
             task_slots: 2,
             kfp_runtime: KfpRuntime::Pinned,
             venvs_dir: None,
+        register_examples: false,
         })
         .await
         .expect("server");

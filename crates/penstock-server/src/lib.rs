@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod error;
+pub mod examples;
 pub mod listing;
 pub mod scheduler;
 pub mod supervisor;
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub kfp_runtime: KfpRuntime,
     /// Where Python environments are kept (default: under the home).
     pub venvs_dir: Option<PathBuf>,
+    /// Register the example pipelines in a home that never had them.
+    pub register_examples: bool,
 }
 
 /// The server could not start.
@@ -74,6 +77,11 @@ impl Server {
             .settle_interrupted_runs()
             .await
             .map_err(|e| StartError(format!("cannot settle interrupted runs: {e}")))?;
+        if config.register_examples {
+            examples::register_examples(&store, &config.home)
+                .await
+                .map_err(|e| StartError(format!("cannot register the examples: {}", e.message)))?;
+        }
         if settled > 0 {
             tracing::warn!(
                 "{settled} run(s) were interrupted by the previous shutdown and are now FAILED"

@@ -21,6 +21,7 @@ async fn api() -> Api {
         task_slots: 2,
         kfp_runtime: KfpRuntime::Pinned,
         venvs_dir: None,
+        register_examples: false,
     })
     .await
     .unwrap();
@@ -442,4 +443,62 @@ async fn artifact_files_are_served_and_paths_cannot_escape() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert!(log.as_str().unwrap().contains("attempt 1"), "{log}");
+}
+
+#[tokio::test]
+async fn a_fresh_home_gets_the_examples_once() {
+    let home = tempfile::tempdir().unwrap();
+    let open = || async {
+        Server::open(ServerConfig {
+            home: home.path().to_path_buf(),
+            task_slots: 1,
+            kfp_runtime: KfpRuntime::Pinned,
+            venvs_dir: None,
+            register_examples: true,
+        })
+        .await
+        .unwrap()
+    };
+    let server = open().await;
+    let api = Api {
+        router: server.router(),
+        _home: tempfile::tempdir().unwrap(),
+    };
+    let (_, list) = api
+        .call("GET", "/apis/v2beta1/pipelines?sort_by=name", None)
+        .await;
+    let names: Vec<&str> = list["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["control-flow", "data-passing", "titanic", "tracking"]
+    );
+    let titanic = list["pipelines"][2]["pipeline_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.call(
+        "DELETE",
+        &format!("/apis/v2beta1/pipelines/{titanic}?cascade=true"),
+        None,
+    )
+    .await;
+    drop(api);
+    drop(server);
+    let again = open().await;
+    let (_, list) = Api {
+        router: again.router(),
+        _home: tempfile::tempdir().unwrap(),
+    }
+    .call("GET", "/apis/v2beta1/pipelines", None)
+    .await;
+    assert_eq!(
+        list["total_size"],
+        json!(3),
+        "a deleted example stays deleted"
+    );
 }

@@ -104,6 +104,9 @@ pub struct ServerFlags {
     /// Where lightweight components' Python environments are kept (default `HOME/venvs`).
     #[arg(long, env = "PENSTOCK_VENVS", value_name = "DIR")]
     pub venvs: Option<PathBuf>,
+    /// Do not register the example pipelines in a fresh home.
+    #[arg(long, env = "PENSTOCK_NO_EXAMPLES")]
+    pub no_examples: bool,
 }
 
 /// `penstock recurring-runs ...`.

@@ -26,6 +26,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             v => KfpRuntime::Version(v.to_string()),
         },
         venvs_dir: flags.venvs.map(crate::cli::absolute),
+        register_examples: !flags.no_examples,
     };
     use tokio::signal::unix::{signal, SignalKind};
     let (mut sigint, mut sigterm) = match (

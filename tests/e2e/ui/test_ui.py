@@ -138,6 +138,9 @@ def test_every_page_loads(browser, data):
         open_page(browser, route, title)
         time.sleep(0.3)
         shot(browser, name)
+    # A fresh home starts with the example pipelines registered.
+    open_page(browser, "/pipelines", "Pipelines")
+    wait_for(browser, lambda d: "titanic" in d.find_element(By.TAG_NAME, "main").text, what="examples listed")
     # The pipeline page draws its graph: two tasks and the edge between them.
     open_page(browser, f"/pipelines/details/{data['pipeline']}", "ui-greeting")
     assert len(browser.find_elements(By.CSS_SELECTOR, ".graph .node")) == 2
