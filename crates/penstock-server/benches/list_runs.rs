@@ -152,6 +152,12 @@ fn main() {
         measure(&client, "one experiment's runs (1 in 10)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}", experiments[3]), 300).await;
         let filter = r#"{"predicates":[{"key":"state","operation":"EQUALS","string_value":"FAILED"}]}"#;
         measure(&client, "filter state = FAILED", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(filter)), 300).await;
+        // What the web UI asks for: the runs page (not archived, newest first), an experiment's
+        // page, and the experiments page's recent-runs request.
+        let active = r#"{"predicates":[{"key":"storage_state","operation":"EQUALS","string_value":"AVAILABLE"}]}"#;
+        measure(&client, "UI runs page (not archived, newest first)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(active)), 300).await;
+        measure(&client, "UI experiment page runs", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}&filter={}", experiments[3], urlencode(active)), 300).await;
+        measure(&client, "UI experiments page (200 recent runs)", &format!("{api}/runs?page_size=200&sort_by=created_at%20desc"), 100).await;
         let filter = r#"{"predicates":[{"key":"name","operation":"IS_SUBSTRING","string_value":"run-00001"}]}"#;
         measure(&client, "filter name IS_SUBSTRING (full scan)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
 

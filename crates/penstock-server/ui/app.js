@@ -117,7 +117,9 @@ async function experimentNames() {
 
 function runsTable(scope) {
   const box = h('section', { 'aria-label': 'Runs' });
-  const state = { tokens: [''], page: 0, filter: '', archived: false, selected: new Set() };
+  const state = { tokens: [''], page: 0, filter: '', archived: false, selected: new Set(), sort: 'created_at desc' };
+  const sortSel = h('select', { 'aria-label': 'Sort runs' }, [['created_at desc', 'Newest first'], ['created_at', 'Oldest first'], ['name', 'Name A–Z'], ['name desc', 'Name Z–A'], ['finished_at desc', 'Recently finished']].map(([v, l]) => h('option', { value: v }, l)));
+  sortSel.addEventListener('change', () => { state.sort = sortSel.value; state.tokens = ['']; state.page = 0; load(); });
   const filterInput = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter runs by name' });
   filterInput.addEventListener('input', () => { state.filter = filterInput.value; state.tokens = ['']; state.page = 0; load(); });
   const archivedBox = h('input', { type: 'checkbox', id: 'show-archived' });
@@ -127,7 +129,7 @@ function runsTable(scope) {
   const del = h('button', { disabled: true, onclick: async () => { if (!confirm('Delete the selected runs and their artifacts?')) return; for (const id of state.selected) await api(`${API}/runs/${id}`, { method: 'DELETE' }); state.selected.clear(); load(); } }, 'Delete');
   const body = h('div');
   const pager = h('div', { class: 'toolbar' });
-  box.append(h('div', { class: 'toolbar' }, filterInput, h('label', { for: 'show-archived', style: 'display:inline;font-weight:400' }, archivedBox, ' Archived'), compare, archive, del), body, pager);
+  box.append(h('div', { class: 'toolbar' }, filterInput, sortSel, h('label', { for: 'show-archived', style: 'display:inline;font-weight:400' }, archivedBox, ' Archived'), compare, archive, del), body, pager);
   let names = {};
   function updateButtons() {
     const n = state.selected.size;
@@ -138,10 +140,10 @@ function runsTable(scope) {
   async function load() {
     try {
       if (!Object.keys(names).length) names = await experimentNames();
-      const preds = [{ key: 'storage_state', operation: state.archived ? 'EQUALS' : 'NOT_EQUALS', string_value: 'ARCHIVED' }];
+      const preds = [{ key: 'storage_state', operation: 'EQUALS', string_value: state.archived ? 'ARCHIVED' : 'AVAILABLE' }];
       if (state.filter) preds.push({ key: 'name', operation: 'IS_SUBSTRING', string_value: state.filter });
       if (scope.recurringRunId) preds.push({ key: 'recurring_run_id', operation: 'EQUALS', string_value: scope.recurringRunId });
-      let url = `${API}/runs?page_size=20&sort_by=created_at%20desc&filter=${filterJson(preds)}`;
+      let url = `${API}/runs?page_size=20&sort_by=${encodeURIComponent(state.sort)}&filter=${filterJson(preds)}`;
       if (scope.experimentId) url += '&experiment_id=' + scope.experimentId;
       if (state.tokens[state.page]) url += '&page_token=' + state.tokens[state.page];
       const list = await api(url);

@@ -5,3 +5,6 @@ ALTER TABLE recurring_runs ADD COLUMN last_tick_ms INTEGER;
 ALTER TABLE recurring_runs ADD COLUMN last_index INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE recurring_runs ADD COLUMN last_error TEXT;
 CREATE INDEX recurring_runs_enabled ON recurring_runs (enabled);
+-- The UI lists available (not archived) runs newest first.
+CREATE INDEX runs_by_storage ON runs (storage_state, created_at_ms, run_id);
+CREATE INDEX runs_by_experiment_storage ON runs (experiment_id, storage_state, created_at_ms, run_id);

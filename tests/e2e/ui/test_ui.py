@@ -138,6 +138,10 @@ def test_every_page_loads(browser, data):
         open_page(browser, route, title)
         time.sleep(0.3)
         shot(browser, name)
+    # The runs list sorts by name on request.
+    open_page(browser, "/runs", "Runs")
+    Select(browser.find_element(By.CSS_SELECTOR, 'select[aria-label="Sort runs"]')).select_by_visible_text("Name A–Z")
+    wait_for(browser, lambda d: [r.find_elements(By.TAG_NAME, "a")[0].text for r in d.find_elements(By.CSS_SELECTOR, "tr[data-run]")][:2] == ["learn-3", "learn-5"], what="sorted by name")
     # A fresh home starts with the example pipelines registered.
     open_page(browser, "/pipelines", "Pipelines")
     wait_for(browser, lambda d: "titanic" in d.find_element(By.TAG_NAME, "main").text, what="examples listed")
