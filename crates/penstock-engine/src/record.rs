@@ -152,6 +152,41 @@ pub struct TaskRecord {
     pub log_uri: Option<String>,
 }
 
+impl TaskRecord {
+    /// The scalars this task produced, by name: numeric output parameters, and the numeric
+    /// metadata of its `system.Metrics` and `system.ClassificationMetrics` artifacts.
+    pub fn scalars(&self) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        if !matches!(self.kind, TaskKind::Container | TaskKind::Importer)
+            || !self.state.produced_outputs()
+        {
+            return out;
+        }
+        for (name, value) in &self.outputs.parameters {
+            if let (true, Some(v)) = (value.is_number(), value.as_f64()) {
+                out.push((name.clone(), v));
+            }
+        }
+        for artifact in self.outputs.artifacts.values().flatten() {
+            if !matches!(
+                artifact.schema_title.as_str(),
+                "system.Metrics" | "system.ClassificationMetrics"
+            ) {
+                continue;
+            }
+            for (name, value) in &artifact.metadata {
+                if name == "display_name" {
+                    continue;
+                }
+                if let (true, Some(v)) = (value.is_number(), value.as_f64()) {
+                    out.push((name.clone(), v));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// One execution attempt of a container task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptRecord {

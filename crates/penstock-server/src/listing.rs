@@ -86,8 +86,14 @@ pub fn list_request(
     let filter_text = param(params, "filter").map(str::to_string);
     if let Some(t) = &token {
         if let Some(s) = &sort_text {
-            let (field, desc) = parse_sort(entity, s)?;
-            if field.name != t.sort || desc != t.desc {
+            let (name, desc) = match parse_metric_sort(entity, s)? {
+                Some((m, desc)) => (format!("metric:{m}"), desc),
+                None => {
+                    let (field, desc) = parse_sort(entity, s)?;
+                    (field.name.to_string(), desc)
+                }
+            };
+            if name != t.sort || desc != t.desc {
                 return Err(ApiError::invalid(format!(
                     "page_token was made for sort_by '{}{}', not '{s}'",
                     t.sort,
@@ -103,20 +109,28 @@ pub fn list_request(
             }
         }
     }
-    let (sort, desc) = match (&token, &sort_text) {
-        (Some(t), _) => (
-            entity.field(&t.sort).ok_or_else(|| {
-                ApiError::invalid(format!("page_token: unknown sort field '{}'", t.sort))
-            })?,
-            t.desc,
-        ),
-        (None, Some(s)) => parse_sort(entity, s)?,
-        (None, None) => (
-            entity
-                .field("created_at")
-                .ok_or_else(|| ApiError::internal("no created_at field"))?,
-            false,
-        ),
+    let created_at = entity
+        .field("created_at")
+        .ok_or_else(|| ApiError::internal("no created_at field"))?;
+    let (sort, desc, sort_metric) = match (&token, &sort_text) {
+        (Some(t), _) => match t.sort.strip_prefix("metric:") {
+            Some(m) if entity == Entity::Runs => (created_at, t.desc, Some(m.to_string())),
+            _ => (
+                entity.field(&t.sort).ok_or_else(|| {
+                    ApiError::invalid(format!("page_token: unknown sort field '{}'", t.sort))
+                })?,
+                t.desc,
+                None,
+            ),
+        },
+        (None, Some(s)) => match parse_metric_sort(entity, s)? {
+            Some((metric, desc)) => (created_at, desc, Some(metric)),
+            None => {
+                let (field, desc) = parse_sort(entity, s)?;
+                (field, desc, None)
+            }
+        },
+        (None, None) => (created_at, false, None),
     };
     let filter = match (&token, &filter_text) {
         (Some(t), _) => t.filter.clone(),
@@ -129,8 +143,10 @@ pub fn list_request(
     }
     if let Some(t) = &token {
         let kind_ok = matches!(
-            (&t.after.value, sort.kind),
-            (FieldValue::Int(_), FieldKind::Time) | (FieldValue::Text(_), FieldKind::Text)
+            (&t.after.value, sort_metric.is_some(), sort.kind),
+            (FieldValue::Int(_) | FieldValue::Float(_), true, _)
+                | (FieldValue::Int(_), false, FieldKind::Time)
+                | (FieldValue::Text(_), false, FieldKind::Text)
         );
         if !kind_ok {
             return Err(ApiError::invalid("page_token is malformed"));
@@ -143,8 +159,12 @@ pub fn list_request(
             desc,
             after: token.map(|t| t.after),
             limit,
+            sort_metric: sort_metric.clone(),
         },
-        sort_name: sort.name.to_string(),
+        sort_name: match &sort_metric {
+            Some(m) => format!("metric:{m}"),
+            None => sort.name.to_string(),
+        },
         filter,
     })
 }
@@ -159,6 +179,29 @@ fn decode_token(text: &str) -> ApiResult<Token> {
         .decode(text.trim_end_matches('='))
         .map_err(|_| bad())?;
     serde_json::from_slice(&bytes).map_err(|_| bad())
+}
+
+/// `metric:<name>[ desc]` (runs only): sort by a scalar the run's tasks produced.
+fn parse_metric_sort(entity: Entity, text: &str) -> ApiResult<Option<(String, bool)>> {
+    let Some(rest) = text.trim().strip_prefix("metric:") else {
+        return Ok(None);
+    };
+    if entity != Entity::Runs {
+        return Err(ApiError::invalid(format!(
+            "sort_by '{text}': only runs can be sorted by a metric"
+        )));
+    }
+    let (name, desc) = match rest.rsplit_once(' ') {
+        Some((n, d)) if d.eq_ignore_ascii_case("desc") => (n.trim(), true),
+        Some((n, d)) if d.eq_ignore_ascii_case("asc") => (n.trim(), false),
+        _ => (rest.trim(), false),
+    };
+    if name.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "sort_by '{text}': expected metric:<name>"
+        )));
+    }
+    Ok(Some((name.to_string(), desc)))
 }
 
 fn parse_sort(entity: Entity, text: &str) -> ApiResult<(Field, bool)> {

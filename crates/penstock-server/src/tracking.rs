@@ -59,8 +59,6 @@ pub struct RunMetrics {
     pub series: Vec<Series>,
 }
 
-const SCALAR_ARTIFACTS: [&str; 2] = ["system.Metrics", "system.ClassificationMetrics"];
-
 /// Collects a run's config, scalars and curves; `home` holds the logged points.
 pub fn run_metrics(home: &Path, run: &RunRecord, tasks: &[TaskRecord]) -> RunMetrics {
     let config = run
@@ -85,31 +83,12 @@ pub fn run_metrics(home: &Path, run: &RunRecord, tasks: &[TaskRecord]) -> RunMet
                     .collect(),
             );
         }
-        for (name, value) in &task.outputs.parameters {
-            if let Some(v) = value.as_f64().filter(|_| value.is_number()) {
-                scalars.push(Scalar {
-                    task: task.path.clone(),
-                    name: name.clone(),
-                    value: v,
-                });
-            }
-        }
-        for artifact in task.outputs.artifacts.values().flatten() {
-            if !SCALAR_ARTIFACTS.contains(&artifact.schema_title.as_str()) {
-                continue;
-            }
-            for (name, value) in &artifact.metadata {
-                if name == "display_name" {
-                    continue;
-                }
-                if let Some(v) = value.as_f64().filter(|_| value.is_number()) {
-                    scalars.push(Scalar {
-                        task: task.path.clone(),
-                        name: name.clone(),
-                        value: v,
-                    });
-                }
-            }
+        for (name, value) in task.scalars() {
+            scalars.push(Scalar {
+                task: task.path.clone(),
+                name,
+                value,
+            });
         }
         let mut by_name: Vec<Series> = Vec::new();
         for p in read_points(&points_file(home, &run.run_id, &task.path)) {

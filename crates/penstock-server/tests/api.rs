@@ -502,3 +502,92 @@ async fn a_fresh_home_gets_the_examples_once() {
         "a deleted example stays deleted"
     );
 }
+
+#[tokio::test]
+async fn runs_sort_by_a_metric_across_pages() {
+    let api = api().await;
+    let mut ids = Vec::new();
+    for value in ["0.5", "2", "1"] {
+        let command = json!([
+            "sh",
+            "-c",
+            "mkdir -p \"$(dirname \"$1\")\" && printf %s \"$0\" > \"$1\"",
+            value,
+            "{{$.outputs.parameters['score'].output_file}}"
+        ]);
+        let outputs = json!({"parameters": {"score": {"parameterType": "NUMBER_DOUBLE"}}});
+        let (_, run) = api
+            .call("POST", "/apis/v2beta1/runs", Some(json!({"display_name": format!("score-{value}"), "pipeline_spec": spec(command, outputs)})))
+            .await;
+        let run_id = run["run_id"].as_str().unwrap().to_string();
+        assert_eq!(api.wait_run(&run_id).await["state"], "SUCCEEDED");
+        ids.push(run_id);
+    }
+    let (_, none) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/runs",
+            Some(json!({"display_name": "no-score", "pipeline_spec": trivial()})),
+        )
+        .await;
+    api.wait_run(none["run_id"].as_str().unwrap()).await;
+    let names = |v: &Value| -> Vec<String> {
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["display_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, first) = api
+        .call(
+            "GET",
+            "/apis/v2beta1/runs?page_size=2&sort_by=metric:score%20desc",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    assert_eq!(names(&first), ["score-2", "score-1"]);
+    let token = first["next_page_token"].as_str().unwrap();
+    let (_, second) = api
+        .call(
+            "GET",
+            &format!("/apis/v2beta1/runs?page_size=2&page_token={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&second),
+        ["score-0.5", "no-score"],
+        "runs without the metric sort last"
+    );
+    let (_, scalars) = api
+        .call(
+            "GET",
+            &format!("/apis/penstock/v1/scalars?run_ids={},{}", ids[0], ids[1]),
+            None,
+        )
+        .await;
+    let got: Vec<(String, f64)> = scalars["scalars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap().to_string(),
+                x["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 2);
+    assert!(got.contains(&("score".into(), 0.5)) && got.contains(&("score".into(), 2.0)));
+    let (s, b) = api
+        .call(
+            "GET",
+            "/apis/v2beta1/experiments?sort_by=metric:score",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "only runs");
+}

@@ -118,8 +118,23 @@ async function experimentNames() {
 function runsTable(scope) {
   const box = h('section', { 'aria-label': 'Runs' });
   const state = { tokens: [''], page: 0, filter: '', archived: false, selected: new Set(), sort: 'created_at desc' };
-  const sortSel = h('select', { 'aria-label': 'Sort runs' }, [['created_at desc', 'Newest first'], ['created_at', 'Oldest first'], ['name', 'Name A–Z'], ['name desc', 'Name Z–A'], ['finished_at desc', 'Recently finished']].map(([v, l]) => h('option', { value: v }, l)));
+  const BASE_SORTS = [['created_at desc', 'Newest first'], ['created_at', 'Oldest first'], ['name', 'Name A–Z'], ['name desc', 'Name Z–A'], ['finished_at desc', 'Recently finished']];
+  const sortSel = h('select', { 'aria-label': 'Sort runs' });
+  function sortOptions() {
+    const opts = BASE_SORTS.concat(state.metrics.flatMap(m => [[`metric:${m} desc`, `${m} (highest first)`], [`metric:${m}`, `${m} (lowest first)`]]));
+    fill(sortSel, opts.map(([v, l]) => h('option', { value: v, selected: v === state.sort }, l)));
+  }
+  state.metrics = [];
+  sortOptions();
   sortSel.addEventListener('change', () => { state.sort = sortSel.value; state.tokens = ['']; state.page = 0; load(); });
+  const metricNames = h('datalist', { id: 'metric-names' });
+  api(PAPI + '/scalar-names').then(r => fill(metricNames, r.names.map(n => h('option', { value: n })))).catch(() => {});
+  const metricInput = h('input', { list: 'metric-names', placeholder: 'Metric columns, e.g. accuracy, loss', 'aria-label': 'Metric columns' });
+  metricInput.addEventListener('change', () => {
+    state.metrics = metricInput.value.split(',').map(x => x.trim()).filter(Boolean);
+    if (state.sort.startsWith('metric:') && !state.metrics.includes(state.sort.slice(7).replace(/ desc$/, ''))) state.sort = 'created_at desc';
+    sortOptions(); load();
+  });
   const filterInput = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter runs by name' });
   filterInput.addEventListener('input', () => { state.filter = filterInput.value; state.tokens = ['']; state.page = 0; load(); });
   const archivedBox = h('input', { type: 'checkbox', id: 'show-archived' });
@@ -129,7 +144,7 @@ function runsTable(scope) {
   const del = h('button', { disabled: true, onclick: async () => { if (!confirm('Delete the selected runs and their artifacts?')) return; for (const id of state.selected) await api(`${API}/runs/${id}`, { method: 'DELETE' }); state.selected.clear(); load(); } }, 'Delete');
   const body = h('div');
   const pager = h('div', { class: 'toolbar' });
-  box.append(h('div', { class: 'toolbar' }, filterInput, sortSel, h('label', { for: 'show-archived', style: 'display:inline;font-weight:400' }, archivedBox, ' Archived'), compare, archive, del), body, pager);
+  box.append(h('div', { class: 'toolbar' }, filterInput, sortSel, metricInput, metricNames, h('label', { for: 'show-archived', style: 'display:inline;font-weight:400' }, archivedBox, ' Archived'), compare, archive, del), body, pager);
   let names = {};
   function updateButtons() {
     const n = state.selected.size;
@@ -149,13 +164,19 @@ function runsTable(scope) {
       const list = await api(url);
       const runs = list.runs || [];
       state.tokens[state.page + 1] = list.next_page_token || '';
-      fill(body, runs.length ? table(['', 'Run name', 'Status', 'Duration', 'Experiment', 'Pipeline version', 'Start time'], runs.map(r => {
+      const values = {};
+      if (state.metrics.length && runs.length) {
+        const sc = await api(`${PAPI}/scalars?run_ids=${runs.map(r => r.run_id).join(',')}`);
+        for (const x of sc.scalars) { const k = x.run_id + '\u0000' + x.name; values[k] = k in values ? Math.max(values[k], x.value) : x.value; }
+      }
+      fill(body, runs.length ? table(['', 'Run name', 'Status', 'Duration', 'Experiment', 'Pipeline version', 'Start time', ...state.metrics], runs.map(r => {
         const box = h('input', { type: 'checkbox', 'aria-label': 'Select ' + r.display_name, checked: state.selected.has(r.run_id) });
         box.addEventListener('change', () => { box.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id); updateButtons(); });
         const ref = r.pipeline_version_reference;
         return h('tr', { 'data-run': r.run_id }, h('td', {}, box), h('td', {}, h('a', { href: '#/runs/details/' + r.run_id }, r.display_name)), h('td', {}, status(r.state)),
           h('td', {}, duration(r.created_at, r.finished_at)), h('td', {}, r.experiment_id ? h('a', { href: '#/experiments/details/' + r.experiment_id }, names[r.experiment_id] || r.experiment_id) : '–'),
-          h('td', {}, ref ? h('a', { href: `#/pipelines/details/${ref.pipeline_id}/version/${ref.pipeline_version_id}` }, 'version') : h('span', { class: 'muted' }, 'inline spec')), h('td', {}, when(r.created_at)));
+          h('td', {}, ref ? h('a', { href: `#/pipelines/details/${ref.pipeline_id}/version/${ref.pipeline_version_id}` }, 'version') : h('span', { class: 'muted' }, 'inline spec')), h('td', {}, when(r.created_at)),
+          state.metrics.map(m => { const v = values[r.run_id + '\u0000' + m]; return h('td', { 'data-metric': m }, v === undefined ? '–' : num(v)); }));
       }), { 'aria-label': 'Runs' }) : h('p', { class: 'muted' }, 'No runs.'));
       fill(pager, h('span', { class: 'muted' }, `${list.total_size || 0} runs · page ${state.page + 1}`),
         h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),

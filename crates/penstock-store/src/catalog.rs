@@ -498,13 +498,18 @@ impl SqliteStore {
         rows.truncate(query.limit as usize);
         let next = match (more, rows.last()) {
             (true, Some(last)) => {
-                let value = match query.sort.kind {
-                    crate::list::FieldKind::Time => {
-                        FieldValue::Int(last.try_get("page_sort_value").map_err(err)?)
+                let value = match (&query.sort_metric, query.sort.kind) {
+                    (Some(_), _) => {
+                        FieldValue::Float(last.try_get("page_sort_value").map_err(err)?)
                     }
-                    crate::list::FieldKind::Text => {
-                        FieldValue::Text(last.try_get("page_sort_value").map_err(err)?)
-                    }
+                    (None, kind) => match kind {
+                        crate::list::FieldKind::Time => {
+                            FieldValue::Int(last.try_get("page_sort_value").map_err(err)?)
+                        }
+                        crate::list::FieldKind::Text => {
+                            FieldValue::Text(last.try_get("page_sort_value").map_err(err)?)
+                        }
+                    },
                 };
                 Some(crate::list::Cursor {
                     value,
@@ -1080,6 +1085,33 @@ impl SqliteStore {
         .map_err(db)?;
         touched(&done, || format!("recurring run '{id}'"))?;
         Ok(())
+    }
+
+    /// The scalars of these runs: `(run_id, task path, name, value)`.
+    pub async fn run_scalars(
+        &self,
+        run_ids: &[String],
+    ) -> Result<Vec<(String, String, String, f64)>, StoreError> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT run_id, task_path, name, value FROM run_scalars WHERE run_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in run_ids {
+            list.push_bind(id.clone());
+        }
+        q.push(") ORDER BY run_id, task_path, name");
+        q.build_query_as().fetch_all(&self.pool).await.map_err(err)
+    }
+
+    /// Every scalar name any run produced (for choosing metric columns).
+    pub async fn scalar_names(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT DISTINCT name FROM run_scalars ORDER BY name LIMIT 500")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)
     }
 
     /// The newest artifacts first.

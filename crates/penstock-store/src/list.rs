@@ -186,11 +186,13 @@ impl Entity {
 }
 
 /// A value compared against a field: text, or a time in milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FieldValue {
     /// Milliseconds since the epoch (time fields).
     Int(i64),
+    /// A metric value.
+    Float(f64),
     /// Text.
     Text(String),
 }
@@ -228,7 +230,7 @@ pub struct Predicate {
 }
 
 /// Where the previous page ended.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cursor {
     /// The sort field's value in the last row.
     pub value: FieldValue,
@@ -247,6 +249,9 @@ pub struct ListQuery {
     pub desc: bool,
     /// Continue after this row.
     pub after: Option<Cursor>,
+    /// Runs only: sort by this metric (the largest value of that name any task produced; runs
+    /// without it sort as the smallest) instead of `sort`.
+    pub sort_metric: Option<String>,
     /// Rows per page.
     pub limit: u32,
 }
@@ -265,6 +270,7 @@ pub struct Page<T> {
 fn push_value(b: &mut QueryBuilder<Sqlite>, v: &FieldValue) {
     match v {
         FieldValue::Int(i) => b.push_bind(*i),
+        FieldValue::Float(f) => b.push_bind(*f),
         FieldValue::Text(t) => b.push_bind(t.clone()),
     };
 }
@@ -300,6 +306,7 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, predicates: &[Predicate]) {
                 let needle = match p.values.first() {
                     Some(FieldValue::Text(t)) => t.clone(),
                     Some(FieldValue::Int(i)) => i.to_string(),
+                    Some(FieldValue::Float(f)) => f.to_string(),
                     None => String::new(),
                 };
                 let escaped = needle
@@ -332,20 +339,37 @@ pub(crate) fn page_sql(
     let table = entity.table();
     let key = entity.key();
     let sort = query.sort.expr();
-    let mut select = QueryBuilder::new(format!(
-        "SELECT {columns}, {sort} AS page_sort_value FROM {table} WHERE 1"
-    ));
+    // The sort expression, with the metric name bound where it is a metric.
+    let push_sort = |b: &mut QueryBuilder<Sqlite>| match &query.sort_metric {
+        Some(name) => {
+            b.push(format!(
+                "COALESCE((SELECT MAX(s.value) FROM run_scalars s WHERE s.run_id = {table}.{key} AND s.name = "
+            ));
+            b.push_bind(name.clone());
+            b.push("), -1e308)");
+        }
+        None => {
+            b.push(&sort);
+        }
+    };
+    let mut select = QueryBuilder::new(format!("SELECT {columns}, "));
+    push_sort(&mut select);
+    select.push(format!(" AS page_sort_value FROM {table} WHERE 1"));
     push_conditions(&mut select, &query.predicates);
     if let Some(after) = &query.after {
         let cmp = if query.desc { "<" } else { ">" };
-        select.push(format!(" AND ({sort}, {key}) {cmp} ("));
+        select.push(" AND (");
+        push_sort(&mut select);
+        select.push(format!(", {key}) {cmp} ("));
         push_value(&mut select, &after.value);
         select.push(", ");
         select.push_bind(after.key.clone());
         select.push(")");
     }
     let dir = if query.desc { "DESC" } else { "ASC" };
-    select.push(format!(" ORDER BY {sort} {dir}, {key} {dir} LIMIT "));
+    select.push(" ORDER BY ");
+    push_sort(&mut select);
+    select.push(format!(" {dir}, {key} {dir} LIMIT "));
     select.push_bind(query.limit as i64 + 1);
 
     let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {table} WHERE 1"));
@@ -386,6 +410,7 @@ mod tests {
                 key: "k".into(),
             }),
             limit: 10,
+            sort_metric: None,
         };
         let (select, count) = page_sql(Entity::Runs, "*", &q);
         let sql = select.sql().as_str().to_string();

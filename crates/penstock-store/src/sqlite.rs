@@ -380,6 +380,18 @@ impl RunStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
+        for (name, value) in task.scalars() {
+            sqlx::query(
+                "INSERT OR REPLACE INTO run_scalars (run_id, task_path, name, value) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&task.run_id)
+            .bind(&task.path)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
         let changed = previous.as_deref() != Some(task.state.name());
         if changed || (task.state == TaskState::Running && message.is_some()) {
             sqlx::query(

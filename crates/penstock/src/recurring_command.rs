@@ -216,6 +216,7 @@ async fn list(store: &SqliteStore) -> CommandResult {
         desc: false,
         after: None,
         limit: 200,
+        sort_metric: None,
     };
     let page = store
         .list_recurring_runs(&query)

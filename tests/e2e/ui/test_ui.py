@@ -213,6 +213,26 @@ def test_compare_two_runs_shows_their_metrics(browser, data):
     shot(browser, "compare-metrics")
 
 
+def test_runs_list_shows_metric_columns_and_sorts_by_them(browser, data):
+    open_page(browser, f"/experiments/details/{data['experiment']}", "ui-exp")
+    field = browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Metric columns"]')
+    field.send_keys("accuracy\n")
+    field.send_keys("\t")
+    sort = Select(browser.find_element(By.CSS_SELECTOR, 'select[aria-label="Sort runs"]'))
+    wait_for(browser, lambda d: "accuracy (highest first)" in [o.text for o in sort.options], what="metric sort option")
+    sort.select_by_visible_text("accuracy (highest first)")
+
+    def rows(d):
+        return [(r.find_elements(By.TAG_NAME, "a")[0].text, r.find_element(By.CSS_SELECTOR, 'td[data-metric="accuracy"]').text)
+                for r in d.find_elements(By.CSS_SELECTOR, "tr[data-run]")]
+    wait_for(browser, lambda d: rows(d)[:2] == [("learn-5", "0.8333"), ("learn-3", "0.75")], what="sorted by accuracy")
+    assert all(v == "–" for _, v in rows(browser)[2:]), "runs without the metric come last"
+    sort.select_by_visible_text("accuracy (lowest first)")
+    # Ascending: runs without the metric first, then 0.75, then 0.8333.
+    wait_for(browser, lambda d: rows(d)[-2:] == [("learn-3", "0.75"), ("learn-5", "0.8333")], what="lowest first")
+    shot(browser, "runs-metric-columns")
+
+
 def test_run_page_shows_config_summary_and_curves(browser, data):
     open_page(browser, f"/runs/details/{data['runs'][1]}", "learn-5")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'section[aria-label="Tracking"] svg.chart'), what="curve chart")

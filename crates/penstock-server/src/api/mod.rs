@@ -127,6 +127,8 @@ pub async fn healthz() -> Json<Value> {
         penstock_v1::recurring_schedule,
         penstock_v1::artifacts,
         penstock_v1::artifact,
+        penstock_v1::scalars,
+        penstock_v1::scalar_names,
         openapi,
     ),
     components(schemas(crate::wire::Status))
@@ -222,6 +224,11 @@ pub fn routes(state: ApiState) -> Router {
         .route(
             "/apis/penstock/v1/artifacts/{id}",
             get(penstock_v1::artifact),
+        )
+        .route("/apis/penstock/v1/scalars", get(penstock_v1::scalars))
+        .route(
+            "/apis/penstock/v1/scalar-names",
+            get(penstock_v1::scalar_names),
         )
         .route("/", get(ui::index))
         .route("/index.html", get(ui::index))

@@ -356,3 +356,45 @@ pub async fn artifact(
     let (artifact, events) = s.store.get_artifact(id).await?;
     Ok(Json(json!({ "artifact": artifact, "events": events })))
 }
+
+/// The scalars of several runs at once (`run_ids=a,b,c`, at most 200): one request for a whole
+/// runs-list page of metric columns.
+#[utoipa::path(get, path = "/apis/penstock/v1/scalars",
+    params(("run_ids" = String, Query, description = "comma-separated run ids")),
+    responses((status = 200, description = "{\"scalars\": [{run_id, task, name, value}]}"), (status = 400)))]
+pub async fn scalars(
+    State(s): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let ids: Vec<String> = q
+        .get("run_ids")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.len() > 200 {
+        return Err(ApiError::invalid(format!(
+            "run_ids: {} ids; at most 200",
+            ids.len()
+        )));
+    }
+    let rows = s.store.run_scalars(&ids).await?;
+    let scalars: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(run_id, task, name, value)| {
+            json!({"run_id": run_id, "task": task, "name": name, "value": value})
+        })
+        .collect();
+    Ok(Json(json!({ "scalars": scalars })))
+}
+
+/// Every scalar name runs have produced (the metric columns one can choose).
+#[utoipa::path(get, path = "/apis/penstock/v1/scalar-names",
+    responses((status = 200, description = "{\"names\": [...]}")))]
+pub async fn scalar_names(State(s): State<ApiState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(json!({ "names": s.store.scalar_names().await? })))
+}
