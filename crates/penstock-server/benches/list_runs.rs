@@ -8,7 +8,7 @@
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use penstock_engine::{RunRecord, RunState, TaskIo};
+use penstock_engine::{RunRecord, RunState, RunStore, TaskIo, TaskKind, TaskRecord, TaskState};
 use penstock_launcher::python_env::KfpRuntime;
 use penstock_server::{Server, ServerConfig};
 use penstock_store::{ExperimentRow, RunMeta, SqliteStore, StorageState};
@@ -74,6 +74,34 @@ async fn seed(store: &SqliteStore, runs: usize) -> Vec<String> {
         let mut meta = RunMeta::in_experiment(experiments[i % 10].clone(), &run);
         meta.description = "seeded".into();
         store.insert_run_with_meta(&run, &meta).await.expect("run");
+        if i % 10 == 0 {
+            // One run in ten has a scalar to sort by.
+            let mut outputs = TaskIo::default();
+            outputs
+                .parameters
+                .insert("score".into(), json!(i as f64 / 7.0));
+            let task = TaskRecord {
+                task_id: uuid::Uuid::new_v4().to_string(),
+                run_id: run.run_id.clone(),
+                parent_task_id: None,
+                path: "t".into(),
+                name: "t".into(),
+                kind: TaskKind::Container,
+                state: TaskState::Succeeded,
+                iteration: None,
+                created_at: created,
+                started_at: Some(created),
+                finished_at: Some(created),
+                inputs: TaskIo::default(),
+                outputs,
+                error: None,
+                attempts: 1,
+                cache: None,
+                fingerprint: None,
+                log_uri: None,
+            };
+            store.upsert_task(&task, None).await.expect("task");
+        }
     }
     experiments
 }
@@ -158,6 +186,7 @@ fn main() {
         measure(&client, "UI runs page (not archived, newest first)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(active)), 300).await;
         measure(&client, "UI experiment page runs", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}&filter={}", experiments[3], urlencode(active)), 300).await;
         measure(&client, "UI experiments page (200 recent runs)", &format!("{api}/runs?page_size=200&sort_by=created_at%20desc"), 100).await;
+        measure(&client, "sorted by metric:score desc (UI metric column)", &format!("{api}/runs?page_size=20&sort_by=metric%3Ascore%20desc"), 50).await;
         let filter = r#"{"predicates":[{"key":"name","operation":"IS_SUBSTRING","string_value":"run-00001"}]}"#;
         measure(&client, "filter name IS_SUBSTRING (full scan)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
 
