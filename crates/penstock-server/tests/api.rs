@@ -591,3 +591,37 @@ async fn runs_sort_by_a_metric_across_pages() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_status(&b, 3, "only runs");
 }
+
+#[tokio::test]
+async fn markdown_artifacts_render_to_html() {
+    let api = api().await;
+    let command = json!([
+        "sh",
+        "-c",
+        "mkdir -p \"$(dirname \"$0\")\" && printf '# Title\\n\\nsome *words*\\n' > \"$0\"",
+        "{{$.outputs.artifacts['report'].path}}"
+    ]);
+    let outputs = json!({"artifacts": {"report": {"artifactType": {"schemaTitle": "system.Markdown", "schemaVersion": "0.0.1"}}}});
+    let (_, run) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/runs",
+            Some(json!({"display_name": "md", "pipeline_spec": spec(command, outputs)})),
+        )
+        .await;
+    let run_id = run["run_id"].as_str().unwrap();
+    assert_eq!(api.wait_run(run_id).await["state"], "SUCCEEDED");
+    let base = format!("/apis/penstock/v1/runs/{run_id}/tasks/t/artifacts/report");
+    let (s, html) = api.call("GET", &format!("{base}?format=html"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let html = html.as_str().unwrap();
+    assert!(
+        html.contains("<h1>Title</h1>") && html.contains("<em>words</em>"),
+        "{html}"
+    );
+    let (_, raw) = api.call("GET", &base, None).await;
+    assert_eq!(raw, json!("# Title\n\nsome *words*\n"));
+    let (s, b) = api.call("GET", &format!("{base}?format=pdf"), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "format");
+}

@@ -269,12 +269,20 @@ function graph(nodes, edges, onSelect, selected) {
   return h('div', { class: 'graph' }, root);
 }
 
-function runGraphModel(run) {
+// Sub-DAGs, loops and iterations in `collapsed` hide what they contain.
+function runGraphModel(run, collapsed) {
   const spec = specOf(run);
-  const tasks = (run.run_details && run.run_details.task_details) || [];
+  const all = (run.run_details && run.run_details.task_details) || [];
+  const byId = {};
+  for (const t of all) byId[t.task_id] = t;
+  const hidden = t => { for (let p = t.parent_task_id; p; p = byId[p] && byId[p].parent_task_id) if (collapsed && collapsed.has(p)) return true; return false; };
+  const childCount = {};
+  for (const t of all) if (t.parent_task_id) childCount[t.parent_task_id] = (childCount[t.parent_task_id] || 0) + 1;
+  const tasks = all.filter(t => !hidden(t));
   const byPath = {};
   for (const t of tasks) byPath[t.penstock.path] = t;
-  const nodes = tasks.map(t => ({ id: t.task_id, path: t.penstock.path, label: t.display_name, state: t.penstock.state, kind: t.penstock.kind }));
+  const nodes = tasks.map(t => ({ id: t.task_id, path: t.penstock.path, state: t.penstock.state, kind: t.penstock.kind,
+    label: t.display_name + (collapsed && collapsed.has(t.task_id) && childCount[t.task_id] ? ` [+${childCount[t.task_id]}]` : '') }));
   const edges = [];
   for (const t of tasks) {
     if (t.parent_task_id) edges.push({ from: t.parent_task_id, to: t.task_id, contains: true });
@@ -355,6 +363,8 @@ async function artifactView(runId, taskId, name, a) {
     const roc = rocSeries(meta, name); if (roc) box.append(lineChart('ROC curve', [roc], 'false positive rate'));
   } else if (a.schema_title === 'system.HTML') {
     box.append(h('iframe', { class: 'html', sandbox: '', src: url, title: name }));
+  } else if (a.schema_title === 'system.Markdown') {
+    box.append(h('iframe', { class: 'html', sandbox: '', src: url + '?format=html', title: name }));
   } else if (!a.uri.includes('://') || a.uri.startsWith('file://')) {
     try {
       const r = await fetch(url);
@@ -390,7 +400,13 @@ async function runPage(id) {
     if (!t) return;
     const tabs = [['io', 'Input/Output'], ['details', 'Task details'], ['logs', 'Logs']];
     const body = h('div');
-    fill(panel, h('h2', {}, t.display_name, ' ', status(t.penstock.state)),
+    const children = (view.run.run_details.task_details || []).filter(c => c.parent_task_id === t.task_id);
+    const structure = children.length ? h('div', { class: 'toolbar' },
+      h('button', { id: 'toggle-children', onclick: () => { view.collapsed.has(t.task_id) ? view.collapsed.delete(t.task_id) : view.collapsed.add(t.task_id); renderPanel(); refreshGraphOnly(); } },
+        view.collapsed.has(t.task_id) ? `Expand (${children.length} inside)` : 'Collapse'),
+      t.penstock.kind === 'loop' && h('select', { 'aria-label': 'Show iteration', onchange: ev => { view.collapsed.delete(t.task_id); view.selected = ev.target.value; stopStreams(); renderPanel(); refreshGraphOnly(); } },
+        h('option', { value: '' }, 'Show iteration…'), children.map(c => h('option', { value: c.task_id }, c.display_name)))) : null;
+    fill(panel, h('h2', {}, t.display_name, ' ', status(t.penstock.state)), structure,
       h('div', { class: 'tabs', role: 'tablist' }, tabs.map(([k, label]) => h('button', { role: 'tab', 'aria-selected': String(view.tab === k), onclick: () => { view.tab = k; view.logFor = null; renderPanel(); } }, label))), body);
     if (view.tab === 'io') {
       for (const [side, io] of [['Inputs', t.penstock.inputs], ['Outputs', t.penstock.outputs]]) {
@@ -457,7 +473,15 @@ async function runPage(id) {
         run.storage_state === 'ARCHIVED' ? h('button', { onclick: () => act('unarchive') }, 'Restore') : h('button', { onclick: () => act('archive') }, 'Archive'),
         h('button', { onclick: () => { if (confirm('Delete this run and its artifacts?')) act('delete'); } }, 'Delete')),
       run.error && h('p', { class: 'error', role: 'status' }, run.error.message)));
-    const model = runGraphModel(run);
+    if (!view.collapsed) view.collapsed = new Set();
+    for (const t of run.run_details.task_details || []) {
+      // Loops with many iterations start collapsed; the user's choice sticks afterwards.
+      if (t.penstock.kind === 'loop' && !(view.seen || (view.seen = new Set())).has(t.task_id)) {
+        view.seen.add(t.task_id);
+        if ((run.run_details.task_details || []).filter(c => c.parent_task_id === t.task_id).length > 5) view.collapsed.add(t.task_id);
+      }
+    }
+    const model = runGraphModel(run, view.collapsed);
     fill(graphBox, model.nodes.length ? graph(model.nodes, model.edges, sel => { view.selected = sel; view.tab = view.tab || 'io'; stopStreams(); renderPanel(); refreshGraphOnly(); }, view.selected) : h('p', { class: 'muted' }, 'No tasks yet.'));
     const params = Object.entries((run.runtime_config || {}).parameters || {});
     fill(details, h('h2', {}, 'Details'), h('dl', { class: 'kv' }, h('dt', {}, 'Run ID'), h('dd', {}, run.run_id), h('dt', {}, 'Status'), h('dd', {}, status(s)),
@@ -469,7 +493,7 @@ async function runPage(id) {
     return run;
   }
   function stopStreams() { streams.forEach(c => c.abort()); streams = []; view.logFor = null; }
-  function refreshGraphOnly() { const model = runGraphModel(view.run); fill(graphBox, graph(model.nodes, model.edges, sel => { view.selected = sel; stopStreams(); renderPanel(); refreshGraphOnly(); }, view.selected)); }
+  function refreshGraphOnly() { const model = runGraphModel(view.run, view.collapsed); fill(graphBox, graph(model.nodes, model.edges, sel => { view.selected = sel; stopStreams(); renderPanel(); refreshGraphOnly(); }, view.selected)); }
   await refresh();
   every(1500, async () => { if (view.run && TERMINAL.includes(view.run.state) && view.ended) return; const r = await refresh().catch(() => null); if (r && TERMINAL.includes(r.state)) view.ended = true; });
 }

@@ -56,6 +56,12 @@ def learning(epochs: int = 3):
     learn(epochs=epochs)
 
 
+@dsl.pipeline(name="ui-loop")
+def looping():
+    with dsl.ParallelFor(items=["a", "b", "c", "d", "e", "f", "g", "h"]) as item:
+        say(text=item)
+
+
 @pytest.fixture(scope="module")
 def client():
     return kfp.Client(host=URL)
@@ -266,3 +272,24 @@ def test_phone_width_has_no_page_level_horizontal_scroll(browser, data):
         shot(browser, "phone-run-details")
     finally:
         browser.set_window_size(1280, 900)
+
+
+def test_big_loops_start_collapsed_and_expand_on_request(browser, client):
+    run = client.create_run_from_pipeline_func(looping, arguments={})
+    assert wait_run(client, run.run_id).state == "SUCCEEDED"
+    open_page(browser, f"/runs/details/{run.run_id}", "ui-loop")
+    nodes = lambda d: d.find_elements(By.CSS_SELECTOR, ".graph .node")
+    wait_for(browser, lambda d: len(nodes(d)) == 1, what="only the collapsed loop")
+    loop_path = nodes(browser)[0].get_attribute("data-task")
+    assert "[+8]" in nodes(browser)[0].text
+    node = lambda: browser.find_element(By.CSS_SELECTOR, f'.graph .node[data-task="{loop_path}"]')
+    node().click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'select[aria-label="Show iteration"]'), what="iteration picker")
+    Select(browser.find_element(By.CSS_SELECTOR, 'select[aria-label="Show iteration"]')).select_by_index(4)
+    # Picking an iteration expands the loop: the loop, 8 iterations and a task in each.
+    wait_for(browser, lambda d: len(nodes(d)) == 17, what="expanded loop")
+    assert browser.find_elements(By.CSS_SELECTOR, ".graph .node.selected")
+    node().click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "toggle-children"), what="collapse button")
+    browser.find_element(By.ID, "toggle-children").click()
+    wait_for(browser, lambda d: len(nodes(d)) == 1, what="collapsed again")

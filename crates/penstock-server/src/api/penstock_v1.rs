@@ -173,7 +173,8 @@ fn content_type(path: &std::path::Path) -> &'static str {
     params(("run_id" = String, Path), ("task_id" = String, Path, description = "task id or task path"),
         ("name" = String, Path, description = "output artifact name"),
         ("index" = Option<usize>, Query, description = "element of an artifact list"),
-        ("file" = Option<String>, Query, description = "a file inside a folder artifact")),
+        ("file" = Option<String>, Query, description = "a file inside a folder artifact"),
+        ("format" = Option<String>, Query, description = "`html` renders a Markdown file")),
     responses((status = 200, description = "the bytes, or {\"files\": [...]} for a folder"),
         (status = 400, description = "outside the artifact store"), (status = 404)))]
 pub async fn artifact_content(
@@ -228,12 +229,54 @@ pub async fn artifact_content(
         files.sort();
         return Ok(Json(json!({"uri": artifact.uri, "files": files})).into_response());
     }
+    match q.get("format").map(String::as_str) {
+        None | Some("") | Some("raw") => {}
+        Some("html") => return markdown_as_html(&target).await,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "format: '{other}'; expected raw, or html to render Markdown"
+            )))
+        }
+    }
     let file = tokio::fs::File::open(&target)
         .await
         .map_err(|e| ApiError::internal(format!("{}: {e}", target.display())))?;
     Ok((
         [(header::CONTENT_TYPE, content_type(&target))],
         Body::from_stream(ReaderStream::new(file)),
+    )
+        .into_response())
+}
+
+/// The largest Markdown artifact rendered to HTML.
+const MAX_MARKDOWN_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A Markdown artifact rendered to HTML (pulldown-cmark), for the UI's sandboxed viewer.
+async fn markdown_as_html(path: &std::path::Path) -> ApiResult<Response> {
+    let size = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?
+        .len();
+    if size > MAX_MARKDOWN_BYTES {
+        return Err(ApiError::failed_precondition(format!(
+            "{}: {size} bytes is too large to render (limit {MAX_MARKDOWN_BYTES}); download it raw",
+            path.display()
+        )));
+    }
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| ApiError::invalid(format!("{}: not UTF-8 text: {e}", path.display())))?;
+    let mut html = String::from(
+        "<!doctype html><meta charset=\"utf-8\"><body style=\"font-family:system-ui,sans-serif\">",
+    );
+    pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new(&text));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // Shown in a sandboxed frame; also refuse scripts if opened directly.
+            (header::CONTENT_SECURITY_POLICY, "script-src 'none'"),
+        ],
+        html,
     )
         .into_response())
 }
