@@ -56,6 +56,21 @@ def learning(epochs: int = 3):
     learn(epochs=epochs)
 
 
+@dsl.component
+def classify(metrics: dsl.Output[dsl.ClassificationMetrics], page: dsl.Output[dsl.HTML], notes: dsl.Output[dsl.Markdown]):
+    metrics.log_confusion_matrix(["cat", "dog"], [[7, 1], [2, 5]])
+    metrics.log_roc_curve([0.0, 0.2, 1.0], [0.0, 0.8, 1.0], [1.0, 0.5, 0.0])
+    with open(page.path, "w") as f:
+        f.write("<h2 id='hello'>Static HTML</h2>")
+    with open(notes.path, "w") as f:
+        f.write("# Notes\n\nwritten in *Markdown*")
+
+
+@dsl.pipeline(name="ui-classify")
+def classifying():
+    classify()
+
+
 @dsl.pipeline(name="ui-loop")
 def looping():
     with dsl.ParallelFor(items=["a", "b", "c", "d", "e", "f", "g", "h"]) as item:
@@ -293,3 +308,28 @@ def test_big_loops_start_collapsed_and_expand_on_request(browser, client):
     wait_for(browser, lambda d: d.find_elements(By.ID, "toggle-children"), what="collapse button")
     browser.find_element(By.ID, "toggle-children").click()
     wait_for(browser, lambda d: len(nodes(d)) == 1, what="collapsed again")
+
+
+def test_classification_html_and_markdown_visualisations(browser, client):
+    runs = [client.create_run_from_pipeline_func(classifying, arguments={}, run_name=f"classify-{i}").run_id for i in range(2)]
+    for r in runs:
+        assert wait_run(client, r).state in ("SUCCEEDED",)
+    open_page(browser, f"/runs/details/{runs[0]}", "classify-0")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.graph .node[data-task="classify"]'), what="node").__getitem__(0).click()
+    cm = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'aside table[aria-label="Confusion matrix"]'), what="confusion matrix")[0]
+    assert [c.text for c in cm.find_elements(By.CSS_SELECTOR, "tbody td")] == ["7", "1", "2", "5"]
+    assert browser.find_elements(By.CSS_SELECTOR, 'aside svg.chart[aria-label="ROC curve"] path[data-series]')
+    frames = browser.find_elements(By.CSS_SELECTOR, "aside iframe.html")
+    assert len(frames) == 2 and all(f.get_attribute("sandbox") == "" for f in frames)
+    # Outputs are listed by name: metrics, notes (Markdown), page (HTML).
+    browser.switch_to.frame(frames[0])
+    wait_for(browser, lambda d: "Notes" in d.find_element(By.TAG_NAME, "h1").text, what="rendered Markdown")
+    assert browser.find_element(By.TAG_NAME, "em").text == "Markdown"
+    browser.switch_to.default_content()
+    browser.switch_to.frame(frames[1])
+    wait_for(browser, lambda d: d.find_element(By.ID, "hello").text == "Static HTML", what="HTML artifact")
+    browser.switch_to.default_content()
+    shot(browser, "visualisations")
+    open_page(browser, f"/compare?runlist={','.join(runs)}", "Compare 2 runs")
+    assert len(browser.find_elements(By.CSS_SELECTOR, 'table[aria-label="Confusion matrix"]')) == 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, 'svg.chart[aria-label="ROC"] path[data-series]')) == 2

@@ -241,8 +241,18 @@ pub async fn artifact_content(
     let file = tokio::fs::File::open(&target)
         .await
         .map_err(|e| ApiError::internal(format!("{}: {e}", target.display())))?;
+    // Files written through `artifact.path` have no extension: the type says what they are.
+    let kind = match (target == base, artifact.schema_title.as_str()) {
+        (true, "system.HTML") => "text/html; charset=utf-8",
+        (true, "system.Markdown") => "text/markdown; charset=utf-8",
+        _ => content_type(&target),
+    };
     Ok((
-        [(header::CONTENT_TYPE, content_type(&target))],
+        [
+            (header::CONTENT_TYPE, kind),
+            // HTML artifacts are shown in a sandboxed frame; no scripts if opened directly.
+            (header::CONTENT_SECURITY_POLICY, "script-src 'none'"),
+        ],
         Body::from_stream(ReaderStream::new(file)),
     )
         .into_response())
