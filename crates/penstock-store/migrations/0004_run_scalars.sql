@@ -8,3 +8,11 @@ CREATE TABLE run_scalars (
     PRIMARY KEY (run_id, task_path, name)
 );
 CREATE INDEX run_scalars_by_name ON run_scalars (name, run_id);
+-- Each run's largest value per scalar name: what "sort runs by a metric" orders by.
+CREATE TABLE run_metrics (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    value  REAL NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE INDEX run_metrics_by_value ON run_metrics (name, value, run_id);

@@ -45,12 +45,13 @@ pub struct Field {
 }
 
 impl Field {
-    /// The SQL expression sorted and compared on (NULLs folded so keyset paging is total).
-    fn expr(&self) -> String {
+    /// The SQL expression sorted and compared on (NULLs folded so keyset paging is total),
+    /// qualified by its table.
+    fn expr(&self, table: &str) -> String {
         match (self.nullable, self.kind) {
-            (false, _) => self.column.to_string(),
-            (true, FieldKind::Time) => format!("COALESCE({}, 0)", self.column),
-            (true, FieldKind::Text) => format!("COALESCE({}, '')", self.column),
+            (false, _) => format!("{table}.{}", self.column),
+            (true, FieldKind::Time) => format!("COALESCE({table}.{}, 0)", self.column),
+            (true, FieldKind::Text) => format!("COALESCE({table}.{}, '')", self.column),
         }
     }
 }
@@ -275,11 +276,11 @@ fn push_value(b: &mut QueryBuilder<Sqlite>, v: &FieldValue) {
     };
 }
 
-fn push_conditions(b: &mut QueryBuilder<Sqlite>, predicates: &[Predicate]) {
+fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Predicate]) {
     for p in predicates {
         b.push(" AND ");
         // The bare column (not the NULL-folding sort expression), so indexes apply.
-        let expr = p.field.column;
+        let expr = format!("{table}.{}", p.field.column);
         let op = match p.op {
             Operation::Equals => "=",
             Operation::NotEquals => "!=",
@@ -337,43 +338,41 @@ pub(crate) fn page_sql(
     query: &ListQuery,
 ) -> (QueryBuilder<Sqlite>, QueryBuilder<Sqlite>) {
     let table = entity.table();
-    let key = entity.key();
-    let sort = query.sort.expr();
-    // The sort expression, with the metric name bound where it is a metric.
-    let push_sort = |b: &mut QueryBuilder<Sqlite>| match &query.sort_metric {
+    let key = format!("{}.{}", entity.table(), entity.key());
+    let mut select = QueryBuilder::new(format!("SELECT {table}.{columns}, "));
+    let sort = match &query.sort_metric {
+        // A metric: the run's largest value of that name, joined from its index; runs
+        // without it sort as the smallest.
         Some(name) => {
-            b.push(format!(
-                "COALESCE((SELECT MAX(s.value) FROM run_scalars s WHERE s.run_id = {table}.{key} AND s.name = "
+            select.push(format!(
+                "COALESCE(m.value, -1e308) AS page_sort_value FROM {table} \
+                 LEFT JOIN run_metrics m ON m.run_id = {key} AND m.name = "
             ));
-            b.push_bind(name.clone());
-            b.push("), -1e308)");
+            select.push_bind(name.clone());
+            select.push(" WHERE 1");
+            "COALESCE(m.value, -1e308)".to_string()
         }
         None => {
-            b.push(&sort);
+            let sort = query.sort.expr(table);
+            select.push(format!("{sort} AS page_sort_value FROM {table} WHERE 1"));
+            sort
         }
     };
-    let mut select = QueryBuilder::new(format!("SELECT {columns}, "));
-    push_sort(&mut select);
-    select.push(format!(" AS page_sort_value FROM {table} WHERE 1"));
-    push_conditions(&mut select, &query.predicates);
+    push_conditions(&mut select, table, &query.predicates);
     if let Some(after) = &query.after {
         let cmp = if query.desc { "<" } else { ">" };
-        select.push(" AND (");
-        push_sort(&mut select);
-        select.push(format!(", {key}) {cmp} ("));
+        select.push(format!(" AND ({sort}, {key}) {cmp} ("));
         push_value(&mut select, &after.value);
         select.push(", ");
         select.push_bind(after.key.clone());
         select.push(")");
     }
     let dir = if query.desc { "DESC" } else { "ASC" };
-    select.push(" ORDER BY ");
-    push_sort(&mut select);
-    select.push(format!(" {dir}, {key} {dir} LIMIT "));
+    select.push(format!(" ORDER BY {sort} {dir}, {key} {dir} LIMIT "));
     select.push_bind(query.limit as i64 + 1);
 
     let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {table} WHERE 1"));
-    push_conditions(&mut count, &query.predicates);
+    push_conditions(&mut count, table, &query.predicates);
     (select, count)
 }
 
@@ -414,13 +413,15 @@ mod tests {
         };
         let (select, count) = page_sql(Entity::Runs, "*", &q);
         let sql = select.sql().as_str().to_string();
-        assert!(sql.contains("display_name LIKE ? ESCAPE"), "{sql}");
+        assert!(sql.contains("runs.display_name LIKE ? ESCAPE"), "{sql}");
         assert!(
-            sql.contains("(COALESCE(finished_at_ms, 0), run_id) < ("),
+            sql.contains("(COALESCE(runs.finished_at_ms, 0), runs.run_id) < ("),
             "{sql}"
         );
         assert!(
-            sql.ends_with("ORDER BY COALESCE(finished_at_ms, 0) DESC, run_id DESC LIMIT ?"),
+            sql.ends_with(
+                "ORDER BY COALESCE(runs.finished_at_ms, 0) DESC, runs.run_id DESC LIMIT ?"
+            ),
             "{sql}"
         );
         assert!(!count.sql().as_str().to_string().contains("LIMIT"));

@@ -386,8 +386,18 @@ impl RunStore for SqliteStore {
             )
             .bind(&task.run_id)
             .bind(&task.path)
-            .bind(name)
+            .bind(&name)
             .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO run_metrics (run_id, name, value)
+                 SELECT run_id, name, MAX(value) FROM run_scalars WHERE run_id = ? AND name = ?
+                 GROUP BY run_id, name",
+            )
+            .bind(&task.run_id)
+            .bind(&name)
             .execute(&mut *tx)
             .await
             .map_err(err)?;
