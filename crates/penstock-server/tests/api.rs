@@ -625,3 +625,67 @@ async fn markdown_artifacts_render_to_html() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_status(&b, 3, "format");
 }
+
+#[tokio::test]
+async fn name_substring_filters_use_the_search_index_and_follow_deletes() {
+    let api = api().await;
+    let mut ids = Vec::new();
+    for name in ["alpha-one", "Beta-two", "gamma 50%_off"] {
+        let (_, run) = api
+            .call(
+                "POST",
+                "/apis/v2beta1/runs",
+                Some(json!({"display_name": name, "pipeline_spec": trivial()})),
+            )
+            .await;
+        ids.push(run["run_id"].as_str().unwrap().to_string());
+    }
+    let find = |needle: &str| {
+        let filter = json!({"predicates": [{"key": "name", "operation": "IS_SUBSTRING", "string_value": needle}]});
+        let encoded: String = filter
+            .to_string()
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("/apis/v2beta1/runs?sort_by=name&filter={encoded}")
+    };
+    let names = |v: &Value| -> Vec<String> {
+        v["runs"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["display_name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Indexed (3+ plain characters, case-insensitive), short, and wildcard-bearing needles.
+    assert_eq!(
+        names(&api.call("GET", &find("ETA"), None).await.1),
+        ["Beta-two"]
+    );
+    assert_eq!(
+        names(&api.call("GET", &find("a-"), None).await.1),
+        ["Beta-two", "alpha-one"] // names sort by bytes: upper case first
+    );
+    assert_eq!(
+        names(&api.call("GET", &find("50%_"), None).await.1),
+        ["gamma 50%_off"]
+    );
+    assert_eq!(
+        names(&api.call("GET", &find("%"), None).await.1),
+        ["gamma 50%_off"]
+    );
+    for id in &ids {
+        api.wait_run(id).await;
+    }
+    api.call("DELETE", &format!("/apis/v2beta1/runs/{}", ids[1]), None)
+        .await;
+    assert!(names(&api.call("GET", &find("two"), None).await.1).is_empty());
+}

@@ -310,6 +310,20 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
                     Some(FieldValue::Float(f)) => f.to_string(),
                     None => String::new(),
                 };
+                // Run names have a trigram index: three characters or more without LIKE
+                // wildcards are looked up there (SQLite's LIKE is case-insensitive, as is the
+                // index).
+                let plain = !needle.contains(['%', '_', '\\']);
+                if table == "runs"
+                    && p.field.name == "display_name"
+                    && plain
+                    && needle.chars().count() >= 3
+                {
+                    b.push("runs.rowid IN (SELECT rowid FROM runs_name_search WHERE display_name LIKE ");
+                    b.push_bind(format!("%{needle}%"));
+                    b.push(")");
+                    continue;
+                }
                 let escaped = needle
                     .replace('\\', "\\\\")
                     .replace('%', "\\%")
