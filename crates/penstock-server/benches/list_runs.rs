@@ -188,7 +188,7 @@ fn main() {
         measure(&client, "UI experiments page (200 recent runs)", &format!("{api}/runs?page_size=200&sort_by=created_at%20desc"), 100).await;
         measure(&client, "sorted by metric:score desc (UI metric column)", &format!("{api}/runs?page_size=20&sort_by=metric%3Ascore%20desc"), 50).await;
         let filter = r#"{"predicates":[{"key":"name","operation":"IS_SUBSTRING","string_value":"run-00001"}]}"#;
-        measure(&client, "filter name IS_SUBSTRING (full scan)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
+        measure(&client, "filter name IS_SUBSTRING (trigram index)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
 
         // Create-run throughput: sequential POSTs of a one-step pipeline (each run executes).
         let n = 300;
