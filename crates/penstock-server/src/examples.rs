@@ -2,9 +2,9 @@
 //! home so the first screen a new user sees is not empty. Registered once per home (a marker
 //! file remembers it, so deleting them is respected); `penstock server --no-examples` skips it.
 
+use crate::api::pipelines::{pipeline_row, version_row};
 use crate::error::ApiError;
-use jiff::Timestamp;
-use penstock_store::{PipelineRow, PipelineVersionRow, SqliteStore};
+use penstock_store::SqliteStore;
 use std::path::Path;
 
 const EXAMPLES: [(&str, &str, &str); 4] = [
@@ -46,29 +46,20 @@ pub async fn register_examples(store: &SqliteStore, home: &Path) -> Result<usize
         if store.get_pipeline_by_name("", name).await.is_ok() {
             continue;
         }
-        let now = Timestamp::now();
-        let row = PipelineRow {
-            pipeline_id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            display_name: name.to_string(),
-            description: description.to_string(),
-            namespace: String::new(),
-            created_at: now,
-            tags: Default::default(),
-        };
-        let version = PipelineVersionRow {
-            pipeline_version_id: uuid::Uuid::new_v4().to_string(),
-            pipeline_id: row.pipeline_id.clone(),
-            name: name.to_string(),
-            display_name: name.to_string(),
-            description: description.to_string(),
-            created_at: now,
-            pipeline_spec: serde_json::to_value(&pipeline.spec)
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            platform_spec: pipeline.platform_spec.clone(),
-            code_source_url: format!("examples/{}.py", name.replace('-', "_")),
-            tags: Default::default(),
-        };
+        let row = pipeline_row(crate::wire::Pipeline {
+            name: Some(name.to_string()),
+            description: Some(description.to_string()),
+            ..Default::default()
+        })?;
+        let version = version_row(
+            &row.pipeline_id,
+            name.to_string(),
+            None,
+            Some(description.to_string()),
+            Some(format!("examples/{}.py", name.replace('-', "_"))),
+            None,
+            &pipeline,
+        )?;
         store.insert_pipeline(&row, Some(&version)).await?;
         added += 1;
     }

@@ -232,10 +232,7 @@ fn process_alive(pid: i64) -> bool {
 
 /// The pipeline a run executed, rebuilt from its stored spec.
 pub fn stored_pipeline(run: &RunRecord) -> ApiResult<Pipeline> {
-    let spec = match &run.platform_spec {
-        Some(p) => serde_json::json!({"pipeline_spec": run.pipeline_spec, "platform_spec": p}),
-        None => run.pipeline_spec.clone(),
-    };
+    let spec = crate::wire::spec_with_platform(&run.pipeline_spec, run.platform_spec.as_ref());
     let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
     penstock_spec::parse_pipeline(&format!("run {}", run.run_id), &bytes)
         .map_err(|e| ApiError::internal(format!("the stored pipeline no longer parses: {e}")))

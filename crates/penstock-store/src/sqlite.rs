@@ -166,6 +166,16 @@ impl SqliteStore {
         rows.iter().map(task_from_row).collect()
     }
 
+    /// One task by id.
+    pub async fn get_task(&self, task_id: &str) -> Result<Option<TaskRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE task_id = ?")
+            .bind(task_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
     /// A task's state history, oldest first.
     pub async fn task_history(&self, task_id: &str) -> Result<Vec<TaskStateChange>, StoreError> {
         let rows =

@@ -7,12 +7,14 @@ use crate::run_command::parse_params;
 use crate::Outcome;
 use jiff::Timestamp;
 use penstock_engine::policy::parse_duration;
+use penstock_server::api::experiments::new_experiment;
 use penstock_server::api::recurring_runs::create_recurring_run;
+use penstock_server::listing::list_request;
 use penstock_server::scheduler::{stored_schedule, upcoming};
 use penstock_server::wire::{
-    CronSchedule, Int64, PeriodicSchedule, RecurringRun, RuntimeConfig, Trigger,
+    spec_with_platform, CronSchedule, Int64, PeriodicSchedule, RecurringRun, RuntimeConfig, Trigger,
 };
-use penstock_store::{ExperimentRow, RecurringRunRow, SqliteStore, StorageState};
+use penstock_store::{RecurringRunRow, SqliteStore};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -66,15 +68,7 @@ async fn experiment_id(
     match store.find_experiment_by_name(name).await {
         Ok(Some(e)) => Ok(e.experiment_id),
         Ok(None) => {
-            let row = ExperimentRow {
-                experiment_id: uuid::Uuid::new_v4().to_string(),
-                display_name: name.to_string(),
-                description: String::new(),
-                namespace: String::new(),
-                storage_state: StorageState::Available,
-                created_at: Timestamp::now(),
-                last_run_created_at: None,
-            };
+            let row = new_experiment(name.to_string(), String::new());
             store
                 .insert_experiment(&row)
                 .await
@@ -122,12 +116,10 @@ async fn create(store: &SqliteStore, flags: RecurringCreate) -> CommandResult {
             ))
         }
     };
-    let spec = match &pipeline.platform_spec {
-        Some(p) => serde_json::json!({"pipeline_spec": pipeline.spec, "platform_spec": p}),
-        None => {
-            serde_json::to_value(&pipeline.spec).map_err(|e| (Outcome::Failure, e.to_string()))?
-        }
-    };
+    let spec = spec_with_platform(
+        &serde_json::to_value(&pipeline.spec).map_err(|e| (Outcome::Failure, e.to_string()))?,
+        pipeline.platform_spec.as_ref(),
+    );
     let input = RecurringRun {
         display_name: Some(flags.name.clone()),
         pipeline_spec: Some(spec),
@@ -208,16 +200,11 @@ fn details(row: &RecurringRunRow) -> String {
 }
 
 async fn list(store: &SqliteStore) -> CommandResult {
-    let query = penstock_store::list::ListQuery {
-        predicates: vec![],
-        sort: penstock_store::list::Entity::RecurringRuns
-            .field("created_at")
-            .ok_or_else(|| (Outcome::Failure, "no created_at field".to_string()))?,
-        desc: false,
-        after: None,
-        limit: 200,
-        sort_metric: None,
-    };
+    // The API's own list request: oldest first, the largest page.
+    let params = std::collections::HashMap::from([("page_size".to_string(), "200".to_string())]);
+    let query = list_request(penstock_store::list::Entity::RecurringRuns, &params, vec![])
+        .map_err(|e| (Outcome::Failure, e.message))?
+        .query;
     let page = store
         .list_recurring_runs(&query)
         .await

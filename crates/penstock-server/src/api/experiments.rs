@@ -22,17 +22,22 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Ex
         .display_name
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::invalid("experiment.display_name is required"))?;
-    let row = ExperimentRow {
+    let row = new_experiment(name, input.description.unwrap_or_default());
+    s.store.insert_experiment(&row).await?;
+    Ok(Json(Experiment::from(&row)))
+}
+
+/// A new, available experiment (single-user namespace), not yet stored.
+pub fn new_experiment(display_name: String, description: String) -> ExperimentRow {
+    ExperimentRow {
         experiment_id: uuid::Uuid::new_v4().to_string(),
-        display_name: name,
-        description: input.description.unwrap_or_default(),
+        display_name,
+        description,
         namespace: String::new(),
         storage_state: StorageState::Available,
         created_at: Timestamp::now(),
         last_run_created_at: None,
-    };
-    s.store.insert_experiment(&row).await?;
-    Ok(Json(Experiment::from(&row)))
+    }
 }
 
 /// Gets an experiment.

@@ -79,7 +79,6 @@ pub async fn task_log(
     let stream = futures_util::stream::unfold(
         FollowState {
             s: s.clone(),
-            run_id,
             task_id: record.task_id.clone(),
             uri,
             offset: 0,
@@ -92,7 +91,6 @@ pub async fn task_log(
 
 struct FollowState {
     s: ApiState,
-    run_id: String,
     task_id: String,
     uri: String,
     offset: u64,
@@ -133,11 +131,9 @@ async fn follow_step(
         if st.finished {
             return None;
         }
-        let done = match st.s.store.list_tasks(&st.run_id).await {
-            Ok(tasks) => tasks
-                .iter()
-                .find(|t| t.task_id == st.task_id)
-                .is_none_or(|t| t.state.is_terminal()),
+        // One row, not the run's whole task list, every poll.
+        let done = match st.s.store.get_task(&st.task_id).await {
+            Ok(task) => task.is_none_or(|t| t.state.is_terminal()),
             Err(_) => true,
         };
         if done {

@@ -35,7 +35,7 @@ pub fn parse_pipeline_value(source: &str, spec: &Value) -> ApiResult<penstock_sp
     parse_pipeline_bytes(source, &bytes)
 }
 
-fn version_row(
+pub(crate) fn version_row(
     pipeline_id: &str,
     name: String,
     display_name: Option<String>,
@@ -61,7 +61,7 @@ fn version_row(
     })
 }
 
-fn pipeline_row(input: Pipeline) -> ApiResult<PipelineRow> {
+pub(crate) fn pipeline_row(input: Pipeline) -> ApiResult<PipelineRow> {
     let name = input
         .name
         .clone()
