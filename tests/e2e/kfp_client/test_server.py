@@ -263,7 +263,12 @@ def test_terminate_cancels_within_two_seconds_and_kills_the_process(client):
         if got.run_details and any(t.state == "RUNNING" and t.display_name == "nap" for t in got.run_details.task_details):
             break
         time.sleep(0.1)
-    assert subprocess.run(["pgrep", "-f", "sleep 3600.0417"], capture_output=True).returncode == 0
+    # RUNNING is recorded before the process is spawned (state is stored before it is acted
+    # on), so wait until the process exists.
+    deadline = time.time() + 30
+    while subprocess.run(["pgrep", "-f", "sleep 3600.0417"], capture_output=True).returncode != 0:
+        assert time.time() < deadline, "the task's process never started"
+        time.sleep(0.05)
     client.terminate_run(run.run_id)  # answers once the run is recorded CANCELED (at most 2 s)
     assert client.get_run(run.run_id).state == "CANCELED"
     assert subprocess.run(["pgrep", "-f", "sleep 3600.0417"], capture_output=True).returncode == 1
