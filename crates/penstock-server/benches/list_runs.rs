@@ -186,7 +186,24 @@ fn main() {
         measure(&client, "UI runs page (not archived, newest first)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(active)), 300).await;
         measure(&client, "UI experiment page runs", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}&filter={}", experiments[3], urlencode(active)), 300).await;
         measure(&client, "UI experiments page (200 recent runs)", &format!("{api}/runs?page_size=200&sort_by=created_at%20desc"), 100).await;
-        measure(&client, "sorted by metric:score desc (UI metric column)", &format!("{api}/runs?page_size=20&sort_by=metric%3Ascore%20desc"), 50).await;
+        // Sorting by a metric (the UI's metric columns): one run in ten has `score`, all of them
+        // in experiment 0. Pages come from the runs with the metric, then the runs without it.
+        let by_score = |dir: &str, extra: &str| format!("{api}/runs?page_size=20&sort_by=metric%3Ascore{dir}&filter={}{extra}", urlencode(active));
+        measure(&client, "UI sorted by metric:score desc", &by_score("%20desc", ""), 300).await;
+        measure(&client, "UI sorted by metric:score asc", &by_score("", ""), 300).await;
+        let mut token = String::new();
+        for _ in 0..(runs / 10 / 200) {
+            let v = get(&client, &format!("{}&page_token={token}", by_score("%20desc", "").replace("page_size=20", "page_size=200"))).await;
+            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+        }
+        measure(&client, "metric:score, page where the scored runs end", &format!("{api}/runs?page_size=20&page_token={token}"), 300).await;
+        for _ in 0..(runs / 2 / 200) {
+            let v = get(&client, &format!("{api}/runs?page_size=200&page_token={token}")).await;
+            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+        }
+        measure(&client, "metric:score, page deep in the unscored runs", &format!("{api}/runs?page_size=20&page_token={token}"), 300).await;
+        measure(&client, "metric:score, experiment with all runs scored", &by_score("%20desc", &format!("&experiment_id={}", experiments[0])), 300).await;
+        measure(&client, "metric:score, experiment with none scored", &by_score("%20desc", &format!("&experiment_id={}", experiments[3])), 300).await;
         let filter = r#"{"predicates":[{"key":"name","operation":"IS_SUBSTRING","string_value":"run-00001"}]}"#;
         measure(&client, "filter name IS_SUBSTRING (trigram index)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
 

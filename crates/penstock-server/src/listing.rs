@@ -144,8 +144,11 @@ pub fn list_request(
     if let Some(t) = &token {
         let kind_ok = matches!(
             (&t.after.value, sort_metric.is_some(), sort.kind),
-            (FieldValue::Int(_) | FieldValue::Float(_), true, _)
-                | (FieldValue::Int(_), false, FieldKind::Time)
+            (
+                FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::MetricAbsent { .. },
+                true,
+                _
+            ) | (FieldValue::Int(_), false, FieldKind::Time)
                 | (FieldValue::Text(_), false, FieldKind::Text)
         );
         if !kind_ok {

@@ -523,14 +523,19 @@ async fn runs_sort_by_a_metric_across_pages() {
         assert_eq!(api.wait_run(&run_id).await["state"], "SUCCEEDED");
         ids.push(run_id);
     }
-    let (_, none) = api
-        .call(
-            "POST",
-            "/apis/v2beta1/runs",
-            Some(json!({"display_name": "no-score", "pipeline_spec": trivial()})),
-        )
-        .await;
-    api.wait_run(none["run_id"].as_str().unwrap()).await;
+    // Two runs without the metric (b created after a, each waited for); they come after the
+    // scored runs in both directions, newest first.
+    for name in ["no-score-a", "no-score-b"] {
+        let (_, run) = api
+            .call(
+                "POST",
+                "/apis/v2beta1/runs",
+                Some(json!({"display_name": name, "pipeline_spec": trivial()})),
+            )
+            .await;
+        api.wait_run(run["run_id"].as_str().unwrap()).await;
+    }
+    let unscored_names = || -> Vec<String> { vec!["no-score-b".into(), "no-score-a".into()] };
     let names = |v: &Value| -> Vec<String> {
         v["runs"]
             .as_array()
@@ -539,28 +544,102 @@ async fn runs_sort_by_a_metric_across_pages() {
             .map(|r| r["display_name"].as_str().unwrap().to_string())
             .collect()
     };
-    let (s, first) = api
+    // Every page of two, following the tokens; each page checked for its total.
+    let walk = |sort: &'static str, filter: Option<&'static str>| {
+        let api = &api;
+        async move {
+            let mut pages = Vec::new();
+            let mut token = String::new();
+            loop {
+                let mut url = format!("/apis/v2beta1/runs?page_size=2&sort_by={sort}");
+                if let Some(f) = filter {
+                    url.push_str(&format!("&filter={}", enc(f)));
+                }
+                if !token.is_empty() {
+                    url.push_str(&format!("&page_token={token}"));
+                }
+                let (s, page) = api.call("GET", &url, None).await;
+                assert_eq!(s, StatusCode::OK, "{url}: {page}");
+                pages.push((names(&page), page["total_size"].clone()));
+                match page["next_page_token"].as_str() {
+                    Some(t) => token = t.to_string(),
+                    None => break,
+                }
+            }
+            pages
+        }
+    };
+    let pages = walk("metric:score%20desc", None).await;
+    let mut want: Vec<String> = vec!["score-2".into(), "score-1".into(), "score-0.5".into()];
+    want.extend(unscored_names());
+    let got: Vec<String> = pages.iter().flat_map(|(n, _)| n.clone()).collect();
+    assert_eq!(got, want, "highest first, then the runs without the metric");
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(
+        pages.iter().all(|(_, total)| *total == json!(5)),
+        "{pages:?}"
+    );
+
+    let pages = walk("metric:score", None).await;
+    let mut want: Vec<String> = vec!["score-0.5".into(), "score-1".into(), "score-2".into()];
+    want.extend(unscored_names());
+    let got: Vec<String> = pages.iter().flat_map(|(n, _)| n.clone()).collect();
+    assert_eq!(
+        got, want,
+        "lowest first, the runs without the metric still last"
+    );
+    assert_eq!(
+        pages[1].0,
+        vec!["score-2".to_string(), unscored_names()[0].clone()],
+        "a page spans both segments"
+    );
+
+    // Filters apply to both segments.
+    let filter =
+        r#"{"predicates":[{"key":"name","operation":"NOT_EQUALS","string_value":"score-1"}]}"#;
+    let pages = walk("metric:score%20desc", Some(filter)).await;
+    let mut want: Vec<String> = vec!["score-2".into(), "score-0.5".into()];
+    want.extend(unscored_names());
+    let got: Vec<String> = pages.iter().flat_map(|(n, _)| n.clone()).collect();
+    assert_eq!(got, want);
+    assert!(
+        pages.iter().all(|(_, total)| *total == json!(4)),
+        "{pages:?}"
+    );
+
+    // The copies of experiment and storage state kept beside each metric follow the run: an
+    // archived scored run is found in the archived view, and an experiment's scope finds its
+    // scored runs.
+    let (s, b) = api
         .call(
-            "GET",
-            "/apis/v2beta1/runs?page_size=2&sort_by=metric:score%20desc",
+            "POST",
+            &format!("/apis/v2beta1/runs/{}:archive", ids[2]),
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{first}");
-    assert_eq!(names(&first), ["score-2", "score-1"]);
-    let token = first["next_page_token"].as_str().unwrap();
-    let (_, second) = api
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let archived = r#"{"predicates":[{"key":"storage_state","operation":"EQUALS","string_value":"ARCHIVED"}]}"#;
+    let pages = walk("metric:score%20desc", Some(archived)).await;
+    assert_eq!(pages, vec![(vec!["score-1".to_string()], json!(1))]);
+    let (_, run) = api
+        .call("GET", &format!("/apis/v2beta1/runs/{}", ids[0]), None)
+        .await;
+    let experiment = run["experiment_id"].as_str().unwrap();
+    let (_, page) = api
         .call(
             "GET",
-            &format!("/apis/v2beta1/runs?page_size=2&page_token={token}"),
+            &format!(
+                "/apis/v2beta1/runs?page_size=10&sort_by=metric:score%20desc&experiment_id={experiment}&filter={}",
+                enc(r#"{"predicates":[{"key":"storage_state","operation":"EQUALS","string_value":"AVAILABLE"}]}"#)
+            ),
             None,
         )
         .await;
     assert_eq!(
-        names(&second),
-        ["score-0.5", "no-score"],
-        "runs without the metric sort last"
+        names(&page),
+        ["score-2", "score-0.5", "no-score-b", "no-score-a"]
     );
+
     let (_, scalars) = api
         .call(
             "GET",
@@ -642,18 +721,10 @@ async fn name_substring_filters_use_the_search_index_and_follow_deletes() {
     }
     let find = |needle: &str| {
         let filter = json!({"predicates": [{"key": "name", "operation": "IS_SUBSTRING", "string_value": needle}]});
-        let encoded: String = filter
-            .to_string()
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        format!("/apis/v2beta1/runs?sort_by=name&filter={encoded}")
+        format!(
+            "/apis/v2beta1/runs?sort_by=name&filter={}",
+            enc(&filter.to_string())
+        )
     };
     let names = |v: &Value| -> Vec<String> {
         v["runs"]
@@ -688,4 +759,17 @@ async fn name_substring_filters_use_the_search_index_and_follow_deletes() {
     api.call("DELETE", &format!("/apis/v2beta1/runs/{}", ids[1]), None)
         .await;
     assert!(names(&api.call("GET", &find("two"), None).await.1).is_empty());
+}
+
+/// Percent-encodes everything but ASCII letters and digits (a query parameter value).
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

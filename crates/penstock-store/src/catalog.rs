@@ -2,7 +2,10 @@
 //! recurring runs, and each run's bookkeeping ([`RunMeta`]). Every change that touches more
 //! than one row happens in one transaction, so nothing is ever half-created.
 
-use crate::list::{page_sql, Entity, FieldValue, ListQuery, Page};
+use crate::list::{
+    count_sql, metric_segment_sql, page_sql, Cursor, Entity, FieldKind, FieldValue, ListQuery,
+    MetricSegment, Page,
+};
 use crate::sqlite::{err, json, run_from_row, SqliteStore};
 use jiff::Timestamp;
 use penstock_engine::{RunRecord, StoreError};
@@ -487,31 +490,42 @@ impl SqliteStore {
         query: &ListQuery,
         map: impl Fn(&SqliteRow) -> Result<T, StoreError>,
     ) -> Result<Page<T>, StoreError> {
-        let (mut select, mut count) = page_sql(entity, "*", query);
-        let mut rows = select.build().fetch_all(&self.pool).await.map_err(err)?;
-        let total_size: i64 = count
+        let limit = query.limit as usize;
+        let mut rows = match &query.sort_metric {
+            Some(metric) => self.metric_rows(metric, query).await?,
+            None => page_sql(entity, "*", query)
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?,
+        };
+        let total_size: i64 = count_sql(entity, &query.predicates)
             .build_query_scalar()
             .fetch_one(&self.pool)
             .await
             .map_err(err)?;
-        let more = rows.len() > query.limit as usize;
-        rows.truncate(query.limit as usize);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
         let next = match (more, rows.last()) {
             (true, Some(last)) => {
                 let value = match (&query.sort_metric, query.sort.kind) {
-                    (Some(_), _) => {
-                        FieldValue::Float(last.try_get("page_sort_value").map_err(err)?)
-                    }
-                    (None, kind) => match kind {
-                        crate::list::FieldKind::Time => {
-                            FieldValue::Int(last.try_get("page_sort_value").map_err(err)?)
-                        }
-                        crate::list::FieldKind::Text => {
-                            FieldValue::Text(last.try_get("page_sort_value").map_err(err)?)
-                        }
+                    (Some(_), _) => match last
+                        .try_get::<Option<f64>, _>("page_sort_value")
+                        .map_err(err)?
+                    {
+                        Some(v) => FieldValue::Float(v),
+                        None => FieldValue::MetricAbsent {
+                            created_at_ms: last.try_get("created_at_ms").map_err(err)?,
+                        },
                     },
+                    (None, FieldKind::Time) => {
+                        FieldValue::Int(last.try_get("page_sort_value").map_err(err)?)
+                    }
+                    (None, FieldKind::Text) => {
+                        FieldValue::Text(last.try_get("page_sort_value").map_err(err)?)
+                    }
                 };
-                Some(crate::list::Cursor {
+                Some(Cursor {
                     value,
                     key: last.try_get(entity.key()).map_err(err)?,
                 })
@@ -524,6 +538,45 @@ impl SqliteStore {
             total_size,
             next,
         })
+    }
+
+    /// Up to `limit + 1` runs of a metric-sorted page: from the runs with the metric (unless the
+    /// cursor is already past them), then, if the page is not full, from the runs without it.
+    async fn metric_rows(
+        &self,
+        metric: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        let wanted = query.limit as i64 + 1;
+        let mut rows = Vec::new();
+        let without_after = match &query.after {
+            Some(c) if matches!(c.value, FieldValue::MetricAbsent { .. }) => Some(c),
+            after => {
+                rows =
+                    metric_segment_sql(metric, MetricSegment::With, query, after.as_ref(), wanted)
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(err)?;
+                None
+            }
+        };
+        let missing = wanted - rows.len() as i64;
+        if missing > 0 {
+            let more = metric_segment_sql(
+                metric,
+                MetricSegment::Without,
+                query,
+                without_after,
+                missing,
+            )
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+            rows.extend(more);
+        }
+        Ok(rows)
     }
 
     /// The "Default" experiment's id.

@@ -196,6 +196,12 @@ pub enum FieldValue {
     Float(f64),
     /// Text.
     Text(String),
+    /// In a metric-sorted runs list, a run without that metric (those come after the others,
+    /// newest first): its creation time.
+    MetricAbsent {
+        /// The run's creation time in milliseconds since the epoch.
+        created_at_ms: i64,
+    },
 }
 
 /// A comparison (KFP's `Predicate.Operation`).
@@ -250,8 +256,9 @@ pub struct ListQuery {
     pub desc: bool,
     /// Continue after this row.
     pub after: Option<Cursor>,
-    /// Runs only: sort by this metric (the largest value of that name any task produced; runs
-    /// without it sort as the smallest) instead of `sort`.
+    /// Runs only: sort by this metric (the largest value of that name any task produced)
+    /// instead of `sort`. Runs without the metric come after those with it, in both directions,
+    /// ordered by id.
     pub sort_metric: Option<String>,
     /// Rows per page.
     pub limit: u32,
@@ -273,6 +280,7 @@ fn push_value(b: &mut QueryBuilder<Sqlite>, v: &FieldValue) {
         FieldValue::Int(i) => b.push_bind(*i),
         FieldValue::Float(f) => b.push_bind(*f),
         FieldValue::Text(t) => b.push_bind(t.clone()),
+        FieldValue::MetricAbsent { created_at_ms } => b.push_bind(*created_at_ms),
     };
 }
 
@@ -308,7 +316,7 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
                     Some(FieldValue::Text(t)) => t.clone(),
                     Some(FieldValue::Int(i)) => i.to_string(),
                     Some(FieldValue::Float(f)) => f.to_string(),
-                    None => String::new(),
+                    Some(FieldValue::MetricAbsent { .. }) | None => String::new(),
                 };
                 // Run names have a trigram index: three characters or more without LIKE
                 // wildcards are looked up there (SQLite's LIKE is case-insensitive, as is the
@@ -344,34 +352,15 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
     }
 }
 
-/// The SELECT for one page (with one row more than the limit, to know whether another page
-/// follows) and the COUNT over the same conditions. `columns` is the select list.
-pub(crate) fn page_sql(
-    entity: Entity,
-    columns: &str,
-    query: &ListQuery,
-) -> (QueryBuilder<Sqlite>, QueryBuilder<Sqlite>) {
+/// The SELECT for one page sorted by a field (with one row more than the limit, to know whether
+/// another page follows). `columns` is the select list. Metric sorts use [`metric_segment_sql`].
+pub(crate) fn page_sql(entity: Entity, columns: &str, query: &ListQuery) -> QueryBuilder<Sqlite> {
     let table = entity.table();
     let key = format!("{}.{}", entity.table(), entity.key());
-    let mut select = QueryBuilder::new(format!("SELECT {table}.{columns}, "));
-    let sort = match &query.sort_metric {
-        // A metric: the run's largest value of that name, joined from its index; runs
-        // without it sort as the smallest.
-        Some(name) => {
-            select.push(format!(
-                "COALESCE(m.value, -1e308) AS page_sort_value FROM {table} \
-                 LEFT JOIN run_metrics m ON m.run_id = {key} AND m.name = "
-            ));
-            select.push_bind(name.clone());
-            select.push(" WHERE 1");
-            "COALESCE(m.value, -1e308)".to_string()
-        }
-        None => {
-            let sort = query.sort.expr(table);
-            select.push(format!("{sort} AS page_sort_value FROM {table} WHERE 1"));
-            sort
-        }
-    };
+    let sort = query.sort.expr(table);
+    let mut select = QueryBuilder::new(format!(
+        "SELECT {table}.{columns}, {sort} AS page_sort_value FROM {table} WHERE 1"
+    ));
     push_conditions(&mut select, table, &query.predicates);
     if let Some(after) = &query.after {
         let cmp = if query.desc { "<" } else { ">" };
@@ -384,10 +373,86 @@ pub(crate) fn page_sql(
     let dir = if query.desc { "DESC" } else { "ASC" };
     select.push(format!(" ORDER BY {sort} {dir}, {key} {dir} LIMIT "));
     select.push_bind(query.limit as i64 + 1);
+    select
+}
 
+/// The COUNT of the rows that match a list's conditions.
+pub(crate) fn count_sql(entity: Entity, predicates: &[Predicate]) -> QueryBuilder<Sqlite> {
+    let table = entity.table();
     let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {table} WHERE 1"));
-    push_conditions(&mut count, table, &query.predicates);
-    (select, count)
+    push_conditions(&mut count, table, predicates);
+    count
+}
+
+/// The two parts of a runs list sorted by a metric, read one after the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetricSegment {
+    /// Runs that have the metric, in metric order, read from the `(name, value, run_id)` index.
+    With,
+    /// Runs without it, newest first (whatever the direction of the metric sort).
+    Without,
+}
+
+/// The SELECT for up to `limit` runs of one [`MetricSegment`], after `after` (a cursor inside
+/// that segment). Each segment is a range read of an index, so a page costs the same wherever
+/// it is — unlike sorting a LEFT JOIN over every run. `page_sort_value` is the metric, NULL in
+/// the second segment (whose cursor is the creation time).
+pub(crate) fn metric_segment_sql(
+    metric: &str,
+    segment: MetricSegment,
+    query: &ListQuery,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> QueryBuilder<Sqlite> {
+    let dir = if query.desc { "DESC" } else { "ASC" };
+    let cmp = if query.desc { "<" } else { ">" };
+    let mut select;
+    match segment {
+        MetricSegment::With => {
+            select = QueryBuilder::new(
+                "SELECT runs.*, m.value AS page_sort_value FROM run_metrics m \
+                 JOIN runs ON runs.run_id = m.run_id WHERE m.name = ",
+            );
+            select.push_bind(metric.to_string());
+            // run_metrics carries copies of the run's experiment and storage state: conditions
+            // on them are repeated there so the index read stays inside the matching runs.
+            for p in &query.predicates {
+                let copied = matches!(p.field.column, "experiment_id" | "storage_state");
+                if let (true, Operation::Equals, [value]) = (copied, p.op, p.values.as_slice()) {
+                    select.push(format!(" AND m.{} = ", p.field.column));
+                    push_value(&mut select, value);
+                }
+            }
+            push_conditions(&mut select, "runs", &query.predicates);
+            if let Some(after) = after {
+                select.push(format!(" AND (m.value, m.run_id) {cmp} ("));
+                push_value(&mut select, &after.value);
+                select.push(", ");
+                select.push_bind(after.key.clone());
+                select.push(")");
+            }
+            select.push(format!(" ORDER BY m.value {dir}, m.run_id {dir} LIMIT "));
+        }
+        MetricSegment::Without => {
+            select = QueryBuilder::new(
+                "SELECT runs.*, NULL AS page_sort_value FROM runs WHERE NOT EXISTS \
+                 (SELECT 1 FROM run_metrics m WHERE m.run_id = runs.run_id AND m.name = ",
+            );
+            select.push_bind(metric.to_string());
+            select.push(")");
+            push_conditions(&mut select, "runs", &query.predicates);
+            if let Some(after) = after {
+                select.push(" AND (runs.created_at_ms, runs.run_id) < (");
+                push_value(&mut select, &after.value);
+                select.push(", ");
+                select.push_bind(after.key.clone());
+                select.push(")");
+            }
+            select.push(" ORDER BY runs.created_at_ms DESC, runs.run_id DESC LIMIT ");
+        }
+    }
+    select.push_bind(limit);
+    select
 }
 
 #[cfg(test)]
@@ -425,7 +490,8 @@ mod tests {
             limit: 10,
             sort_metric: None,
         };
-        let (select, count) = page_sql(Entity::Runs, "*", &q);
+        let select = page_sql(Entity::Runs, "*", &q);
+        let count = count_sql(Entity::Runs, &q.predicates);
         let sql = select.sql().as_str().to_string();
         assert!(sql.contains("runs.display_name LIKE ? ESCAPE"), "{sql}");
         assert!(
@@ -439,5 +505,80 @@ mod tests {
             "{sql}"
         );
         assert!(!count.sql().as_str().to_string().contains("LIMIT"));
+    }
+
+    #[test]
+    fn metric_segments_read_the_scoped_index_and_continue_by_creation() {
+        let field = |n| Entity::Runs.field(n).unwrap_or(text("x", "x"));
+        let q = ListQuery {
+            predicates: vec![
+                Predicate {
+                    field: field("experiment_id"),
+                    op: Operation::Equals,
+                    values: vec![FieldValue::Text("e".into())],
+                },
+                Predicate {
+                    field: field("storage_state"),
+                    op: Operation::Equals,
+                    values: vec![FieldValue::Text("AVAILABLE".into())],
+                },
+                Predicate {
+                    field: field("state"),
+                    op: Operation::Equals,
+                    values: vec![FieldValue::Text("FAILED".into())],
+                },
+            ],
+            sort: field("created_at"),
+            desc: false,
+            after: None,
+            limit: 10,
+            sort_metric: Some("acc".into()),
+        };
+        let after = Cursor {
+            value: FieldValue::Float(0.5),
+            key: "k".into(),
+        };
+        let with = metric_segment_sql("acc", MetricSegment::With, &q, Some(&after), 11);
+        let sql = with.sql().as_str().to_string();
+        assert!(
+            sql.contains("m.experiment_id = ? AND m.storage_state = ?"),
+            "{sql}"
+        );
+        assert!(!sql.contains("m.state"), "{sql}");
+        assert!(sql.contains("runs.state = ?"), "{sql}");
+        assert!(sql.contains("(m.value, m.run_id) > (?, ?)"), "{sql}");
+        assert!(
+            sql.ends_with("ORDER BY m.value ASC, m.run_id ASC LIMIT ?"),
+            "{sql}"
+        );
+
+        let after = Cursor {
+            value: FieldValue::MetricAbsent { created_at_ms: 7 },
+            key: "k".into(),
+        };
+        let without = metric_segment_sql("acc", MetricSegment::Without, &q, Some(&after), 3);
+        let sql = without.sql().as_str().to_string();
+        assert!(sql.contains("NOT EXISTS"), "{sql}");
+        assert!(
+            sql.contains("(runs.created_at_ms, runs.run_id) < (?, ?)"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("ORDER BY runs.created_at_ms DESC, runs.run_id DESC LIMIT ?"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn metric_absent_cursor_round_trips_apart_from_numbers() {
+        let c = Cursor {
+            value: FieldValue::MetricAbsent { created_at_ms: 42 },
+            key: "r".into(),
+        };
+        let text = serde_json::to_string(&c).unwrap_or_default();
+        let back: Option<Cursor> = serde_json::from_str(&text).ok();
+        assert_eq!(back, Some(c));
+        let float: Option<FieldValue> = serde_json::from_str("3.0").ok();
+        assert_eq!(float, Some(FieldValue::Float(3.0)));
     }
 }

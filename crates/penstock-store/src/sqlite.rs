@@ -402,9 +402,10 @@ impl RunStore for SqliteStore {
             .await
             .map_err(err)?;
             sqlx::query(
-                "INSERT OR REPLACE INTO run_metrics (run_id, name, value)
-                 SELECT run_id, name, MAX(value) FROM run_scalars WHERE run_id = ? AND name = ?
-                 GROUP BY run_id, name",
+                "INSERT OR REPLACE INTO run_metrics (run_id, name, value, experiment_id, storage_state)
+                 SELECT s.run_id, s.name, MAX(s.value), r.experiment_id, r.storage_state
+                 FROM run_scalars s JOIN runs r ON r.run_id = s.run_id
+                 WHERE s.run_id = ? AND s.name = ? GROUP BY s.run_id, s.name",
             )
             .bind(&task.run_id)
             .bind(&name)
