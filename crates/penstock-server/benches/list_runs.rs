@@ -1,5 +1,6 @@
-//! `cargo bench -p penstock-server --bench list_runs`: list-runs latency with 100,000 runs in
-//! the store (first page, a page deep in the list, one experiment's runs, a substring filter)
+//! `cargo bench -p penstock-server --bench list_runs`: list latency with 100,000 runs (and
+//! 200,000 artifacts) in the store (first page, a page deep in the list, one experiment's runs,
+//! filters, metric sorts, the artifacts page)
 //! over real HTTP on loopback, and create-run throughput. Kubeflow's target for this size is
 //! p99 ≤ 20 ms (kubeflow/pipelines#9890 reports time-outs).
 //!
@@ -8,7 +9,10 @@
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use penstock_engine::{RunRecord, RunState, RunStore, TaskIo, TaskKind, TaskRecord, TaskState};
+use penstock_engine::{
+    ArtifactMap, ArtifactRole, RunRecord, RunState, RunStore, RuntimeArtifact, TaskIo, TaskKind,
+    TaskRecord, TaskState,
+};
 use penstock_launcher::python_env::KfpRuntime;
 use penstock_server::{Server, ServerConfig};
 use penstock_store::{ExperimentRow, RunMeta, SqliteStore, StorageState};
@@ -101,6 +105,32 @@ async fn seed(store: &SqliteStore, runs: usize) -> Vec<String> {
                 log_uri: None,
             };
             store.upsert_task(&task, None).await.expect("task");
+            // Its task produced 20 artifacts of four kinds (200,000 for 100,000 runs); the
+            // oldest run's first one has a name nothing else has.
+            let kinds = [
+                ("data", "system.Dataset"),
+                ("model", "system.Model"),
+                ("metrics", "system.Metrics"),
+                ("report", "system.HTML"),
+            ];
+            let artifacts: ArtifactMap = (0..20)
+                .map(|k| {
+                    let (name, title) = kinds[k % 4];
+                    let name = if i == 0 && k == 0 { "needle" } else { name };
+                    let artifact = RuntimeArtifact {
+                        name: name.into(),
+                        schema_title: title.into(),
+                        schema_version: "0.0.1".into(),
+                        uri: format!("/bench/{}/{k}", run.run_id),
+                        metadata: Default::default(),
+                    };
+                    (format!("{name}-{k}"), vec![artifact])
+                })
+                .collect();
+            store
+                .record_artifacts(&task, ArtifactRole::Output, &artifacts)
+                .await
+                .expect("artifacts");
         }
     }
     experiments
@@ -119,13 +149,18 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn measure(client: &HttpClient, label: &str, url: &str, n: usize) {
+    measure_key(client, label, url, "runs", n).await;
+}
+
+/// Times `n` GETs of `url` (after one to warm up), checking each answer has `key`.
+async fn measure_key(client: &HttpClient, label: &str, url: &str, key: &str, n: usize) {
     get(client, url).await; // warm
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
         let v = get(client, url).await;
         times.push(t.elapsed());
-        assert!(v.get("runs").is_some(), "{label}: no runs in {v}");
+        assert!(v.get(key).is_some(), "{label}: no {key} in {v}");
     }
     times.sort();
     println!(
@@ -204,6 +239,18 @@ fn main() {
         measure(&client, "metric:score, page deep in the unscored runs", &format!("{api}/runs?page_size=20&page_token={token}"), 300).await;
         measure(&client, "metric:score, experiment with all runs scored", &by_score("%20desc", &format!("&experiment_id={}", experiments[0])), 300).await;
         measure(&client, "metric:score, experiment with none scored", &by_score("%20desc", &format!("&experiment_id={}", experiments[3])), 300).await;
+        // The artifacts page: newest first, by type, a page deep in the list, by name.
+        let arts = format!("http://{addr}/apis/penstock/v1/artifacts?page_size=50");
+        measure_key(&client, "artifacts page (newest 50)", &arts, "artifacts", 300).await;
+        measure_key(&client, "artifacts of one type", &format!("{arts}&type=system.Model"), "artifacts", 300).await;
+        let mut token = String::new();
+        for _ in 0..(runs * 2 / 10 / 200) {
+            let v = get(&client, &format!("http://{addr}/apis/penstock/v1/artifacts?page_size=200&page_token={token}")).await;
+            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+        }
+        measure_key(&client, &format!("artifacts page at row {} (token)", runs * 2 / 10 / 200 * 200), &format!("{arts}&page_token={token}"), "artifacts", 300).await;
+        measure_key(&client, "artifacts named like 'model'", &format!("{arts}&name=model"), "artifacts", 300).await;
+        measure_key(&client, "artifacts named like 'needle' (one, oldest)", &format!("{arts}&name=needle"), "artifacts", 50).await;
         let filter = r#"{"predicates":[{"key":"name","operation":"IS_SUBSTRING","string_value":"run-00001"}]}"#;
         measure(&client, "filter name IS_SUBSTRING (trigram index)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
 

@@ -446,6 +446,93 @@ async fn artifact_files_are_served_and_paths_cannot_escape() {
 }
 
 #[tokio::test]
+async fn artifacts_list_pages_newest_first_and_filters_by_type_and_name() {
+    let api = api().await;
+    let command = json!([
+        "sh",
+        "-c",
+        "mkdir -p \"$(dirname \"$0\")\" \"$(dirname \"$1\")\" && echo d > \"$0\" && echo m > \"$1\"",
+        "{{$.outputs.artifacts['data'].path}}",
+        "{{$.outputs.artifacts['model_1'].path}}"
+    ]);
+    let outputs = json!({"artifacts": {
+        "data": {"artifactType": {"schemaTitle": "system.Dataset", "schemaVersion": "0.0.1"}},
+        "model_1": {"artifactType": {"schemaTitle": "system.Model", "schemaVersion": "0.0.1"}}
+    }});
+    for i in 0..3 {
+        let (_, run) = api
+            .call(
+                "POST",
+                "/apis/v2beta1/runs",
+                Some(json!({"display_name": format!("a{i}"), "pipeline_spec": spec(command.clone(), outputs.clone())})),
+            )
+            .await;
+        let done = api.wait_run(run["run_id"].as_str().unwrap()).await;
+        assert_eq!(done["state"], "SUCCEEDED", "{done}");
+    }
+    let walk = |query: &'static str| {
+        let api = &api;
+        async move {
+            let mut seen: Vec<(i64, String, String)> = Vec::new();
+            let mut token = String::new();
+            let mut pages = 0;
+            loop {
+                let url =
+                    format!("/apis/penstock/v1/artifacts?page_size=2{query}&page_token={token}");
+                let (s, page) = api.call("GET", &url, None).await;
+                assert_eq!(s, StatusCode::OK, "{url}: {page}");
+                pages += 1;
+                for a in page["artifacts"].as_array().unwrap() {
+                    seen.push((
+                        a["artifact_id"].as_i64().unwrap(),
+                        a["name"].as_str().unwrap().to_string(),
+                        a["schema_title"].as_str().unwrap().to_string(),
+                    ));
+                }
+                match page["next_page_token"].as_str() {
+                    Some(t) => token = t.to_string(),
+                    None => break,
+                }
+            }
+            (seen, pages)
+        }
+    };
+    let (all, pages) = walk("").await;
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert_eq!(pages, 3);
+    assert!(
+        all.windows(2).all(|w| w[0].0 > w[1].0),
+        "newest first, no repeats: {all:?}"
+    );
+    let (models, _) = walk("&type=system.Model").await;
+    assert_eq!(models.len(), 3, "{models:?}");
+    assert!(models
+        .iter()
+        .all(|(_, n, t)| n == "model_1" && t == "system.Model"));
+    let (by_name, _) = walk("&name=MOD").await;
+    assert_eq!(
+        by_name, models,
+        "name filter is a case-insensitive substring"
+    );
+    let (literal, _) = walk("&name=l_").await;
+    assert_eq!(literal, models, "'_' is matched literally");
+    let (none, pages) = walk("&type=system.HTML").await;
+    assert!(none.is_empty() && pages == 1);
+    for (query, needle) in [
+        ("page_size=0", "page_size"),
+        ("page_size=201", "page_size"),
+        ("page_token=abc", "page_token"),
+        ("limit=5", "'limit'"),
+    ] {
+        let (s, b) = api
+            .call("GET", &format!("/apis/penstock/v1/artifacts?{query}"), None)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {b}");
+        assert_status(&b, 3, needle);
+    }
+}
+
+#[tokio::test]
 async fn a_fresh_home_gets_the_examples_once() {
     let home = tempfile::tempdir().unwrap();
     let open = || async {

@@ -736,11 +736,39 @@ async function comparePage(ids) {
 
 // ---- artifacts ---------------------------------------------------------------------------------------------
 
-async function artifactsPage() {
-  const list = await api(PAPI + '/artifacts?limit=200');
-  main(h('h1', {}, 'Artifacts'), list.artifacts.length ? table(['Name', 'Type', 'Run', 'URI', 'Created'], list.artifacts.map(a => h('tr', {},
-    h('td', {}, h('a', { href: '#/artifacts/' + a.artifact_id }, a.name)), h('td', {}, a.schema_title), h('td', {}, a.run_id ? h('a', { href: '#/runs/details/' + a.run_id }, a.run_id.slice(0, 8)) : '–'),
-    h('td', {}, h('code', {}, a.uri)), h('td', {}, when(a.created_at))))) : h('p', { class: 'muted' }, 'No artifacts yet.'));
+const ARTIFACT_TYPES = ['system.Artifact', 'system.Dataset', 'system.Model', 'system.Metrics', 'system.ClassificationMetrics',
+  'system.SlicedClassificationMetrics', 'system.HTML', 'system.Markdown'];
+
+function artifactsPage() {
+  const state = { tokens: [''], page: 0, type: '', name: '' };
+  const typeSel = h('select', { 'aria-label': 'Artifact type' }, h('option', { value: '' }, 'All types'), ARTIFACT_TYPES.map(t => h('option', { value: t }, t)));
+  typeSel.addEventListener('change', () => { state.type = typeSel.value; state.tokens = ['']; state.page = 0; load(); });
+  const nameInput = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter artifacts by name' });
+  nameInput.addEventListener('input', () => { state.name = nameInput.value; state.tokens = ['']; state.page = 0; load(); });
+  const body = h('div');
+  const pager = h('div', { class: 'toolbar' });
+  let seq = 0;
+  async function load() {
+    const mine = ++seq;
+    try {
+      let url = `${PAPI}/artifacts?page_size=50`;
+      if (state.type) url += '&type=' + encodeURIComponent(state.type);
+      if (state.name) url += '&name=' + encodeURIComponent(state.name);
+      if (state.tokens[state.page]) url += '&page_token=' + state.tokens[state.page];
+      const list = await api(url);
+      if (mine !== seq) return; // a newer request (the filter changed) answers instead
+      state.tokens[state.page + 1] = list.next_page_token || '';
+      fill(body, list.artifacts.length ? table(['Name', 'Type', 'Run', 'URI', 'Created'], list.artifacts.map(a => h('tr', { 'data-artifact': a.artifact_id },
+        h('td', {}, h('a', { href: '#/artifacts/' + a.artifact_id }, a.name)), h('td', {}, a.schema_title), h('td', {}, a.run_id ? h('a', { href: '#/runs/details/' + a.run_id }, a.run_id.slice(0, 8)) : '–'),
+        h('td', {}, h('code', {}, a.uri)), h('td', {}, when(a.created_at)))), { 'aria-label': 'Artifacts' })
+        : h('p', { class: 'muted' }, state.type || state.name ? 'No artifacts match.' : 'No artifacts yet.'));
+      fill(pager, h('span', { class: 'muted' }, `page ${state.page + 1}`),
+        h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
+        h('button', { disabled: !list.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
+    } catch (e) { if (mine === seq) fill(body, errorBox(e)); }
+  }
+  main(h('h1', {}, 'Artifacts'), h('div', { class: 'toolbar' }, typeSel, nameInput), body, pager);
+  load();
 }
 
 async function artifactPage(id) {

@@ -274,6 +274,15 @@ fn meta_from_row(r: &SqliteRow) -> Result<RunMeta, StoreError> {
     })
 }
 
+/// Which artifacts a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArtifactFilter {
+    /// Only this type, e.g. `system.Model`.
+    pub schema_title: Option<String>,
+    /// Only names containing this text (case-insensitive for ASCII).
+    pub name_contains: Option<String>,
+}
+
 /// A recorded artifact.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ArtifactRecord {
@@ -1168,12 +1177,33 @@ impl SqliteStore {
     }
 
     /// The newest artifacts first.
-    pub async fn list_artifacts(&self, limit: u32) -> Result<Vec<ArtifactRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM artifacts ORDER BY artifact_id DESC LIMIT ?")
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+    pub async fn list_artifacts(
+        &self,
+        filter: &ArtifactFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ArtifactRecord>, StoreError> {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM artifacts WHERE 1");
+        if let Some(t) = &filter.schema_title {
+            q.push(" AND schema_title = ");
+            q.push_bind(t.clone());
+        }
+        if let Some(n) = &filter.name_contains {
+            let escaped = n
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q.push(" AND name LIKE ");
+            q.push_bind(format!("%{escaped}%"));
+            q.push(" ESCAPE '\\'");
+        }
+        if let Some(id) = before {
+            q.push(" AND artifact_id < ");
+            q.push_bind(id);
+        }
+        q.push(" ORDER BY artifact_id DESC LIMIT ");
+        q.push_bind(limit as i64);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(err)?;
         rows.iter().map(artifact_from_row).collect()
     }
 

@@ -22,7 +22,7 @@ pub mod list;
 mod sqlite;
 
 pub use catalog::{
-    ArtifactEvent, ArtifactRecord, CatalogError, ExperimentRow, PipelineRow, PipelineVersionRow,
-    RecurringRunRow, RunMeta, StorageState,
+    ArtifactEvent, ArtifactFilter, ArtifactRecord, CatalogError, ExperimentRow, PipelineRow,
+    PipelineVersionRow, RecurringRunRow, RunMeta, StorageState,
 };
 pub use sqlite::{ArtifactRow, SqliteStore, StoreOpenError, TaskStateChange};

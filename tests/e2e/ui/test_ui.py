@@ -334,3 +334,15 @@ def test_classification_html_and_markdown_visualisations(browser, client):
     open_page(browser, f"/compare?runlist={','.join(runs)}", "Compare 2 runs")
     assert len(browser.find_elements(By.CSS_SELECTOR, 'table[aria-label="Confusion matrix"]')) == 2
     assert len(browser.find_elements(By.CSS_SELECTOR, 'svg.chart[aria-label="ROC"] path[data-series]')) == 2
+    # The artifacts page filters by type and by name (served by the server, a page at a time).
+    open_page(browser, "/artifacts", "Artifacts")
+
+    def artifact_rows(d):
+        return [[c.text for c in r.find_elements(By.TAG_NAME, "td")][:2] for r in d.find_elements(By.CSS_SELECTOR, "tr[data-artifact]")]
+    Select(browser.find_element(By.CSS_SELECTOR, 'select[aria-label="Artifact type"]')).select_by_visible_text("system.Markdown")
+    wait_for(browser, lambda d: len(artifact_rows(d)) >= 2 and all(t == "system.Markdown" for _, t in artifact_rows(d)), what="Markdown artifacts only")
+    Select(browser.find_element(By.CSS_SELECTOR, 'select[aria-label="Artifact type"]')).select_by_visible_text("All types")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Filter artifacts by name"]').send_keys("page")
+    wait_for(browser, lambda d: len(artifact_rows(d)) >= 2 and all("page" in n for n, _ in artifact_rows(d)), what="artifacts named like 'page'")
+    assert {t for _, t in artifact_rows(browser)} == {"system.HTML"}
+    shot(browser, "artifacts-filtered")

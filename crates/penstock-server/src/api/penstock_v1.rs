@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use penstock_engine::TaskRecord;
 use penstock_store::blob::{BlobError, LocalBlobStore};
+use penstock_store::ArtifactFilter;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -372,24 +373,61 @@ pub async fn recurring_schedule(
     }))
 }
 
-/// The newest artifacts (`limit`, default 100, at most 1000).
+/// Artifacts, newest first, a page at a time: `page_size` (1–200, default 50), `page_token` (the
+/// previous answer's `next_page_token`), `type` (a schema title such as `system.Model`) and `name`
+/// (a substring of the output name).
 #[utoipa::path(get, path = "/apis/penstock/v1/artifacts",
-    params(("limit" = Option<u32>, Query)),
-    responses((status = 200, description = "{\"artifacts\": [...]}"), (status = 400)))]
+    params(("page_size" = Option<u32>, Query), ("page_token" = Option<String>, Query),
+        ("type" = Option<String>, Query), ("name" = Option<String>, Query)),
+    responses((status = 200, description = "{\"artifacts\": [...], \"next_page_token\": \"...\"}"), (status = 400)))]
 pub async fn artifacts(
     State(s): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let limit = match q.get("limit") {
-        None => 100,
+    if let Some(unknown) = q
+        .keys()
+        .find(|k| !["page_size", "page_token", "type", "name"].contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "unknown query parameter '{unknown}'; expected page_size, page_token, type or name"
+        )));
+    }
+    let page_size = match q.get("page_size") {
+        None => 50,
         Some(l) => l
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::invalid(format!("limit: '{l}' must be 1 to 1000")))?,
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("page_size: '{l}' must be 1 to 200")))?,
     };
-    let list = s.store.list_artifacts(limit).await?;
-    Ok(Json(json!({ "artifacts": list })))
+    let before = match q.get("page_token").filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(t.parse::<i64>().map_err(|_| {
+            ApiError::invalid(format!(
+                "page_token '{t}' is not a token this server issued; use the next_page_token of a previous answer"
+            ))
+        })?),
+    };
+    let nonempty = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
+    let filter = ArtifactFilter {
+        schema_title: nonempty("type"),
+        name_contains: nonempty("name"),
+    };
+    let mut list = s
+        .store
+        .list_artifacts(&filter, before, page_size + 1)
+        .await?;
+    let next = if list.len() > page_size as usize {
+        list.truncate(page_size as usize);
+        list.last().map(|a| a.artifact_id.to_string())
+    } else {
+        None
+    };
+    let mut answer = json!({ "artifacts": list });
+    if let Some(next) = next {
+        answer["next_page_token"] = json!(next);
+    }
+    Ok(Json(answer))
 }
 
 /// An artifact with its lineage (the tasks that produced and consumed it).
