@@ -533,6 +533,66 @@ async fn artifacts_list_pages_newest_first_and_filters_by_type_and_name() {
 }
 
 #[tokio::test]
+async fn compare_answers_runs_with_details_and_metrics_in_one_request() {
+    let api = api().await;
+    let mut ids = Vec::new();
+    for n in [3, 7] {
+        let (_, run) = api
+            .call(
+                "POST",
+                "/apis/v2beta1/runs",
+                Some(
+                    json!({"display_name": format!("c{n}"), "pipeline_spec": trivial(),
+                    "runtime_config": {"parameters": {"n": n}}}),
+                ),
+            )
+            .await;
+        let id = run["run_id"].as_str().unwrap().to_string();
+        assert_eq!(api.wait_run(&id).await["state"], "SUCCEEDED");
+        ids.push(id);
+    }
+    // Asked in reverse creation order: answered in the order asked.
+    let (s, b) = api
+        .call(
+            "GET",
+            &format!("/apis/penstock/v1/compare?run_ids={},{}", ids[1], ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let runs = b["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["run"]["display_name"], "c7");
+    assert_eq!(runs[1]["run"]["display_name"], "c3");
+    assert_eq!(runs[0]["metrics"]["config"]["n"], json!(7), "{b}");
+    assert_eq!(runs[1]["metrics"]["config"]["n"], json!(3), "{b}");
+    let tasks = runs[0]["run"]["run_details"]["task_details"]
+        .as_array()
+        .unwrap();
+    assert!(
+        tasks.iter().any(|t| t["display_name"] == "t"),
+        "task details included: {b}"
+    );
+    let eleven = vec![ids[0].as_str(); 11].join(",");
+    for (query, status, needle) in [
+        (ids[0].clone(), StatusCode::BAD_REQUEST, "2 to 10"),
+        (eleven, StatusCode::BAD_REQUEST, "2 to 10"),
+        (format!("{},nope", ids[0]), StatusCode::NOT_FOUND, "nope"),
+    ] {
+        let (s, b) = api
+            .call(
+                "GET",
+                &format!("/apis/penstock/v1/compare?run_ids={query}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, status, "{query}: {b}");
+        let message = b["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{needle:?} not in {b}");
+    }
+}
+
+#[tokio::test]
 async fn a_fresh_home_gets_the_examples_once() {
     let home = tempfile::tempdir().unwrap();
     let open = || async {

@@ -706,8 +706,8 @@ async function recurringRunPage(id) {
 
 async function comparePage(ids) {
   if (ids.length < 2 || ids.length > 10) { main(h('h1', {}, 'Compare runs'), h('p', {}, 'Select 2 to 10 runs in a runs list to compare them.')); return; }
-  const runs = await Promise.all(ids.map(id => api(`${API}/runs/${id}`)));
-  const metrics = await Promise.all(ids.map(id => api(`${PAPI}/runs/${id}/metrics`)));
+  const both = (await api(`${PAPI}/compare?run_ids=${ids.map(encodeURIComponent).join(',')}`)).runs;
+  const runs = both.map(x => x.run), metrics = both.map(x => x.metrics);
   const head = ['', ...runs.map(r => r.display_name)];
   const keys = [...new Set(metrics.flatMap(m => Object.keys(m.config)))].sort();
   const paramRows = keys.map(k => {

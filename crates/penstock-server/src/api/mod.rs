@@ -128,6 +128,7 @@ pub async fn healthz() -> Json<Value> {
         penstock_v1::artifacts,
         penstock_v1::artifact,
         penstock_v1::scalars,
+        penstock_v1::compare,
         penstock_v1::scalar_names,
         openapi,
     ),
@@ -226,6 +227,7 @@ pub fn routes(state: ApiState) -> Router {
             get(penstock_v1::artifact),
         )
         .route("/apis/penstock/v1/scalars", get(penstock_v1::scalars))
+        .route("/apis/penstock/v1/compare", get(penstock_v1::compare))
         .route(
             "/apis/penstock/v1/scalar-names",
             get(penstock_v1::scalar_names),

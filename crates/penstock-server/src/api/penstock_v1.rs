@@ -479,6 +479,44 @@ pub async fn scalars(
     Ok(Json(json!({ "scalars": scalars })))
 }
 
+/// What the compare page shows for 2–10 runs (`run_ids=a,b`), in one request: each run with its
+/// task details (as `GET /apis/v2beta1/runs/{id}`) and its config, scalars and curves (as
+/// `…/runs/{id}/metrics`), in the order asked.
+#[utoipa::path(get, path = "/apis/penstock/v1/compare",
+    params(("run_ids" = String, Query, description = "2 to 10 comma-separated run ids")),
+    responses((status = 200, description = "{\"runs\": [{\"run\": Run, \"metrics\": RunMetrics}]}"), (status = 400), (status = 404)))]
+pub async fn compare(
+    State(s): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let ids: Vec<&str> = q
+        .get("run_ids")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !(2..=10).contains(&ids.len()) {
+        return Err(ApiError::invalid(format!(
+            "run_ids: {} run id(s); compare takes 2 to 10, comma-separated",
+            ids.len()
+        )));
+    }
+    let mut runs = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (run, meta) = s.store.get_run(id).await?;
+        let tasks = s.store.list_tasks(id).await?;
+        let metrics = crate::tracking::run_metrics(&s.home, &run, &tasks);
+        runs.push(json!({
+            "run": crate::wire::run_message(&run, &meta, Some(&tasks)),
+            "metrics": metrics,
+        }));
+    }
+    Ok(Json(json!({ "runs": runs })))
+}
+
 /// Every scalar name runs have produced (the metric columns one can choose).
 #[utoipa::path(get, path = "/apis/penstock/v1/scalar-names",
     responses((status = 200, description = "{\"names\": [...]}")))]
