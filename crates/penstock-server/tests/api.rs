@@ -573,7 +573,7 @@ async fn compare_answers_runs_with_details_and_metrics_in_one_request() {
         tasks.iter().any(|t| t["display_name"] == "t"),
         "task details included: {b}"
     );
-    let eleven = vec![ids[0].as_str(); 11].join(",");
+    let eleven = [ids[0].as_str(); 11].join(",");
     for (query, status, needle) in [
         (ids[0].clone(), StatusCode::BAD_REQUEST, "2 to 10"),
         (eleven, StatusCode::BAD_REQUEST, "2 to 10"),
