@@ -220,7 +220,10 @@ fn main() {
         let active = r#"{"predicates":[{"key":"storage_state","operation":"EQUALS","string_value":"AVAILABLE"}]}"#;
         measure(&client, "UI runs page (not archived, newest first)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(active)), 300).await;
         measure(&client, "UI experiment page runs", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}&filter={}", experiments[3], urlencode(active)), 300).await;
-        measure(&client, "UI experiments page (200 recent runs)", &format!("{api}/runs?page_size=200&sort_by=created_at%20desc"), 100).await;
+        // The experiments page: a page of experiments, then the 5 newest runs of each.
+        measure_key(&client, "UI experiments page (20 experiments)", &format!("{api}/experiments?page_size=20&sort_by=created_at%20desc"), "experiments", 300).await;
+        measure_key(&client, "UI experiments page: recent runs of 10", &format!("http://{addr}/apis/penstock/v1/recent-runs?per_experiment=5&experiment_ids={}", experiments.join(",")), "experiments", 300).await;
+        measure_key(&client, "UI runs page: metric names", &format!("http://{addr}/apis/penstock/v1/scalar-names"), "names", 300).await;
         // Sorting by a metric (the UI's metric columns): one run in ten has `score`, all of them
         // in experiment 0. Pages come from the runs with the metric, then the runs without it.
         let by_score = |dir: &str, extra: &str| format!("{api}/runs?page_size=20&sort_by=metric%3Ascore{dir}&filter={}{extra}", urlencode(active));

@@ -593,6 +593,87 @@ async fn compare_answers_runs_with_details_and_metrics_in_one_request() {
 }
 
 #[tokio::test]
+async fn recent_runs_come_per_experiment_newest_first_without_archived() {
+    let api = api().await;
+    let mut experiments = Vec::new();
+    for name in ["busy", "quiet"] {
+        let (_, e) = api
+            .call(
+                "POST",
+                "/apis/v2beta1/experiments",
+                Some(json!({"display_name": name})),
+            )
+            .await;
+        experiments.push(e["experiment_id"].as_str().unwrap().to_string());
+    }
+    let mut runs: Vec<(String, String)> = Vec::new();
+    for (name, exp) in [("b1", 0), ("q1", 1), ("b2", 0), ("q2", 1), ("b3", 0)] {
+        let (_, run) = api
+            .call(
+                "POST",
+                "/apis/v2beta1/runs",
+                Some(json!({"display_name": name, "experiment_id": experiments[exp], "pipeline_spec": trivial()})),
+            )
+            .await;
+        let id = run["run_id"].as_str().unwrap().to_string();
+        api.wait_run(&id).await;
+        runs.push((name.to_string(), id));
+    }
+    let (s, _) = api
+        .call(
+            "POST",
+            &format!("/apis/v2beta1/runs/{}:archive", runs[3].1),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let url = format!(
+        "/apis/penstock/v1/recent-runs?per_experiment=2&experiment_ids={},{},unknown",
+        experiments[1], experiments[0]
+    );
+    let (s, b) = api.call("GET", &url, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let got: Vec<(String, Vec<String>)> = b["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["experiment_id"].as_str().unwrap().to_string(),
+                e["runs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["display_name"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (experiments[1].clone(), vec!["q1".to_string()]),
+            (
+                experiments[0].clone(),
+                vec!["b3".to_string(), "b2".to_string()]
+            ),
+            ("unknown".to_string(), vec![]),
+        ]
+    );
+    for query in ["per_experiment=0", "per_experiment=21", "per_experiment=x"] {
+        let (s, b) = api
+            .call(
+                "GET",
+                &format!("/apis/penstock/v1/recent-runs?experiment_ids=a&{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {b}");
+        assert_status(&b, 3, "per_experiment");
+    }
+}
+
+#[tokio::test]
 async fn a_fresh_home_gets_the_examples_once() {
     let home = tempfile::tempdir().unwrap();
     let open = || async {
@@ -807,6 +888,10 @@ async fn runs_sort_by_a_metric_across_pages() {
         .collect();
     assert_eq!(got.len(), 2);
     assert!(got.contains(&("score".into(), 0.5)) && got.contains(&("score".into(), 2.0)));
+    let (_, names) = api
+        .call("GET", "/apis/penstock/v1/scalar-names", None)
+        .await;
+    assert_eq!(names["names"], json!(["score"]));
     let (s, b) = api
         .call(
             "GET",

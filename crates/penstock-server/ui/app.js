@@ -110,9 +110,16 @@ window.addEventListener('DOMContentLoaded', route);
 
 // ---- runs ------------------------------------------------------------------------------------
 
-async function experimentNames() {
-  const list = await api(API + '/experiments?page_size=200');
-  return Object.fromEntries((list.experiments || []).map(e => [e.experiment_id, e.display_name]));
+// Experiment names by id, fetched for the ids a page shows that are not known yet (one request).
+const experimentNameCache = {};
+async function experimentNames(ids) {
+  const missing = [...new Set(ids)].filter(id => id && !(id in experimentNameCache)).slice(0, 200);
+  if (missing.length) {
+    const list = await api(`${API}/experiments?page_size=200&filter=${filterJson([{ key: 'experiment_id', operation: 'IN', string_values: { values: missing } }])}`);
+    for (const id of missing) experimentNameCache[id] = id; // deleted ones show their id
+    for (const e of list.experiments || []) experimentNameCache[e.experiment_id] = e.display_name;
+  }
+  return experimentNameCache;
 }
 
 function runsTable(scope) {
@@ -145,7 +152,6 @@ function runsTable(scope) {
   const body = h('div');
   const pager = h('div', { class: 'toolbar' });
   box.append(h('div', { class: 'toolbar' }, filterInput, sortSel, metricInput, metricNames, h('label', { for: 'show-archived', style: 'display:inline;font-weight:400' }, archivedBox, ' Archived'), compare, archive, del), body, pager);
-  let names = {};
   function updateButtons() {
     const n = state.selected.size;
     compare.disabled = n < 2 || n > 10;
@@ -154,7 +160,6 @@ function runsTable(scope) {
   }
   async function load() {
     try {
-      if (!Object.keys(names).length) names = await experimentNames();
       const preds = [{ key: 'storage_state', operation: 'EQUALS', string_value: state.archived ? 'ARCHIVED' : 'AVAILABLE' }];
       if (state.filter) preds.push({ key: 'name', operation: 'IS_SUBSTRING', string_value: state.filter });
       if (scope.recurringRunId) preds.push({ key: 'recurring_run_id', operation: 'EQUALS', string_value: scope.recurringRunId });
@@ -163,6 +168,7 @@ function runsTable(scope) {
       if (state.tokens[state.page]) url += '&page_token=' + state.tokens[state.page];
       const list = await api(url);
       const runs = list.runs || [];
+      const names = await experimentNames(runs.map(r => r.experiment_id));
       state.tokens[state.page + 1] = list.next_page_token || '';
       const values = {};
       if (state.metrics.length && runs.length) {
@@ -463,7 +469,7 @@ async function runPage(id) {
     view.run = run;
     if (!run.run_details) run.run_details = { task_details: [] };
     const s = run.state;
-    if (!view.names) view.names = await experimentNames().catch(() => ({}));
+    if (!view.names) view.names = await experimentNames([run.experiment_id]).catch(() => ({}));
     fill(head, h('div', {}, h('h1', {}, status(s), ' ', run.display_name),
       h('p', { class: 'muted' }, 'Experiment: ', run.experiment_id ? h('a', { href: '#/experiments/details/' + run.experiment_id }, view.names[run.experiment_id] || run.experiment_id) : '–'),
       h('div', { class: 'toolbar' },
@@ -507,17 +513,37 @@ async function experimentsPage() {
     ev.preventDefault();
     try { const e = await post(API + '/experiments', { display_name: name.value, description: desc.value }); location.hash = '#/experiments/details/' + e.experiment_id; } catch (e) { form.append(errorBox(e)); }
   } }, h('label', { for: 'exp-name' }, 'Name'), name, h('label', { for: 'exp-desc' }, 'Description'), desc, h('p', {}, h('button', { class: 'primary' }, 'Create experiment')));
-  main(h('h1', {}, 'Experiments'), listBox, h('h2', {}, 'New experiment'), form);
+  const state = { tokens: [''], page: 0, filter: '' };
+  const filterInput = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter experiments by name' });
+  filterInput.addEventListener('input', () => { state.filter = filterInput.value; state.tokens = ['']; state.page = 0; load(); });
+  const pager = h('div', { class: 'toolbar' });
+  main(h('h1', {}, 'Experiments'), h('div', { class: 'toolbar' }, filterInput), listBox, pager, h('h2', {}, 'New experiment'), form);
+  let seq = 0;
   async function load() {
-    const list = await api(API + '/experiments?page_size=200&sort_by=created_at%20desc');
-    const exps = list.experiments || [];
-    // Recent runs of all experiments in one request (no request per row).
-    const runs = (await api(API + '/runs?page_size=200&sort_by=created_at%20desc')).runs || [];
-    fill(listBox, table(['Experiment', 'Description', 'Recent runs', 'State', ''], exps.map(e => h('tr', {},
-      h('td', {}, h('a', { href: '#/experiments/details/' + e.experiment_id }, e.display_name)), h('td', {}, e.description || ''),
-      h('td', {}, runs.filter(r => r.experiment_id === e.experiment_id).slice(0, 5).map(r => h('a', { href: '#/runs/details/' + r.run_id, title: r.display_name }, status(r.state), ' '))),
-      h('td', {}, e.storage_state === 'ARCHIVED' ? 'archived' : 'active'),
-      h('td', {}, h('button', { onclick: async () => { await post(`${API}/experiments/${e.experiment_id}:${e.storage_state === 'ARCHIVED' ? 'unarchive' : 'archive'}`); load(); } }, e.storage_state === 'ARCHIVED' ? 'Restore' : 'Archive'))))));
+    const mine = ++seq;
+    try {
+      let url = API + '/experiments?page_size=20&sort_by=created_at%20desc';
+      if (state.filter) url += '&filter=' + filterJson([{ key: 'name', operation: 'IS_SUBSTRING', string_value: state.filter }]);
+      if (state.tokens[state.page]) url += '&page_token=' + state.tokens[state.page];
+      const list = await api(url);
+      const exps = list.experiments || [];
+      // The recent runs of every experiment on the page in one request (no request per row).
+      const recent = exps.length ? (await api(`${PAPI}/recent-runs?per_experiment=5&experiment_ids=${exps.map(e => encodeURIComponent(e.experiment_id)).join(',')}`)).experiments : [];
+      if (mine !== seq) return; // the filter changed meanwhile; a newer answer is coming
+      const runsOf = Object.fromEntries(recent.map(x => [x.experiment_id, x.runs]));
+      state.tokens[state.page + 1] = list.next_page_token || '';
+      fill(listBox, exps.length ? table(['Experiment', 'Description', 'Recent runs', 'State', ''], exps.map(e => h('tr', { 'data-experiment': e.experiment_id },
+        h('td', {}, h('a', { href: '#/experiments/details/' + e.experiment_id }, e.display_name)), h('td', {}, e.description || ''),
+        h('td', { class: 'recent-runs' }, (runsOf[e.experiment_id] || []).map(r => { const word = r.state.charAt(0) + r.state.slice(1).toLowerCase();
+          // Compact: the state's icon (its shape differs per state), named in full for screen readers and on hover.
+          return h('a', { href: '#/runs/details/' + r.run_id, title: `${r.display_name}: ${word}`, 'aria-label': `${r.display_name}: ${word}`, class: 'status s-' + r.state }, ICONS[r.state] || '?'); })),
+        h('td', {}, e.storage_state === 'ARCHIVED' ? 'archived' : 'active'),
+        h('td', {}, h('button', { onclick: async () => { await post(`${API}/experiments/${e.experiment_id}:${e.storage_state === 'ARCHIVED' ? 'unarchive' : 'archive'}`); load(); } }, e.storage_state === 'ARCHIVED' ? 'Restore' : 'Archive')))), { 'aria-label': 'Experiments' })
+        : h('p', { class: 'muted' }, state.filter ? 'No experiments match.' : 'No experiments.'));
+      fill(pager, h('span', { class: 'muted' }, `${list.total_size || 0} experiments · page ${state.page + 1}`),
+        h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
+        h('button', { disabled: !list.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
+    } catch (e) { if (mine === seq) fill(listBox, errorBox(e)); }
   }
   await load();
   every(4000, load);

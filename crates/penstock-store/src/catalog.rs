@@ -1170,10 +1170,46 @@ impl SqliteStore {
 
     /// Every scalar name any run produced (for choosing metric columns).
     pub async fn scalar_names(&self) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT DISTINCT name FROM run_scalars ORDER BY name LIMIT 500")
+        // One index seek per distinct name (a skip scan over `run_metrics (name, …)`), not a
+        // scan of every run's scalars.
+        sqlx::query_scalar(
+            "WITH RECURSIVE names (name) AS (
+                 SELECT MIN(name) FROM run_metrics
+                 UNION ALL
+                 SELECT (SELECT MIN(m.name) FROM run_metrics m WHERE m.name > names.name)
+                 FROM names WHERE names.name IS NOT NULL
+             )
+             SELECT name FROM names WHERE name IS NOT NULL LIMIT 500",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    /// The newest `per_experiment` available runs of each of these experiments:
+    /// `(experiment_id, run_id, display_name, state)`, newest first within each experiment.
+    pub async fn recent_runs_by_experiment(
+        &self,
+        experiment_ids: &[String],
+        per_experiment: u32,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for id in experiment_ids {
+            // One index range per experiment (`runs_by_experiment_storage`), each stopping after
+            // `per_experiment` rows.
+            let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+                "SELECT experiment_id, run_id, display_name, state FROM runs
+                 WHERE experiment_id = ? AND storage_state = 'AVAILABLE'
+                 ORDER BY created_at_ms DESC, run_id DESC LIMIT ?",
+            )
+            .bind(id)
+            .bind(per_experiment as i64)
             .fetch_all(&self.pool)
             .await
-            .map_err(err)
+            .map_err(err)?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     /// The newest artifacts first.

@@ -177,6 +177,20 @@ def test_every_page_loads(browser, data):
     wait_for(browser, lambda d: "Not found" in d.find_element(By.TAG_NAME, "h1").text, what="not found page")
 
 
+def test_experiments_list_shows_recent_runs_and_filters(browser, client, data):
+    client.create_experiment("ui-other", description="another")
+    open_page(browser, "/experiments", "Experiments")
+    row = f'tr[data-experiment="{data["experiment"]}"]'
+    # The two learn runs (and any later ones) of ui-exp, as status links to the runs.
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{row} td.recent-runs a")) >= 2, what="recent runs of ui-exp")
+    links = browser.find_elements(By.CSS_SELECTOR, f"{row} td.recent-runs a")
+    assert {a.get_attribute("aria-label") for a in links} >= {"learn-3: Succeeded", "learn-5: Succeeded"}
+    assert all(a.text == "✔" for a in links), [a.text for a in links]
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Filter experiments by name"]').send_keys("ui-oth")
+    wait_for(browser, lambda d: [r.find_element(By.TAG_NAME, "a").text for r in d.find_elements(By.CSS_SELECTOR, "tr[data-experiment]")] == ["ui-other"], what="filtered to ui-other")
+    shot(browser, "experiments-filtered")
+
+
 def test_start_a_run_from_the_ui_and_watch_its_graph_succeed(browser, client, data):
     open_page(browser, f"/runs/new?pipeline={data['pipeline']}", "Create run")
     wait_for(browser, lambda d: d.find_elements(By.ID, "param-text"), what="typed parameter field from the spec")

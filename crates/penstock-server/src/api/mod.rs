@@ -129,6 +129,7 @@ pub async fn healthz() -> Json<Value> {
         penstock_v1::artifact,
         penstock_v1::scalars,
         penstock_v1::compare,
+        penstock_v1::recent_runs,
         penstock_v1::scalar_names,
         openapi,
     ),
@@ -228,6 +229,10 @@ pub fn routes(state: ApiState) -> Router {
         )
         .route("/apis/penstock/v1/scalars", get(penstock_v1::scalars))
         .route("/apis/penstock/v1/compare", get(penstock_v1::compare))
+        .route(
+            "/apis/penstock/v1/recent-runs",
+            get(penstock_v1::recent_runs),
+        )
         .route(
             "/apis/penstock/v1/scalar-names",
             get(penstock_v1::scalar_names),

@@ -517,6 +517,58 @@ pub async fn compare(
     Ok(Json(json!({ "runs": runs })))
 }
 
+/// The newest runs of several experiments at once (`experiment_ids=a,b`, at most 200;
+/// `per_experiment` 1–20, default 5; archived runs left out): the experiments list's "recent
+/// runs" column for a whole page in one request.
+#[utoipa::path(get, path = "/apis/penstock/v1/recent-runs",
+    params(("experiment_ids" = String, Query, description = "comma-separated experiment ids"),
+        ("per_experiment" = Option<u32>, Query)),
+    responses((status = 200, description = "{\"experiments\": [{\"experiment_id\", \"runs\": [{run_id, display_name, state}]}]}"), (status = 400)))]
+pub async fn recent_runs(
+    State(s): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let ids: Vec<String> = q
+        .get("experiment_ids")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.len() > 200 {
+        return Err(ApiError::invalid(format!(
+            "experiment_ids: {} ids; at most 200",
+            ids.len()
+        )));
+    }
+    let per = match q.get("per_experiment") {
+        None => 5,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=20).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("per_experiment: '{v}' must be 1 to 20")))?,
+    };
+    let rows = s.store.recent_runs_by_experiment(&ids, per).await?;
+    let experiments: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            let runs: Vec<serde_json::Value> = rows
+                .iter()
+                .filter(|(e, ..)| e == id)
+                .map(|(_, run_id, name, state)| {
+                    json!({"run_id": run_id, "display_name": name, "state": state})
+                })
+                .collect();
+            json!({"experiment_id": id, "runs": runs})
+        })
+        .collect();
+    Ok(Json(json!({ "experiments": experiments })))
+}
+
 /// Every scalar name runs have produced (the metric columns one can choose).
 #[utoipa::path(get, path = "/apis/penstock/v1/scalar-names",
     responses((status = 200, description = "{\"names\": [...]}")))]
