@@ -71,6 +71,35 @@ function fill(el, ...kids) { el.replaceChildren(...kids.flat(Infinity).filter(k 
 function main(...kids) { return fill(document.getElementById('main'), ...kids); }
 function filterJson(preds) { return encodeURIComponent(JSON.stringify({ predicates: preds })); }
 
+// A list paged on the server: each page's keyset token is remembered for Previous, an optional
+// name filter box restarts from the first page, and an answer that arrives after a newer request
+// (the filter changed meanwhile) is dropped. `url(filter)` is the request without its token,
+// `rows(answer)` the items, `render(items, reload, filter)` the node shown (may be async).
+function pagedList({ url, rows, render, noun, filterLabel, filterPlaceholder }) {
+  const state = { tokens: [''], page: 0, filter: '' };
+  const body = h('div'), pager = h('div', { class: 'toolbar' });
+  const filter = filterLabel ? h('input', { type: 'search', placeholder: filterPlaceholder || 'Filter by name', 'aria-label': filterLabel }) : null;
+  let seq = 0;
+  async function load() {
+    const mine = ++seq;
+    try {
+      let u = url(state.filter);
+      if (state.tokens[state.page]) u += '&page_token=' + encodeURIComponent(state.tokens[state.page]);
+      const answer = await api(u);
+      const node = await render(rows(answer), load, state.filter);
+      if (mine !== seq) return;
+      state.tokens[state.page + 1] = answer.next_page_token || '';
+      fill(body, node);
+      fill(pager, h('span', { class: 'muted' }, (answer.total_size !== undefined ? `${answer.total_size} ${answer.total_size === 1 ? noun.replace(/s$/, '') : noun} · ` : '') + `page ${state.page + 1}`),
+        h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
+        h('button', { disabled: !answer.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
+    } catch (e) { if (mine === seq) fill(body, errorBox(e)); }
+  }
+  function restart() { state.tokens = ['']; state.page = 0; load(); }
+  if (filter) filter.addEventListener('input', () => { state.filter = filter.value; restart(); });
+  return { filter, body, pager, load, restart };
+}
+
 // ---- routing ------------------------------------------------------------------------------
 
 const ROUTES = [
@@ -184,7 +213,7 @@ function runsTable(scope) {
           h('td', {}, ref ? h('a', { href: `#/pipelines/details/${ref.pipeline_id}/version/${ref.pipeline_version_id}` }, 'version') : h('span', { class: 'muted' }, 'inline spec')), h('td', {}, when(r.created_at)),
           state.metrics.map(m => { const v = values[r.run_id + '\u0000' + m]; return h('td', { 'data-metric': m }, v === undefined ? '–' : num(v)); }));
       }), { 'aria-label': 'Runs' }) : h('p', { class: 'muted' }, 'No runs.'));
-      fill(pager, h('span', { class: 'muted' }, `${list.total_size || 0} runs · page ${state.page + 1}`),
+      fill(pager, h('span', { class: 'muted' }, `${list.total_size || 0} run${list.total_size === 1 ? "" : "s"} · page ${state.page + 1}`),
         h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
         h('button', { disabled: !list.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
       updateButtons();
@@ -507,46 +536,32 @@ async function runPage(id) {
 // ---- experiments -------------------------------------------------------------------------------
 
 async function experimentsPage() {
-  const listBox = h('div');
   const name = h('input', { id: 'exp-name', required: true }), desc = h('input', { id: 'exp-desc' });
   const form = h('form', { class: 'form', 'aria-label': 'Create experiment', onsubmit: async ev => {
     ev.preventDefault();
     try { const e = await post(API + '/experiments', { display_name: name.value, description: desc.value }); location.hash = '#/experiments/details/' + e.experiment_id; } catch (e) { form.append(errorBox(e)); }
   } }, h('label', { for: 'exp-name' }, 'Name'), name, h('label', { for: 'exp-desc' }, 'Description'), desc, h('p', {}, h('button', { class: 'primary' }, 'Create experiment')));
-  const state = { tokens: [''], page: 0, filter: '' };
-  const filterInput = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter experiments by name' });
-  filterInput.addEventListener('input', () => { state.filter = filterInput.value; state.tokens = ['']; state.page = 0; load(); });
-  const pager = h('div', { class: 'toolbar' });
-  main(h('h1', {}, 'Experiments'), h('div', { class: 'toolbar' }, filterInput), listBox, pager, h('h2', {}, 'New experiment'), form);
-  let seq = 0;
-  async function load() {
-    const mine = ++seq;
-    try {
-      let url = API + '/experiments?page_size=20&sort_by=created_at%20desc';
-      if (state.filter) url += '&filter=' + filterJson([{ key: 'name', operation: 'IS_SUBSTRING', string_value: state.filter }]);
-      if (state.tokens[state.page]) url += '&page_token=' + state.tokens[state.page];
-      const list = await api(url);
-      const exps = list.experiments || [];
+  const list = pagedList({
+    noun: 'experiments', filterLabel: 'Filter experiments by name',
+    url: f => API + '/experiments?page_size=20&sort_by=created_at%20desc' + (f ? '&filter=' + filterJson([{ key: 'name', operation: 'IS_SUBSTRING', string_value: f }]) : ''),
+    rows: answer => answer.experiments || [],
+    render: async (exps, reload, f) => {
+      if (!exps.length) return h('p', { class: 'muted' }, f ? 'No experiments match.' : 'No experiments.');
       // The recent runs of every experiment on the page in one request (no request per row).
-      const recent = exps.length ? (await api(`${PAPI}/recent-runs?per_experiment=5&experiment_ids=${exps.map(e => encodeURIComponent(e.experiment_id)).join(',')}`)).experiments : [];
-      if (mine !== seq) return; // the filter changed meanwhile; a newer answer is coming
+      const recent = (await api(`${PAPI}/recent-runs?per_experiment=5&experiment_ids=${exps.map(e => encodeURIComponent(e.experiment_id)).join(',')}`)).experiments;
       const runsOf = Object.fromEntries(recent.map(x => [x.experiment_id, x.runs]));
-      state.tokens[state.page + 1] = list.next_page_token || '';
-      fill(listBox, exps.length ? table(['Experiment', 'Description', 'Recent runs', 'State', ''], exps.map(e => h('tr', { 'data-experiment': e.experiment_id },
+      return table(['Experiment', 'Description', 'Recent runs', 'State', ''], exps.map(e => h('tr', { 'data-experiment': e.experiment_id },
         h('td', {}, h('a', { href: '#/experiments/details/' + e.experiment_id }, e.display_name)), h('td', {}, e.description || ''),
         h('td', { class: 'recent-runs' }, (runsOf[e.experiment_id] || []).map(r => { const word = r.state.charAt(0) + r.state.slice(1).toLowerCase();
           // Compact: the state's icon (its shape differs per state), named in full for screen readers and on hover.
           return h('a', { href: '#/runs/details/' + r.run_id, title: `${r.display_name}: ${word}`, 'aria-label': `${r.display_name}: ${word}`, class: 'status s-' + r.state }, ICONS[r.state] || '?'); })),
         h('td', {}, e.storage_state === 'ARCHIVED' ? 'archived' : 'active'),
-        h('td', {}, h('button', { onclick: async () => { await post(`${API}/experiments/${e.experiment_id}:${e.storage_state === 'ARCHIVED' ? 'unarchive' : 'archive'}`); load(); } }, e.storage_state === 'ARCHIVED' ? 'Restore' : 'Archive')))), { 'aria-label': 'Experiments' })
-        : h('p', { class: 'muted' }, state.filter ? 'No experiments match.' : 'No experiments.'));
-      fill(pager, h('span', { class: 'muted' }, `${list.total_size || 0} experiments · page ${state.page + 1}`),
-        h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
-        h('button', { disabled: !list.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
-    } catch (e) { if (mine === seq) fill(listBox, errorBox(e)); }
-  }
-  await load();
-  every(4000, load);
+        h('td', {}, h('button', { onclick: async () => { await post(`${API}/experiments/${e.experiment_id}:${e.storage_state === 'ARCHIVED' ? 'unarchive' : 'archive'}`); reload(); } }, e.storage_state === 'ARCHIVED' ? 'Restore' : 'Archive')))), { 'aria-label': 'Experiments' });
+    },
+  });
+  main(h('h1', {}, 'Experiments'), h('div', { class: 'toolbar' }, list.filter), list.body, list.pager, h('h2', {}, 'New experiment'), form);
+  await list.load();
+  every(4000, list.load);
 }
 
 async function experimentPage(id) {
@@ -561,8 +576,14 @@ async function experimentPage(id) {
 // ---- pipelines ------------------------------------------------------------------------------------
 
 async function pipelinesPage() {
-  const search = h('input', { type: 'search', placeholder: 'Search pipelines', 'aria-label': 'Search pipelines' });
-  const listBox = h('div');
+  const list = pagedList({
+    noun: 'pipelines', filterLabel: 'Search pipelines', filterPlaceholder: 'Search pipelines',
+    url: f => API + '/pipelines?page_size=20&sort_by=created_at%20desc' + (f ? '&filter=' + filterJson([{ key: 'name', operation: 'IS_SUBSTRING', string_value: f }]) : ''),
+    rows: answer => answer.pipelines || [],
+    render: (pipelines, reload, f) => pipelines.length ? table(['Pipeline', 'Description', 'Uploaded'], pipelines.map(p => h('tr', { 'data-pipeline': p.pipeline_id },
+      h('td', {}, h('a', { href: '#/pipelines/details/' + p.pipeline_id }, p.display_name)), h('td', {}, p.description || ''), h('td', {}, when(p.created_at)))), { 'aria-label': 'Pipelines' })
+      : h('p', { class: 'muted' }, f ? 'No pipelines match.' : 'No pipelines.'),
+  });
   const file = h('input', { type: 'file', id: 'up-file', accept: '.yaml,.yml,.json', required: true }), pname = h('input', { id: 'up-name' }), pdesc = h('input', { id: 'up-desc' });
   const form = h('form', { class: 'form', 'aria-label': 'Upload pipeline', onsubmit: async ev => {
     ev.preventDefault();
@@ -570,16 +591,8 @@ async function pipelinesPage() {
     const q = new URLSearchParams(); if (pname.value) q.set('name', pname.value); if (pdesc.value) q.set('description', pdesc.value);
     try { const p = await api(`${API}/pipelines/upload?${q}`, { method: 'POST', body: fd, headers: {} }); location.hash = '#/pipelines/details/' + p.pipeline_id; } catch (e) { form.append(errorBox(e)); }
   } }, h('label', { for: 'up-file' }, 'Compiled pipeline (YAML or JSON)'), file, h('label', { for: 'up-name' }, 'Name (default: the file name)'), pname, h('label', { for: 'up-desc' }, 'Description'), pdesc, h('p', {}, h('button', { class: 'primary' }, 'Upload pipeline')));
-  main(h('h1', {}, 'Pipelines'), h('div', { class: 'toolbar' }, search), listBox, h('h2', {}, 'Upload a pipeline'), form);
-  async function load() {
-    let url = API + '/pipelines?page_size=200&sort_by=created_at%20desc';
-    if (search.value) url += '&filter=' + filterJson([{ key: 'name', operation: 'IS_SUBSTRING', string_value: search.value }]);
-    const list = await api(url);
-    fill(listBox, (list.pipelines || []).length ? table(['Pipeline', 'Description', 'Uploaded'], list.pipelines.map(p => h('tr', {},
-      h('td', {}, h('a', { href: '#/pipelines/details/' + p.pipeline_id }, p.display_name)), h('td', {}, p.description || ''), h('td', {}, when(p.created_at))))) : h('p', { class: 'muted' }, 'No pipelines.'));
-  }
-  search.addEventListener('input', load);
-  await load();
+  main(h('h1', {}, 'Pipelines'), h('div', { class: 'toolbar' }, list.filter), list.body, list.pager, h('h2', {}, 'Upload a pipeline'), form);
+  await list.load();
 }
 
 async function pipelinePage(pid, vid) {
@@ -706,11 +719,15 @@ function recurringTable(list, reload) {
     h('td', {}, h('button', { 'aria-label': (r.status === 'ENABLED' ? 'Disable ' : 'Enable ') + r.display_name, onclick: async () => { await post(`${API}/recurringruns/${r.recurring_run_id}:${r.status === 'ENABLED' ? 'disable' : 'enable'}`); reload ? reload() : route(); } }, r.status === 'ENABLED' ? 'Disable' : 'Enable')))));
 }
 async function recurringRunsPage() {
-  const box = h('div');
-  main(h('h1', {}, 'Recurring runs'), h('div', { class: 'toolbar' }, h('a', { class: 'button', href: '#/runs/new' }, 'Create recurring run')), box);
-  async function load() { const list = await api(API + '/recurringruns?page_size=200&sort_by=created_at%20desc'); fill(box, recurringTable(list.recurringRuns || [], load)); }
-  await load();
-  every(4000, load);
+  const list = pagedList({
+    noun: 'recurring runs', filterLabel: 'Filter recurring runs by name',
+    url: f => API + '/recurringruns?page_size=20&sort_by=created_at%20desc' + (f ? '&filter=' + filterJson([{ key: 'name', operation: 'IS_SUBSTRING', string_value: f }]) : ''),
+    rows: answer => answer.recurringRuns || [],
+    render: (items, reload) => recurringTable(items, reload),
+  });
+  main(h('h1', {}, 'Recurring runs'), h('div', { class: 'toolbar' }, h('a', { class: 'button', href: '#/runs/new' }, 'Create recurring run'), list.filter), list.body, list.pager);
+  await list.load();
+  every(4000, list.load);
 }
 async function recurringRunPage(id) {
   const r = await api(`${API}/recurringruns/${id}`);
@@ -766,35 +783,19 @@ const ARTIFACT_TYPES = ['system.Artifact', 'system.Dataset', 'system.Model', 'sy
   'system.SlicedClassificationMetrics', 'system.HTML', 'system.Markdown'];
 
 function artifactsPage() {
-  const state = { tokens: [''], page: 0, type: '', name: '' };
   const typeSel = h('select', { 'aria-label': 'Artifact type' }, h('option', { value: '' }, 'All types'), ARTIFACT_TYPES.map(t => h('option', { value: t }, t)));
-  typeSel.addEventListener('change', () => { state.type = typeSel.value; state.tokens = ['']; state.page = 0; load(); });
-  const nameInput = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter artifacts by name' });
-  nameInput.addEventListener('input', () => { state.name = nameInput.value; state.tokens = ['']; state.page = 0; load(); });
-  const body = h('div');
-  const pager = h('div', { class: 'toolbar' });
-  let seq = 0;
-  async function load() {
-    const mine = ++seq;
-    try {
-      let url = `${PAPI}/artifacts?page_size=50`;
-      if (state.type) url += '&type=' + encodeURIComponent(state.type);
-      if (state.name) url += '&name=' + encodeURIComponent(state.name);
-      if (state.tokens[state.page]) url += '&page_token=' + state.tokens[state.page];
-      const list = await api(url);
-      if (mine !== seq) return; // a newer request (the filter changed) answers instead
-      state.tokens[state.page + 1] = list.next_page_token || '';
-      fill(body, list.artifacts.length ? table(['Name', 'Type', 'Run', 'URI', 'Created'], list.artifacts.map(a => h('tr', { 'data-artifact': a.artifact_id },
-        h('td', {}, h('a', { href: '#/artifacts/' + a.artifact_id }, a.name)), h('td', {}, a.schema_title), h('td', {}, a.run_id ? h('a', { href: '#/runs/details/' + a.run_id }, a.run_id.slice(0, 8)) : '–'),
-        h('td', {}, h('code', {}, a.uri)), h('td', {}, when(a.created_at)))), { 'aria-label': 'Artifacts' })
-        : h('p', { class: 'muted' }, state.type || state.name ? 'No artifacts match.' : 'No artifacts yet.'));
-      fill(pager, h('span', { class: 'muted' }, `page ${state.page + 1}`),
-        h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
-        h('button', { disabled: !list.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
-    } catch (e) { if (mine === seq) fill(body, errorBox(e)); }
-  }
-  main(h('h1', {}, 'Artifacts'), h('div', { class: 'toolbar' }, typeSel, nameInput), body, pager);
-  load();
+  const list = pagedList({
+    noun: 'artifacts', filterLabel: 'Filter artifacts by name',
+    url: f => `${PAPI}/artifacts?page_size=50` + (typeSel.value ? '&type=' + encodeURIComponent(typeSel.value) : '') + (f ? '&name=' + encodeURIComponent(f) : ''),
+    rows: answer => answer.artifacts || [],
+    render: (arts, reload, f) => arts.length ? table(['Name', 'Type', 'Run', 'URI', 'Created'], arts.map(a => h('tr', { 'data-artifact': a.artifact_id },
+      h('td', {}, h('a', { href: '#/artifacts/' + a.artifact_id }, a.name)), h('td', {}, a.schema_title), h('td', {}, a.run_id ? h('a', { href: '#/runs/details/' + a.run_id }, a.run_id.slice(0, 8)) : '–'),
+      h('td', {}, h('code', {}, a.uri)), h('td', {}, when(a.created_at)))), { 'aria-label': 'Artifacts' })
+      : h('p', { class: 'muted' }, typeSel.value || f ? 'No artifacts match.' : 'No artifacts yet.'),
+  });
+  typeSel.addEventListener('change', list.restart);
+  main(h('h1', {}, 'Artifacts'), h('div', { class: 'toolbar' }, typeSel, list.filter), list.body, list.pager);
+  list.load();
 }
 
 async function artifactPage(id) {

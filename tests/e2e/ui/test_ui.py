@@ -177,18 +177,28 @@ def test_every_page_loads(browser, data):
     wait_for(browser, lambda d: "Not found" in d.find_element(By.TAG_NAME, "h1").text, what="not found page")
 
 
-def test_experiments_list_shows_recent_runs_and_filters(browser, client, data):
-    client.create_experiment("ui-other", description="another")
+def test_experiments_list_pages_shows_recent_runs_and_filters(browser, client, data):
+    # 21 newer experiments push ui-exp to the second page of 20.
+    for i in range(21):
+        client.create_experiment(f"ui-other-{i:02}")
     open_page(browser, "/experiments", "Experiments")
+
+    def names(d):
+        return [r.find_element(By.TAG_NAME, "a").text for r in d.find_elements(By.CSS_SELECTOR, "tr[data-experiment]")]
+    wait_for(browser, lambda d: names(d) == [f"ui-other-{i:02}" for i in range(20, 0, -1)], what="first page: the 20 newest")
+    browser.find_element(By.XPATH, "//button[text()='Next']").click()
+    wait_for(browser, lambda d: names(d)[:3] == ["ui-other-00", "ui-exp", "Default"], what="second page")
     row = f'tr[data-experiment="{data["experiment"]}"]'
-    # The two learn runs (and any later ones) of ui-exp, as status links to the runs.
+    # The learn runs of ui-exp, as state icons linking to the runs, named for screen readers.
     wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{row} td.recent-runs a")) >= 2, what="recent runs of ui-exp")
     links = browser.find_elements(By.CSS_SELECTOR, f"{row} td.recent-runs a")
     assert {a.get_attribute("aria-label") for a in links} >= {"learn-3: Succeeded", "learn-5: Succeeded"}
     assert all(a.text == "✔" for a in links), [a.text for a in links]
-    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Filter experiments by name"]').send_keys("ui-oth")
-    wait_for(browser, lambda d: [r.find_element(By.TAG_NAME, "a").text for r in d.find_elements(By.CSS_SELECTOR, "tr[data-experiment]")] == ["ui-other"], what="filtered to ui-other")
-    shot(browser, "experiments-filtered")
+    shot(browser, "experiments-page-2")
+    browser.find_element(By.XPATH, "//button[text()='Previous']").click()
+    wait_for(browser, lambda d: names(d)[0] == "ui-other-20", what="back to the first page")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Filter experiments by name"]').send_keys("ui-other-0")
+    wait_for(browser, lambda d: names(d) == [f"ui-other-{i:02}" for i in range(9, -1, -1)], what="filtered to ui-other-0*")
 
 
 def test_start_a_run_from_the_ui_and_watch_its_graph_succeed(browser, client, data):
