@@ -575,8 +575,8 @@ async fn compare_answers_runs_with_details_and_metrics_in_one_request() {
     );
     let eleven = [ids[0].as_str(); 11].join(",");
     for (query, status, needle) in [
-        (ids[0].clone(), StatusCode::BAD_REQUEST, "2 to 10"),
-        (eleven, StatusCode::BAD_REQUEST, "2 to 10"),
+        (ids[0].clone(), StatusCode::BAD_REQUEST, "expected 2 to 10"),
+        (eleven, StatusCode::BAD_REQUEST, "expected 2 to 10"),
         (format!("{},nope", ids[0]), StatusCode::NOT_FOUND, "nope"),
     ] {
         let (s, b) = api

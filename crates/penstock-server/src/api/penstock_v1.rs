@@ -392,14 +392,7 @@ pub async fn artifacts(
             "unknown query parameter '{unknown}'; expected page_size, page_token, type or name"
         )));
     }
-    let page_size = match q.get("page_size") {
-        None => 50,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::invalid(format!("page_size: '{l}' must be 1 to 200")))?,
-    };
+    let page_size = bounded(&q, "page_size", 50, 1..=200)?;
     let before = match q.get("page_token").filter(|t| !t.is_empty()) {
         None => None,
         Some(t) => Some(t.parse::<i64>().map_err(|_| {
@@ -453,22 +446,7 @@ pub async fn scalars(
     State(s): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let ids: Vec<String> = q
-        .get("run_ids")
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|i| !i.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    if ids.len() > 200 {
-        return Err(ApiError::invalid(format!(
-            "run_ids: {} ids; at most 200",
-            ids.len()
-        )));
-    }
+    let ids = id_list(&q, "run_ids", 0..=200)?;
     let rows = s.store.run_scalars(&ids).await?;
     let scalars: Vec<serde_json::Value> = rows
         .into_iter()
@@ -489,23 +467,9 @@ pub async fn compare(
     State(s): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let ids: Vec<&str> = q
-        .get("run_ids")
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|i| !i.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    if !(2..=10).contains(&ids.len()) {
-        return Err(ApiError::invalid(format!(
-            "run_ids: {} run id(s); compare takes 2 to 10, comma-separated",
-            ids.len()
-        )));
-    }
+    let ids = id_list(&q, "run_ids", 2..=10)?;
     let mut runs = Vec::with_capacity(ids.len());
-    for id in ids {
+    for id in &ids {
         let (run, meta) = s.store.get_run(id).await?;
         let tasks = s.store.list_tasks(id).await?;
         let metrics = crate::tracking::run_metrics(&s.home, &run, &tasks);
@@ -528,30 +492,8 @@ pub async fn recent_runs(
     State(s): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let ids: Vec<String> = q
-        .get("experiment_ids")
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|i| !i.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    if ids.len() > 200 {
-        return Err(ApiError::invalid(format!(
-            "experiment_ids: {} ids; at most 200",
-            ids.len()
-        )));
-    }
-    let per = match q.get("per_experiment") {
-        None => 5,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=20).contains(n))
-            .ok_or_else(|| ApiError::invalid(format!("per_experiment: '{v}' must be 1 to 20")))?,
-    };
+    let ids = id_list(&q, "experiment_ids", 0..=200)?;
+    let per = bounded(&q, "per_experiment", 5, 1..=20)?;
     let rows = s.store.recent_runs_by_experiment(&ids, per).await?;
     let experiments: Vec<serde_json::Value> = ids
         .iter()
@@ -574,4 +516,55 @@ pub async fn recent_runs(
     responses((status = 200, description = "{\"names\": [...]}")))]
 pub async fn scalar_names(State(s): State<ApiState>) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(json!({ "names": s.store.scalar_names().await? })))
+}
+
+/// A comma-separated list of ids in query parameter `key` (absent = none), whose length must lie
+/// in `count`.
+fn id_list(
+    q: &HashMap<String, String>,
+    key: &str,
+    count: std::ops::RangeInclusive<usize>,
+) -> ApiResult<Vec<String>> {
+    let ids: Vec<String> = q
+        .get(key)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !count.contains(&ids.len()) {
+        return Err(ApiError::invalid(format!(
+            "{key}: {} id(s); expected {} to {}, comma-separated",
+            ids.len(),
+            count.start(),
+            count.end()
+        )));
+    }
+    Ok(ids)
+}
+
+/// A whole number in query parameter `key`, `default` when absent, which must lie in `allowed`.
+fn bounded(
+    q: &HashMap<String, String>,
+    key: &str,
+    default: u32,
+    allowed: std::ops::RangeInclusive<u32>,
+) -> ApiResult<u32> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| allowed.contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{key}: '{v}' must be a whole number from {} to {}",
+                    allowed.start(),
+                    allowed.end()
+                ))
+            }),
+    }
 }
