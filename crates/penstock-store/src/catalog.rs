@@ -1225,12 +1225,8 @@ impl SqliteStore {
             q.push_bind(t.clone());
         }
         if let Some(n) = &filter.name_contains {
-            let escaped = n
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
             q.push(" AND name LIKE ");
-            q.push_bind(format!("%{escaped}%"));
+            q.push_bind(crate::list::contains_pattern(n));
             q.push(" ESCAPE '\\'");
         }
         if let Some(id) = before {

@@ -258,7 +258,7 @@ pub struct ListQuery {
     pub after: Option<Cursor>,
     /// Runs only: sort by this metric (the largest value of that name any task produced)
     /// instead of `sort`. Runs without the metric come after those with it, in both directions,
-    /// ordered by id.
+    /// newest first.
     pub sort_metric: Option<String>,
     /// Rows per page.
     pub limit: u32,
@@ -332,12 +332,8 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
                     b.push(")");
                     continue;
                 }
-                let escaped = needle
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
                 b.push(format!("{expr} LIKE "));
-                b.push_bind(format!("%{escaped}%"));
+                b.push_bind(contains_pattern(&needle));
                 b.push(" ESCAPE '\\'");
                 continue;
             }
@@ -350,6 +346,16 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
             }
         }
     }
+}
+
+/// A `LIKE … ESCAPE '\\'` pattern matching text that contains `needle` literally (its `%`, `_`
+/// and `\\` escaped).
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let escaped = needle
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// The SELECT for one page sorted by a field (with one row more than the limit, to know whether
@@ -387,7 +393,8 @@ pub(crate) fn count_sql(entity: Entity, predicates: &[Predicate]) -> QueryBuilde
 /// The two parts of a runs list sorted by a metric, read one after the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MetricSegment {
-    /// Runs that have the metric, in metric order, read from the `(name, value, run_id)` index.
+    /// Runs that have the metric, in metric order, read from a `run_metrics` index (by name,
+    /// optionally experiment and storage state, then value and run id).
     With,
     /// Runs without it, newest first (whatever the direction of the metric sort).
     Without,
