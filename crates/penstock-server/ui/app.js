@@ -639,13 +639,48 @@ function readParams(box) {
   return out;
 }
 
+// A select whose options come from a server list (newest 50), with a search box beside it that
+// asks the server again, so every item stays reachable however long the list. The preselected
+// item is fetched by id and always offered. Fires `change` on the select when a search changes
+// its value.
+async function serverChoice({ id, searchLabel, list, one, key, selected, leading }) {
+  const select = h('select', { id });
+  const search = h('input', { type: 'search', placeholder: 'Search', 'aria-label': searchLabel, 'aria-controls': id });
+  const pinned = selected ? await api(one(selected)).catch(() => null) : null;
+  let seq = 0;
+  async function refill() {
+    const mine = ++seq;
+    const items = await list(search.value);
+    if (mine !== seq) return;
+    const before = select.value, keep = before || (leading ? '' : selected);
+    const all = pinned && !items.some(x => x[key] === pinned[key]) ? [pinned, ...items] : items;
+    fill(select, leading || null, all.map(x => h('option', { value: x[key], selected: x[key] === keep }, x.display_name)));
+    if (select.value !== before && before !== '') select.dispatchEvent(new Event('change'));
+  }
+  search.addEventListener('input', () => refill().catch(() => {}));
+  await refill();
+  return { select, search };
+}
+
 async function newRunPage(q) {
   const clone = q.get('clone') ? await api(`${API}/runs/${q.get('clone')}`) : null;
-  const pipelines = (await api(API + '/pipelines?page_size=200')).pipelines || [];
-  const exps = (await api(API + '/experiments?page_size=200')).experiments || [];
-  const psel = h('select', { id: 'run-pipeline' }, clone && !clone.pipeline_version_reference && h('option', { value: '' }, 'the cloned run\'s spec'), pipelines.map(p => h('option', { value: p.pipeline_id, selected: p.pipeline_id === q.get('pipeline') || (clone && clone.pipeline_version_reference && clone.pipeline_version_reference.pipeline_id === p.pipeline_id) }, p.display_name)));
+  const byName = f => f ? '&filter=' + filterJson([{ key: 'name', operation: 'IS_SUBSTRING', string_value: f }]) : '';
+  const cloneRef = clone && clone.pipeline_version_reference;
+  const pipelineChoice = await serverChoice({
+    id: 'run-pipeline', searchLabel: 'Search pipelines', key: 'pipeline_id',
+    list: async f => (await api(`${API}/pipelines?page_size=50&sort_by=created_at%20desc${byName(f)}`)).pipelines || [],
+    one: id => `${API}/pipelines/${id}`,
+    selected: q.get('pipeline') || (cloneRef && cloneRef.pipeline_id),
+    leading: clone && !cloneRef && h('option', { value: '' }, 'the cloned run\'s spec'),
+  });
+  const experimentChoice = await serverChoice({
+    id: 'run-experiment', searchLabel: 'Search experiments', key: 'experiment_id',
+    list: async f => (await api(`${API}/experiments?page_size=50&sort_by=created_at%20desc${byName(f)}`)).experiments || [],
+    one: id => `${API}/experiments/${id}`,
+    selected: q.get('experiment') || (clone && clone.experiment_id),
+  });
+  const psel = pipelineChoice.select, esel = experimentChoice.select;
   const vsel = h('select', { id: 'run-version' });
-  const esel = h('select', { id: 'run-experiment' }, exps.map(e => h('option', { value: e.experiment_id, selected: e.experiment_id === (q.get('experiment') || (clone && clone.experiment_id)) }, e.display_name)));
   const name = h('input', { id: 'run-name', required: true, value: clone ? 'Clone of ' + clone.display_name : '' });
   const paramsBox = h('fieldset', {}, h('legend', {}, 'Parameters'));
   const kind = h('select', { id: 'run-kind' }, h('option', { value: 'once' }, 'One-off'), h('option', { value: 'recurring' }, 'Recurring'));
@@ -698,7 +733,8 @@ async function newRunPage(q) {
         location.hash = '#/runs/details/' + run.run_id;
       }
     } catch (e) { fill(errors, errorBox(e)); }
-  } }, h('label', { for: 'run-pipeline' }, 'Pipeline'), psel, h('label', { for: 'run-version' }, 'Version'), vsel, h('label', { for: 'run-experiment' }, 'Experiment'), esel,
+  } }, h('label', { for: 'run-pipeline' }, 'Pipeline'), h('div', { class: 'toolbar' }, psel, pipelineChoice.search), h('label', { for: 'run-version' }, 'Version'), vsel,
+    h('label', { for: 'run-experiment' }, 'Experiment'), h('div', { class: 'toolbar' }, esel, experimentChoice.search),
     h('label', { for: 'run-name' }, 'Run name'), name, paramsBox, h('label', { for: 'run-kind' }, 'Run type'), kind, recurringBox, errors, h('p', {}, h('button', { class: 'primary', id: 'start-run' }, 'Start')));
   main(h('h1', {}, clone ? 'Clone run' : 'Create run'), form);
   await loadVersions();

@@ -209,6 +209,11 @@ def test_start_a_run_from_the_ui_and_watch_its_graph_succeed(browser, client, da
     field = browser.find_element(By.ID, "param-text")
     field.clear()
     field.send_keys("bonjour")
+    # The pipeline asked for in the link is preselected; the experiment is found through the
+    # server-side search beside its list.
+    assert Select(browser.find_element(By.ID, "run-pipeline")).first_selected_option.text == "ui-greeting"
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Search experiments"]').send_keys("ui-ex")
+    wait_for(browser, lambda d: [o.text for o in Select(d.find_element(By.ID, "run-experiment")).options] == ["ui-exp"], what="experiment search")
     Select(browser.find_element(By.ID, "run-experiment")).select_by_visible_text("ui-exp")
     browser.find_element(By.ID, "start-run").click()
     wait_for(browser, lambda d: "/runs/details/" in d.current_url, what="run page after start")
