@@ -233,6 +233,16 @@ def test_start_a_run_from_the_ui_and_watch_its_graph_succeed(browser, client, da
     browser.find_element(By.CSS_SELECTOR, '.graph .node[data-task="say"]').click()
     wait_for(browser, lambda d: "bonjour" in d.find_element(By.CSS_SELECTOR, "aside.panel").text, what="node outputs")
     shot(browser, "run-succeeded")
+    # Cloning fills the form from the run: its pipeline (fetched by id), experiment and values.
+    open_page(browser, f"/runs/new?clone={run_id}", "Clone run")
+    wait_for(browser, lambda d: d.find_element(By.ID, "param-text").get_attribute("value") == "bonjour", what="cloned parameter")
+    assert Select(browser.find_element(By.ID, "run-pipeline")).first_selected_option.text == "ui-greeting"
+    assert Select(browser.find_element(By.ID, "run-experiment")).first_selected_option.text == "ui-exp"
+    assert browser.find_element(By.ID, "run-name").get_attribute("value") == "Clone of started from the UI"
+    # A run from an inline spec clones that spec.
+    open_page(browser, f"/runs/new?clone={data['runs'][0]}", "Clone run")
+    wait_for(browser, lambda d: d.find_element(By.ID, "param-epochs").get_attribute("value") == "3", what="cloned inline-spec parameter")
+    assert Select(browser.find_element(By.ID, "run-pipeline")).first_selected_option.text == "the cloned run's spec"
 
 
 def test_logs_follow_a_running_task(browser, client):
