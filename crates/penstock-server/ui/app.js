@@ -75,7 +75,7 @@ function filterJson(preds) { return encodeURIComponent(JSON.stringify({ predicat
 // name filter box restarts from the first page, and an answer that arrives after a newer request
 // (the filter changed meanwhile) is dropped. `url(filter)` is the request without its token,
 // `rows(answer)` the items, `render(items, reload, filter)` the node shown (may be async).
-function pagedList({ url, rows, render, noun, filterLabel, filterPlaceholder }) {
+function pagedList({ url, rows, render, noun, counted = true, filterLabel, filterPlaceholder }) {
   const state = { tokens: [''], page: 0, filter: '' };
   const body = h('div'), pager = h('div', { class: 'toolbar' });
   const filter = filterLabel ? h('input', { type: 'search', placeholder: filterPlaceholder || 'Filter by name', 'aria-label': filterLabel }) : null;
@@ -90,7 +90,8 @@ function pagedList({ url, rows, render, noun, filterLabel, filterPlaceholder }) 
       if (mine !== seq) return;
       state.tokens[state.page + 1] = answer.next_page_token || '';
       fill(body, node);
-      fill(pager, h('span', { class: 'muted' }, (answer.total_size !== undefined ? `${answer.total_size} ${answer.total_size === 1 ? noun.replace(/s$/, '') : noun} · ` : '') + `page ${state.page + 1}`),
+      const total = answer.total_size || 0; // an empty count is left out of the answer
+      fill(pager, h('span', { class: 'muted' }, (counted ? `${total} ${total === 1 ? noun.replace(/s$/, '') : noun} · ` : '') + `page ${state.page + 1}`),
         h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
         h('button', { disabled: !answer.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
     } catch (e) { if (mine === seq) fill(body, errorBox(e)); }
@@ -153,74 +154,65 @@ async function experimentNames(ids) {
 
 function runsTable(scope) {
   const box = h('section', { 'aria-label': 'Runs' });
-  const state = { tokens: [''], page: 0, filter: '', archived: false, selected: new Set(), sort: 'created_at desc' };
+  const state = { archived: false, selected: new Set(), sort: 'created_at desc', metrics: [] };
   const BASE_SORTS = [['created_at desc', 'Newest first'], ['created_at', 'Oldest first'], ['name', 'Name A–Z'], ['name desc', 'Name Z–A'], ['finished_at desc', 'Recently finished']];
   const sortSel = h('select', { 'aria-label': 'Sort runs' });
   function sortOptions() {
     const opts = BASE_SORTS.concat(state.metrics.flatMap(m => [[`metric:${m} desc`, `${m} (highest first)`], [`metric:${m}`, `${m} (lowest first)`]]));
     fill(sortSel, opts.map(([v, l]) => h('option', { value: v, selected: v === state.sort }, l)));
   }
-  state.metrics = [];
   sortOptions();
-  sortSel.addEventListener('change', () => { state.sort = sortSel.value; state.tokens = ['']; state.page = 0; load(); });
   const metricNames = h('datalist', { id: 'metric-names' });
   api(PAPI + '/scalar-names').then(r => fill(metricNames, r.names.map(n => h('option', { value: n })))).catch(() => {});
   const metricInput = h('input', { list: 'metric-names', placeholder: 'Metric columns, e.g. accuracy, loss', 'aria-label': 'Metric columns' });
-  metricInput.addEventListener('change', () => {
-    state.metrics = metricInput.value.split(',').map(x => x.trim()).filter(Boolean);
-    if (state.sort.startsWith('metric:') && !state.metrics.includes(state.sort.slice(7).replace(/ desc$/, ''))) state.sort = 'created_at desc';
-    sortOptions(); load();
-  });
-  const filterInput = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter runs by name' });
-  filterInput.addEventListener('input', () => { state.filter = filterInput.value; state.tokens = ['']; state.page = 0; load(); });
   const archivedBox = h('input', { type: 'checkbox', id: 'show-archived' });
-  archivedBox.addEventListener('change', () => { state.archived = archivedBox.checked; state.tokens = ['']; state.page = 0; load(); });
   const compare = h('button', { disabled: true, onclick: () => { location.hash = '#/compare?runlist=' + [...state.selected].join(','); } }, 'Compare runs');
-  const archive = h('button', { disabled: true, onclick: async () => { for (const id of state.selected) await post(`${API}/runs/${id}:${state.archived ? 'unarchive' : 'archive'}`); state.selected.clear(); load(); } }, 'Archive');
-  const del = h('button', { disabled: true, onclick: async () => { if (!confirm('Delete the selected runs and their artifacts?')) return; for (const id of state.selected) await api(`${API}/runs/${id}`, { method: 'DELETE' }); state.selected.clear(); load(); } }, 'Delete');
-  const body = h('div');
-  const pager = h('div', { class: 'toolbar' });
-  box.append(h('div', { class: 'toolbar' }, filterInput, sortSel, metricInput, metricNames, h('label', { for: 'show-archived', style: 'display:inline;font-weight:400' }, archivedBox, ' Archived'), compare, archive, del), body, pager);
+  const archive = h('button', { disabled: true, onclick: async () => { for (const id of state.selected) await post(`${API}/runs/${id}:${state.archived ? 'unarchive' : 'archive'}`); state.selected.clear(); list.load(); } }, 'Archive');
+  const del = h('button', { disabled: true, onclick: async () => { if (!confirm('Delete the selected runs and their artifacts?')) return; for (const id of state.selected) await api(`${API}/runs/${id}`, { method: 'DELETE' }); state.selected.clear(); list.load(); } }, 'Delete');
   function updateButtons() {
     const n = state.selected.size;
     compare.disabled = n < 2 || n > 10;
     archive.disabled = n === 0; archive.textContent = state.archived ? 'Restore' : 'Archive';
     del.disabled = n === 0;
   }
-  async function load() {
-    try {
-      const preds = [{ key: 'storage_state', operation: 'EQUALS', string_value: state.archived ? 'ARCHIVED' : 'AVAILABLE' }];
-      if (state.filter) preds.push({ key: 'name', operation: 'IS_SUBSTRING', string_value: state.filter });
-      if (scope.recurringRunId) preds.push({ key: 'recurring_run_id', operation: 'EQUALS', string_value: scope.recurringRunId });
-      let url = `${API}/runs?page_size=20&sort_by=${encodeURIComponent(state.sort)}&filter=${filterJson(preds)}`;
-      if (scope.experimentId) url += '&experiment_id=' + scope.experimentId;
-      if (state.tokens[state.page]) url += '&page_token=' + state.tokens[state.page];
-      const list = await api(url);
-      const runs = list.runs || [];
-      const names = await experimentNames(runs.map(r => r.experiment_id));
-      state.tokens[state.page + 1] = list.next_page_token || '';
-      const values = {};
-      if (state.metrics.length && runs.length) {
-        const sc = await api(`${PAPI}/scalars?run_ids=${runs.map(r => r.run_id).join(',')}`);
-        for (const x of sc.scalars) { const k = x.run_id + '\u0000' + x.name; values[k] = k in values ? Math.max(values[k], x.value) : x.value; }
-      }
-      fill(body, runs.length ? table(['', 'Run name', 'Status', 'Duration', 'Experiment', 'Pipeline version', 'Start time', ...state.metrics], runs.map(r => {
-        const box = h('input', { type: 'checkbox', 'aria-label': 'Select ' + r.display_name, checked: state.selected.has(r.run_id) });
-        box.addEventListener('change', () => { box.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id); updateButtons(); });
-        const ref = r.pipeline_version_reference;
-        return h('tr', { 'data-run': r.run_id }, h('td', {}, box), h('td', {}, h('a', { href: '#/runs/details/' + r.run_id }, r.display_name)), h('td', {}, status(r.state)),
-          h('td', {}, duration(r.created_at, r.finished_at)), h('td', {}, r.experiment_id ? h('a', { href: '#/experiments/details/' + r.experiment_id }, names[r.experiment_id] || r.experiment_id) : '–'),
-          h('td', {}, ref ? h('a', { href: `#/pipelines/details/${ref.pipeline_id}/version/${ref.pipeline_version_id}` }, 'version') : h('span', { class: 'muted' }, 'inline spec')), h('td', {}, when(r.created_at)),
-          state.metrics.map(m => { const v = values[r.run_id + '\u0000' + m]; return h('td', { 'data-metric': m }, v === undefined ? '–' : num(v)); }));
-      }), { 'aria-label': 'Runs' }) : h('p', { class: 'muted' }, 'No runs.'));
-      fill(pager, h('span', { class: 'muted' }, `${list.total_size || 0} run${list.total_size === 1 ? "" : "s"} · page ${state.page + 1}`),
-        h('button', { disabled: state.page === 0, onclick: () => { state.page--; load(); } }, 'Previous'),
-        h('button', { disabled: !list.next_page_token, onclick: () => { state.page++; load(); } }, 'Next'));
-      updateButtons();
-    } catch (e) { fill(body, errorBox(e)); }
+  function url(filter) {
+    const preds = [{ key: 'storage_state', operation: 'EQUALS', string_value: state.archived ? 'ARCHIVED' : 'AVAILABLE' }];
+    if (filter) preds.push({ key: 'name', operation: 'IS_SUBSTRING', string_value: filter });
+    if (scope.recurringRunId) preds.push({ key: 'recurring_run_id', operation: 'EQUALS', string_value: scope.recurringRunId });
+    return `${API}/runs?page_size=20&sort_by=${encodeURIComponent(state.sort)}&filter=${filterJson(preds)}` + (scope.experimentId ? '&experiment_id=' + scope.experimentId : '');
   }
-  load();
-  every(3000, load);
+  async function render(runs) {
+    const names = await experimentNames(runs.map(r => r.experiment_id));
+    const values = {};
+    if (state.metrics.length && runs.length) {
+      const sc = await api(`${PAPI}/scalars?run_ids=${runs.map(r => r.run_id).join(',')}`);
+      for (const x of sc.scalars) { const k = x.run_id + '\u0000' + x.name; values[k] = k in values ? Math.max(values[k], x.value) : x.value; }
+    }
+    updateButtons();
+    return runs.length ? table(['', 'Run name', 'Status', 'Duration', 'Experiment', 'Pipeline version', 'Start time', ...state.metrics], runs.map(r => {
+      const box = h('input', { type: 'checkbox', 'aria-label': 'Select ' + r.display_name, checked: state.selected.has(r.run_id) });
+      box.addEventListener('change', () => { box.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id); updateButtons(); });
+      const ref = r.pipeline_version_reference;
+      return h('tr', { 'data-run': r.run_id }, h('td', {}, box), h('td', {}, h('a', { href: '#/runs/details/' + r.run_id }, r.display_name)), h('td', {}, status(r.state)),
+        h('td', {}, duration(r.created_at, r.finished_at)), h('td', {}, r.experiment_id ? h('a', { href: '#/experiments/details/' + r.experiment_id }, names[r.experiment_id] || r.experiment_id) : '–'),
+        h('td', {}, ref ? h('a', { href: `#/pipelines/details/${ref.pipeline_id}/version/${ref.pipeline_version_id}` }, 'version') : h('span', { class: 'muted' }, 'inline spec')), h('td', {}, when(r.created_at)),
+        state.metrics.map(m => { const v = values[r.run_id + '\u0000' + m]; return h('td', { 'data-metric': m }, v === undefined ? '–' : num(v)); }));
+    }), { 'aria-label': 'Runs' }) : h('p', { class: 'muted' }, 'No runs.');
+  }
+  const list = pagedList({ noun: 'runs', filterLabel: 'Filter runs by name', url, rows: answer => answer.runs || [], render });
+  sortSel.addEventListener('change', () => { state.sort = sortSel.value; list.restart(); });
+  archivedBox.addEventListener('change', () => { state.archived = archivedBox.checked; list.restart(); });
+  metricInput.addEventListener('change', () => {
+    state.metrics = metricInput.value.split(',').map(x => x.trim()).filter(Boolean);
+    const sortGone = state.sort.startsWith('metric:') && !state.metrics.includes(state.sort.slice(7).replace(/ desc$/, ''));
+    if (sortGone) state.sort = 'created_at desc';
+    sortOptions();
+    // Page tokens belong to their sort: a changed sort starts again from the first page.
+    sortGone ? list.restart() : list.load();
+  });
+  box.append(h('div', { class: 'toolbar' }, list.filter, sortSel, metricInput, metricNames, h('label', { for: 'show-archived', style: 'display:inline;font-weight:400' }, archivedBox, ' Archived'), compare, archive, del), list.body, list.pager);
+  list.load();
+  every(3000, list.load);
   return box;
 }
 
@@ -821,7 +813,7 @@ const ARTIFACT_TYPES = ['system.Artifact', 'system.Dataset', 'system.Model', 'sy
 function artifactsPage() {
   const typeSel = h('select', { 'aria-label': 'Artifact type' }, h('option', { value: '' }, 'All types'), ARTIFACT_TYPES.map(t => h('option', { value: t }, t)));
   const list = pagedList({
-    noun: 'artifacts', filterLabel: 'Filter artifacts by name',
+    noun: 'artifacts', counted: false, filterLabel: 'Filter artifacts by name',
     url: f => `${PAPI}/artifacts?page_size=50` + (typeSel.value ? '&type=' + encodeURIComponent(typeSel.value) : '') + (f ? '&name=' + encodeURIComponent(f) : ''),
     rows: answer => answer.artifacts || [],
     render: (arts, reload, f) => arts.length ? table(['Name', 'Type', 'Run', 'URI', 'Created'], arts.map(a => h('tr', { 'data-artifact': a.artifact_id },
