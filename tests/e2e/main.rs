@@ -6,6 +6,7 @@
 
 mod corpus;
 mod examples;
+mod security;
 mod server;
 mod ui;
 mod util;

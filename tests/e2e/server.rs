@@ -16,9 +16,15 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(home: &Path) -> ServerProcess {
+        ServerProcess::start_with(home, &[])
+    }
+
+    /// A server with extra flags (e.g. `--auth tokens`).
+    pub fn start_with(home: &Path, flags: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
             .args(["server", "--port", "0", "--home"])
             .arg(home)
+            .args(flags)
             .env(
                 "PENSTOCK_VENVS",
                 repo_root().join("target/penstock-test-venvs"),
@@ -89,14 +95,36 @@ fn post(url: &str, body: &Value) -> Value {
         .unwrap_or_else(|_| panic!("POST {url}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// `penstock tokens create --name NAME [--namespace NS]...` in `home`; the printed token.
+pub fn create_token(home: &Path, name: &str, namespaces: &[&str]) -> String {
+    let mut args = vec!["tokens", "create", "--name", name];
+    for n in namespaces {
+        args.extend(["--namespace", n]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_penstock"))
+        .args(&args)
+        .env("PENSTOCK_HOME", home)
+        .output()
+        .expect("run penstock tokens create");
+    assert!(
+        out.status.success(),
+        "tokens create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The whole kfp.Client suite, against a server that requires tokens (`existing_token=`).
 #[test]
 fn kfp_client_drives_the_whole_api() {
     let home = tempfile::tempdir().expect("temp dir");
     let scratch = tempfile::tempdir().expect("temp dir");
-    let server = ServerProcess::start(home.path());
+    let token = create_token(home.path(), "suite", &[]);
+    let server = ServerProcess::start_with(home.path(), &["--auth", "tokens"]);
     let status = Command::new(python())
         .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
         .arg(repo_root().join("tests/e2e/kfp_client/test_server.py"))
+        .env("PENSTOCK_TOKEN", &token)
         .env("PENSTOCK_URL", &server.url)
         .env("PENSTOCK_TEST_TMP", scratch.path())
         .env("PYTHONWARNINGS", "ignore")

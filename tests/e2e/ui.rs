@@ -15,10 +15,16 @@ fn web_ui_in_a_real_browser() {
     }
     let home = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(home.path());
+    // A second server that needs tokens, for the sign-in page.
+    let auth_home = tempfile::tempdir().expect("temp dir");
+    let token = crate::server::create_token(auth_home.path(), "ui-user", &[]);
+    let auth_server = ServerProcess::start_with(auth_home.path(), &["--auth", "tokens"]);
     let status = Command::new(python())
         .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
         .arg(repo_root().join("tests/e2e/ui/test_ui.py"))
         .env("PENSTOCK_URL", &server.url)
+        .env("PENSTOCK_AUTH_URL", &auth_server.url)
+        .env("PENSTOCK_UI_TOKEN", &token)
         .env(
             "PENSTOCK_SCREENSHOTS",
             repo_root().join("target/ui-screenshots"),

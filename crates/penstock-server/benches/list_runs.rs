@@ -188,6 +188,7 @@ fn main() {
             kfp_runtime: KfpRuntime::Pinned,
             venvs_dir: None,
         register_examples: false,
+        security: Default::default(),
         })
         .await
         .expect("server");

@@ -22,6 +22,14 @@ pub enum Code {
     FailedPrecondition,
     /// 12 → 501.
     Unimplemented,
+    /// 16 → 401: no valid credentials.
+    Unauthenticated,
+    /// 7 → 403: credentials valid, access refused (or a cross-site request).
+    PermissionDenied,
+    /// 3 → 415: a state-changing request whose body is neither JSON nor multipart.
+    UnsupportedMediaType,
+    /// 8 (RESOURCE_EXHAUSTED) → 413: the request body is larger than allowed.
+    PayloadTooLarge,
     /// 13 → 500.
     Internal,
 }
@@ -35,6 +43,10 @@ impl Code {
             Code::AlreadyExists => 6,
             Code::FailedPrecondition => 9,
             Code::Unimplemented => 12,
+            Code::Unauthenticated => 16,
+            Code::PermissionDenied => 7,
+            Code::UnsupportedMediaType => 3,
+            Code::PayloadTooLarge => 8,
             Code::Internal => 13,
         }
     }
@@ -46,6 +58,10 @@ impl Code {
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::AlreadyExists => StatusCode::CONFLICT,
             Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,7 +79,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: Code, message: impl Into<String>) -> ApiError {
+    /// An error with this code.
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
         ApiError {
             code,
             message: message.into(),

@@ -50,7 +50,7 @@ pub async fn register_examples(store: &SqliteStore, home: &Path) -> Result<usize
             name: Some(name.to_string()),
             description: Some(description.to_string()),
             ..Default::default()
-        })?;
+        }, &crate::access::Principal::anonymous())?;
         let version = version_row(
             &row.pipeline_id,
             name.to_string(),

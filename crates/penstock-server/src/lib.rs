@@ -13,9 +13,11 @@
 //! - [`tracking`]: a run's config, summary scalars and logged curves.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod api;
 pub mod error;
 pub mod examples;
+pub mod limits;
 pub mod listing;
 pub mod scheduler;
 pub mod supervisor;
@@ -46,6 +48,8 @@ pub struct ServerConfig {
     pub venvs_dir: Option<PathBuf>,
     /// Register the example pipelines in a home that never had them.
     pub register_examples: bool,
+    /// Authentication and the hosts served.
+    pub security: access::SecurityConfig,
 }
 
 /// The server could not start.
@@ -93,6 +97,7 @@ impl Server {
                 supervisor,
                 home: config.home,
                 recurring_changed: Arc::new(tokio::sync::Notify::new()),
+                security: Arc::new(config.security),
             },
         })
     }

@@ -19,7 +19,7 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> A
         )));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." {
@@ -27,7 +27,14 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> A
         } else {
             ApiError::invalid(format!("{what}: field '{path}': {inner}"))
         }
-    })
+    })?;
+    // One JSON value and nothing after it but whitespace.
+    de.end().map_err(|e| {
+        ApiError::invalid(format!(
+            "{what}: unexpected data after the JSON body ({e}); expected exactly one JSON value"
+        ))
+    })?;
+    Ok(value)
 }
 
 /// A protobuf int64: a JSON string on output; a number or a string on input.

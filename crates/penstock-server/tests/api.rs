@@ -15,6 +15,10 @@ struct Api {
 }
 
 async fn api() -> Api {
+    api_with(Default::default()).await
+}
+
+async fn api_with(security: penstock_server::access::SecurityConfig) -> Api {
     let home = tempfile::tempdir().unwrap();
     let server = Server::open(ServerConfig {
         home: home.path().to_path_buf(),
@@ -22,6 +26,7 @@ async fn api() -> Api {
         kfp_runtime: KfpRuntime::Pinned,
         venvs_dir: None,
         register_examples: false,
+        security,
     })
     .await
     .unwrap();
@@ -432,8 +437,26 @@ async fn artifact_files_are_served_and_paths_cannot_escape() {
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
-    assert_status(&b, 9, "outside");
+    // No oracle: outside the artifact is "no such file", whether the file exists or not, and
+    // no answer names a host path.
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    assert_status(&b, 5, "has no file");
+    let home = api._home.path().display().to_string();
+    let mut answers = Vec::new();
+    for probe in [
+        "/etc/passwd",
+        "/etc/no-such-file-here",
+        "../../../../../penstock.db",
+        "../../../../../no-such-file.db",
+    ] {
+        let (s, b) = api.call("GET", &format!("{base}?file={probe}"), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{probe}: {b}");
+        let message = b["message"].as_str().unwrap_or_default();
+        assert!(!message.contains(&home), "{message}");
+        answers.push(message.replace(probe, "PROBE"));
+    }
+    answers.dedup();
+    assert_eq!(answers.len(), 1, "{answers:?}");
     let (s, log) = api
         .call(
             "GET",
@@ -683,6 +706,7 @@ async fn a_fresh_home_gets_the_examples_once() {
             kfp_runtime: KfpRuntime::Pinned,
             venvs_dir: None,
             register_examples: true,
+            security: Default::default(),
         })
         .await
         .unwrap()
@@ -1004,4 +1028,169 @@ fn enc(text: &str) -> String {
             }
         })
         .collect()
+}
+
+async fn send(api: &Api, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn bodies_must_be_one_json_value_and_names_are_bounded() {
+    let api = api().await;
+    let req = Request::post("/apis/v2beta1/experiments")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"display_name": "x"}{"more": 1}"#))
+        .unwrap();
+    let (s, b) = send(&api, req).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "after the JSON body");
+    let (s, b) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/experiments",
+            Some(json!({"display_name": "n".repeat(300)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "max_name_chars");
+    let (s, b) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/runs",
+            Some(json!({"display_name": "r".repeat(300), "pipeline_spec": trivial()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_status(&b, 3, "run.display_name");
+    let (_, runs) = api.call("GET", "/apis/v2beta1/runs", None).await;
+    assert_eq!(runs, json!({}), "nothing was created");
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let api = api().await;
+    // Declared too large: refused before it is read.
+    let req = Request::post("/apis/v2beta1/runs")
+        .header("content-type", "application/json")
+        .header("content-length", "99999999")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (s, b) = send(&api, req).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    assert!(b["message"].as_str().unwrap_or_default().contains("limit"), "{b}");
+    // Streamed without a length: the upload stops at the limit, with a size error.
+    let big = "a".repeat(40 * 1024 * 1024);
+    let (s, b) = api
+        .multipart("/apis/v2beta1/pipelines/upload?name=big", "big.yaml", &big)
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    let message = b["error_message"].as_str().unwrap_or_default();
+    assert!(message.contains("larger than the limit"), "{b}");
+}
+
+#[tokio::test]
+async fn cross_site_and_foreign_host_requests_are_refused() {
+    let api = api().await;
+    let body = json!({"display_name": "csrf", "pipeline_spec": trivial()}).to_string();
+    let attempt = |headers: &[(&str, &str)]| {
+        let mut req = Request::post("/apis/v2beta1/runs")
+            .header("host", "127.0.0.1:8888")
+            .header("content-length", body.len().to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(Body::from(body.clone())).unwrap()
+    };
+    let (s, b) = send(&api, attempt(&[("content-type", "text/plain")])).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{b}");
+    let (s, b) = send(
+        &api,
+        attempt(&[
+            ("content-type", "application/json"),
+            ("origin", "http://127.0.0.1:9999"),
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_status(&b, 7, "cross-origin");
+    let (_, runs) = api.call("GET", "/apis/v2beta1/runs", None).await;
+    assert_eq!(runs, json!({}), "no run was created");
+    let req = Request::get("/apis/v2beta1/healthz")
+        .header("host", "rebound.example:8888")
+        .body(Body::empty())
+        .unwrap();
+    let (s, b) = send(&api, req).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_status(&b, 7, "--allowed-host rebound.example");
+    // The server's own page may write.
+    let (s, b) = send(
+        &api,
+        attempt(&[
+            ("content-type", "application/json"),
+            ("origin", "http://127.0.0.1:8888"),
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+#[tokio::test]
+async fn a_token_server_refuses_anonymous_callers_but_serves_its_shell() {
+    let api = api_with(penstock_server::access::SecurityConfig {
+        auth: penstock_server::access::AuthMode::Tokens,
+        allowed_hosts: Default::default(),
+    })
+    .await;
+    let (s, b) = api.call("GET", "/apis/v2beta1/experiments", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_status(&b, 16, "existing_token");
+    for open in ["/", "/ui/app.js", "/apis/v2beta1/healthz", "/apis/penstock/v1/openapi.json"] {
+        let req = Request::get(open).body(Body::empty()).unwrap();
+        let resp = api.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{open}");
+    }
+    let (_, health) = api.call("GET", "/apis/v2beta1/healthz", None).await;
+    assert_eq!(health["multi_user"], json!(true));
+}
+
+#[tokio::test]
+async fn the_openapi_document_declares_every_path_parameter_and_unique_operation_ids() {
+    let api = api().await;
+    let (s, doc) = api
+        .call("GET", "/apis/penstock/v1/openapi.json", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut operations = 0;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/apis/v2beta1/runs/{run_id}:terminate"));
+    assert!(!paths.keys().any(|p| p.contains("_action}")), "{:?}", paths.keys());
+    for (path, item) in paths {
+        let names: Vec<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|r| r.split('}').next())
+            .collect();
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let id = op["operationId"].as_str().unwrap().to_string();
+            assert!(ids.insert(id.clone()), "operationId {id} repeated");
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            for name in &names {
+                assert!(
+                    params.iter().any(|p| p["in"] == "path" && p["name"] == *name),
+                    "{method} {path} does not declare path parameter {name}"
+                );
+            }
+        }
+    }
+    assert!(operations >= 40, "{operations}");
 }

@@ -37,6 +37,7 @@ async fn open(home: &std::path::Path) -> Server {
         kfp_runtime: KfpRuntime::Pinned,
         venvs_dir: None,
         register_examples: false,
+        security: Default::default(),
     })
     .await
     .unwrap()

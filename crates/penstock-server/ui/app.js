@@ -17,6 +17,7 @@ function stopAll() { timers.forEach(clearInterval); timers = []; streams.forEach
 
 async function api(path, opts = {}) {
   const r = await fetch(path, Object.assign({ headers: { 'content-type': 'application/json' } }, opts));
+  if (r.status === 401 && !path.endsWith('/session')) { signInPage(); throw new Error('Sign in to continue.'); }
   const text = await r.text();
   let body = {};
   try { body = text ? JSON.parse(text) : {}; } catch (e) { body = { message: text }; }
@@ -101,6 +102,38 @@ function pagedList({ url, rows, render, noun, counted = true, filterLabel, filte
   return { filter, body, pager, load, restart };
 }
 
+// ---- sign-in (servers started with --auth tokens) ------------------------------------------------------------
+// The token goes to the server once; it answers with an HttpOnly, SameSite=Strict cookie that
+// the page's own requests carry, so scripts never hold it afterwards.
+
+function signInPage() {
+  stopAll();
+  const input = h('input', { id: 'signin-token', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false' });
+  const form = h('form', { class: 'signin', 'aria-label': 'Sign in' },
+    h('label', { for: 'signin-token' }, 'API token'), input, h('button', { type: 'submit' }, 'Sign in'));
+  form.addEventListener('submit', async ev => {
+    ev.preventDefault();
+    form.querySelectorAll('.error').forEach(e => e.remove());
+    try { await post(PAPI + '/session', { token: input.value.trim() }); input.value = ''; await showUser(); route(); } catch (e) { form.append(errorBox(e)); }
+  });
+  main(h('h1', {}, 'Sign in'), h('p', {}, 'This Penstock server needs an API token. An administrator creates one with ',
+    h('code', {}, 'penstock tokens create --name NAME'), '.'), form);
+  input.focus();
+}
+
+async function showUser() {
+  const slot = document.getElementById('who');
+  if (!slot) return;
+  try {
+    const who = await api(PAPI + '/session');
+    if (who.auth === 'none') { fill(slot); return; }
+    const out = h('button', { type: 'button', class: 'link' }, 'Sign out');
+    out.addEventListener('click', async () => { await api(PAPI + '/session', { method: 'DELETE' }); fill(slot); signInPage(); });
+    fill(slot, h('span', { class: 'muted' }, 'Signed in as ', h('strong', {}, who.name),
+      who.namespaces ? ' (' + who.namespaces.join(', ') + ')' : ''), ' ', who.auth === 'tokens' ? out : null);
+  } catch (e) { fill(slot); }
+}
+
 // ---- routing ------------------------------------------------------------------------------
 
 const ROUTES = [
@@ -136,7 +169,7 @@ function route() {
   main(h('h1', {}, 'Not found'), h('p', {}, 'No page at ', h('code', {}, hash), '. ', h('a', { href: '#/runs' }, 'Go to runs')));
 }
 window.addEventListener('hashchange', route);
-window.addEventListener('DOMContentLoaded', route);
+window.addEventListener('DOMContentLoaded', () => { showUser(); route(); });
 
 // ---- runs ------------------------------------------------------------------------------------
 

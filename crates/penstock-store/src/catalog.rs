@@ -281,6 +281,8 @@ pub struct ArtifactFilter {
     pub schema_title: Option<String>,
     /// Only names containing this text (case-insensitive for ASCII).
     pub name_contains: Option<String>,
+    /// Only artifacts of runs in these namespaces (`None`: every namespace).
+    pub namespaces: Option<Vec<String>>,
 }
 
 /// A recorded artifact.
@@ -1186,6 +1188,22 @@ impl SqliteStore {
         .map_err(err)
     }
 
+    /// The scalar names of runs in these namespaces (for callers limited to some namespaces).
+    pub async fn scalar_names_in(&self, namespaces: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT DISTINCT s.name FROM run_scalars s JOIN runs r ON r.run_id = s.run_id
+             WHERE r.namespace IN (",
+        );
+        let mut list = q.separated(", ");
+        // Never a namespace: keeps `IN (...)` valid when the list is empty.
+        list.push_bind(String::from("\u{0}"));
+        for n in namespaces {
+            list.push_bind(n.clone());
+        }
+        q.push(") ORDER BY s.name LIMIT 500");
+        q.build_query_scalar().fetch_all(&self.pool).await.map_err(err)
+    }
+
     /// The newest `per_experiment` available runs of each of these experiments:
     /// `(experiment_id, run_id, display_name, state)`, newest first within each experiment.
     pub async fn recent_runs_by_experiment(
@@ -1228,6 +1246,16 @@ impl SqliteStore {
             q.push(" AND name LIKE ");
             q.push_bind(crate::list::contains_pattern(n));
             q.push(" ESCAPE '\\'");
+        }
+        if let Some(namespaces) = &filter.namespaces {
+            q.push(" AND run_id IN (SELECT run_id FROM runs WHERE namespace IN (");
+            let mut list = q.separated(", ");
+            // Never a namespace: keeps `IN (...)` valid when the list is empty.
+            list.push_bind(String::from("\u{0}"));
+            for n in namespaces {
+                list.push_bind(n.clone());
+            }
+            q.push("))");
         }
         if let Some(id) = before {
             q.push(" AND artifact_id < ");

@@ -20,9 +20,11 @@ pub mod blob;
 mod catalog;
 pub mod list;
 mod sqlite;
+pub mod tokens;
 
 pub use catalog::{
     ArtifactEvent, ArtifactFilter, ArtifactRecord, CatalogError, ExperimentRow, PipelineRow,
     PipelineVersionRow, RecurringRunRow, RunMeta, StorageState,
 };
 pub use sqlite::{ArtifactRow, SqliteStore, StoreOpenError, TaskStateChange};
+pub use tokens::{ApiToken, TokenError};

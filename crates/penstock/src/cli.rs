@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage recurring runs (they fire while `penstock server` runs with the same home).
     #[command(subcommand, name = "recurring-runs")]
     RecurringRuns(RecurringCommand),
+    /// Manage the API tokens `penstock server --auth tokens` accepts.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Print a task's log.
     Logs {
         /// The run id (or a unique prefix).
@@ -107,6 +110,60 @@ pub struct ServerFlags {
     /// Do not register the example pipelines in a fresh home.
     #[arg(long, env = "PENSTOCK_NO_EXAMPLES")]
     pub no_examples: bool,
+    /// How callers are authenticated: `none` (only allowed on a loopback address unless
+    /// --insecure-no-auth), `tokens` (bearer tokens from `penstock tokens create`) or `proxy`
+    /// (an authenticating proxy sets the user in --auth-proxy-user-header).
+    #[arg(long, env = "PENSTOCK_AUTH", value_enum, default_value = "none")]
+    pub auth: AuthFlag,
+    /// With `--auth proxy`: the header carrying the authenticated user.
+    #[arg(long, env = "PENSTOCK_AUTH_PROXY_USER_HEADER", default_value = "kubeflow-userid")]
+    pub auth_proxy_user_header: String,
+    /// With `--auth proxy`: a header carrying the comma-separated namespaces the user may use
+    /// (without it every user may use every namespace).
+    #[arg(long, env = "PENSTOCK_AUTH_PROXY_NAMESPACES_HEADER")]
+    pub auth_proxy_namespaces_header: Option<String>,
+    /// Serve a non-loopback address without authentication (anyone who can reach it can run
+    /// commands on this machine). Logs a warning at every start.
+    #[arg(long, env = "PENSTOCK_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// A host name clients use to reach the server (repeatable; comma-separated in the
+    /// environment). IP addresses and `localhost` are always accepted; any other `Host` header
+    /// is refused, which stops DNS-rebinding attacks.
+    #[arg(long = "allowed-host", env = "PENSTOCK_ALLOWED_HOSTS", value_delimiter = ',', value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthFlag {
+    /// No authentication.
+    None,
+    /// Bearer tokens.
+    Tokens,
+    /// A trusted user header from an authenticating proxy.
+    Proxy,
+}
+
+/// `penstock tokens ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token and print it (it is shown once; only its hash is kept).
+    Create {
+        /// A unique name for the token (who or what uses it).
+        #[arg(long)]
+        name: String,
+        /// A namespace the token may use (repeatable). Without any, the token may use every
+        /// namespace.
+        #[arg(long = "namespace", value_name = "NS")]
+        namespaces: Vec<String>,
+    },
+    /// List tokens (names, namespaces, state; never the tokens).
+    List,
+    /// Revoke a token by name or id; requests with it are refused from then on.
+    Revoke {
+        /// The token's name or id.
+        name: String,
+    },
 }
 
 /// `penstock recurring-runs ...`.
@@ -242,6 +299,7 @@ pub async fn dispatch(cli: Cli) -> Outcome {
         }
         Command::Server(flags) => crate::server_command::serve(home, flags).await,
         Command::Logs { run, task } => logs_command(&home, &run, &task).await,
+        Command::Tokens(cmd) => crate::tokens_command::tokens_command(&home, cmd).await,
     }
 }
 

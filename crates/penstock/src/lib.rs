@@ -12,6 +12,7 @@ pub mod progress;
 pub mod recurring_command;
 pub mod run_command;
 pub mod server_command;
+pub mod tokens_command;
 
 /// How a command ended, mapped to the process exit code in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

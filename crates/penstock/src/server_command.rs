@@ -1,7 +1,8 @@
 //! `penstock server`: opens the store, binds the address and serves until SIGINT or SIGTERM,
 //! then stops accepting requests, cancels active runs and waits until they are recorded.
 
-use crate::cli::ServerFlags;
+use crate::cli::{AuthFlag, ServerFlags};
+use penstock_server::access::{AuthMode, SecurityConfig};
 use crate::Outcome;
 use penstock_launcher::python_env::KfpRuntime;
 use penstock_server::{Server, ServerConfig};
@@ -18,6 +19,53 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             .map(|n| n.get())
             .unwrap_or(2)
     });
+    let auth = match flags.auth {
+        AuthFlag::None => AuthMode::None,
+        AuthFlag::Tokens => AuthMode::Tokens,
+        AuthFlag::Proxy => AuthMode::Proxy {
+            user_header: flags.auth_proxy_user_header.to_ascii_lowercase(),
+            namespaces_header: flags
+                .auth_proxy_namespaces_header
+                .as_ref()
+                .map(|h| h.to_ascii_lowercase()),
+        },
+    };
+    for header in [Some(&flags.auth_proxy_user_header), flags.auth_proxy_namespaces_header.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if axum_header_name_invalid(header) {
+            eprintln!("penstock: '{header}' is not a valid HTTP header name");
+            return Outcome::InvalidInput;
+        }
+    }
+    let loopback = is_loopback_host(&flags.host);
+    if !loopback && !auth.enabled() {
+        if !flags.insecure_no_auth {
+            eprintln!(
+                "penstock: refusing to serve {} without authentication: anyone who can reach                  it could run commands on this machine. Use --auth tokens (and `penstock tokens                  create`), --auth proxy behind an authenticating proxy, or --insecure-no-auth                  if this network is trusted.",
+                flags.host
+            );
+            return Outcome::InvalidInput;
+        }
+        tracing::warn!(
+            host = flags.host,
+            "serving a non-loopback address WITHOUT authentication (--insecure-no-auth):              anyone who can reach it can run commands as this user"
+        );
+        eprintln!(
+            "penstock: WARNING: {} is served without authentication (--insecure-no-auth)",
+            flags.host
+        );
+    }
+    let mut allowed_hosts: std::collections::BTreeSet<String> = flags
+        .allowed_hosts
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if !is_wildcard(&flags.host) {
+        allowed_hosts.insert(flags.host.to_ascii_lowercase());
+    }
     let config = ServerConfig {
         home: home.clone(),
         task_slots,
@@ -27,6 +75,10 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
         },
         venvs_dir: flags.venvs.map(crate::cli::absolute),
         register_examples: !flags.no_examples,
+        security: SecurityConfig {
+            auth,
+            allowed_hosts,
+        },
     };
     use tokio::signal::unix::{signal, SignalKind};
     let (mut sigint, mut sigterm) = match (
@@ -46,7 +98,11 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             return Outcome::Failure;
         }
     };
-    let address = format!("{}:{}", flags.host, flags.port);
+    let address = if flags.host.contains(':') && !flags.host.starts_with('[') {
+        format!("[{}]:{}", flags.host, flags.port)
+    } else {
+        format!("{}:{}", flags.host, flags.port)
+    };
     let listener = match tokio::net::TcpListener::bind(&address).await {
         Ok(l) => l,
         Err(e) => {
@@ -79,5 +135,48 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             eprintln!("penstock: server failed: {e}");
             Outcome::Failure
         }
+    }
+}
+
+/// Whether `host` (an address or name to listen on) only accepts connections from this machine.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    bare.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+/// `0.0.0.0` and `::`: every interface.
+fn is_wildcard(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_unspecified())
+        .unwrap_or(false)
+}
+
+fn axum_header_name_invalid(name: &str) -> bool {
+    name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["127.0.0.1", "localhost", "::1", "[::1]", "127.1.2.3"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["0.0.0.0", "::", "10.0.0.1", "example.org"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+        assert!(is_wildcard("0.0.0.0") && is_wildcard("[::]") && !is_wildcard("10.0.0.1"));
+        assert!(axum_header_name_invalid("bad header") && !axum_header_name_invalid("kubeflow-userid"));
     }
 }

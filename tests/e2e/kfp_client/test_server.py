@@ -17,11 +17,19 @@ from kfp_server_api.exceptions import ApiException
 
 URL = os.environ["PENSTOCK_URL"]
 TMP = os.environ["PENSTOCK_TEST_TMP"]
+# The server runs with --auth tokens; every request carries this token.
+TOKEN = os.environ["PENSTOCK_TOKEN"]
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+def get_url(url):
+    """urlopen with the token."""
+    return urllib.request.urlopen(urllib.request.Request(url, headers=AUTH))
 
 
 @pytest.fixture(scope="module")
 def client():
-    return kfp.Client(host=URL)
+    return kfp.Client(host=URL, existing_token=TOKEN)
 
 
 # ---- pipelines used below (container components: no Python start-up per step) -------------
@@ -119,7 +127,7 @@ def task(run, name):
 def raw(method, path, body=None, prefix=""):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(URL + prefix + path, data=data, method=method,
-                                 headers={"content-type": "application/json"})
+                                 headers={"content-type": "application/json", **AUTH})
     try:
         with urllib.request.urlopen(req) as resp:
             return resp.status, resp.read()
@@ -373,11 +381,12 @@ def test_recurring_run_records(client):
 # ---- prefix, logs and artifacts --------------------------------------------------------------
 
 def test_pipeline_prefix(client):
-    prefixed = kfp.Client(host=URL + "/pipeline")
+    prefixed = kfp.Client(host=URL + "/pipeline", existing_token=TOKEN)
     exp = prefixed.create_experiment("prefixed-exp")
     assert client.get_experiment(experiment_id=exp.experiment_id).display_name == "prefixed-exp"
     status, body = raw("GET", "/apis/v2beta1/healthz", prefix="/pipeline")
-    assert status == 200 and json.loads(body)["multi_user"] is False
+    # A server that authenticates is multi-user (namespaces are enforced).
+    assert status == 200 and json.loads(body)["multi_user"] is True
 
 
 def test_logs_followed_live_and_artifact_content(client):
@@ -391,7 +400,7 @@ def test_logs_followed_live_and_artifact_content(client):
                 task_id = t.task_id
         time.sleep(0.05)
     assert task_id, "the task never ran"
-    with urllib.request.urlopen(f"{URL}/apis/penstock/v1/runs/{run.run_id}/tasks/{task_id}/logs?follow=true") as resp:
+    with get_url(f"{URL}/apis/penstock/v1/runs/{run.run_id}/tasks/{task_id}/logs?follow=true") as resp:
         followed = resp.read().decode()
     # The stream ended only when the task did, with every line in it.
     assert client.get_run(run.run_id).state in ("SUCCEEDED", "RUNNING")
@@ -403,12 +412,23 @@ def test_logs_followed_live_and_artifact_content(client):
     done = wait(client, run.run_id)
     t = task(done, "write-artifact")
     base = f"{URL}/apis/penstock/v1/runs/{run.run_id}/tasks/{t.task_id}/artifacts/data"
-    with urllib.request.urlopen(base) as resp:
+    with get_url(base) as resp:
         assert resp.read() == b"dataset rows\n"
     status, _ = raw("GET", f"/apis/penstock/v1/runs/{run.run_id}/tasks/{t.task_id}/artifacts/nope")
     assert status == 404
     status, body = raw("GET", f"/apis/penstock/v1/runs/{run.run_id}/tasks/{t.task_id}/artifacts/data?file=../../../../../../etc/passwd")
     assert status in (400, 404) and b"root:" not in body, body
+    # No oracle: a host file that exists and one that does not get the same answer, and no
+    # answer carries a host path.
+    answers = []
+    for probe in ["/etc/passwd", "/etc/no-such-file-here", "../../../../../../../etc/passwd",
+                  "../../../../../../../etc/no-such-file-here"]:
+        status, body = raw("GET", f"/apis/penstock/v1/runs/{run.run_id}/tasks/{t.task_id}/artifacts/data?file={probe}")
+        message = json.loads(body)["message"]
+        assert status == 404, (probe, status, body)
+        assert TMP not in message and "/tmp/" not in message.replace(probe, ""), message
+        answers.append(message.replace(probe, "PROBE"))
+    assert len(set(answers)) == 1, answers
 
 
 def test_openapi_document_lists_what_is_served():
@@ -498,7 +518,7 @@ def test_metrics_api_reports_config_scalars_and_curves(client):
     assert [p["step"] for p in curves["lr"]["points"]] == [0, 10, 20]
     assert all(p["time"].endswith("Z") for p in curves["loss"]["points"])
     t = task(done, "learn")
-    with urllib.request.urlopen(f"{URL}/apis/penstock/v1/runs/{run.run_id}/tasks/{t.task_id}/logs") as resp:
+    with get_url(f"{URL}/apis/penstock/v1/runs/{run.run_id}/tasks/{t.task_id}/logs") as resp:
         log = resp.read().decode()
     assert "PENSTOCK_METRICS_FILE line 4 skipped" in log
     assert 'line 5: "note" skipped' in log

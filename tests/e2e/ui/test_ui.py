@@ -385,3 +385,85 @@ def test_classification_html_and_markdown_visualisations(browser, client):
     wait_for(browser, lambda d: len(artifact_rows(d)) >= 2 and all("page" in n for n, _ in artifact_rows(d)), what="artifacts named like 'page'")
     assert {t for _, t in artifact_rows(browser)} == {"system.HTML"}
     shot(browser, "artifacts-filtered")
+
+
+# ---- security: another origin, and signing in ---------------------------------------------------
+
+def test_a_page_on_another_origin_cannot_create_runs(browser, client):
+    """The attack this server was open to: any page the user visits POSTs a run to loopback."""
+    import http.server
+    import threading
+    spec = {"pipelineInfo": {"name": "csrf"}, "schemaVersion": "2.1.0",
+            "deploymentSpec": {"executors": {"e": {"container": {"image": "alpine", "command": ["touch", "/tmp/penstock-csrf-marker"]}}}},
+            "components": {"comp-t": {"executorLabel": "e"}},
+            "root": {"dag": {"tasks": {"t": {"componentRef": {"name": "comp-t"}, "taskInfo": {"name": "t"}}}}}}
+    body = json.dumps({"display_name": "csrf", "pipeline_spec": spec})
+    page = f"""<!doctype html><title>evil</title><body>
+<form id="f" method="POST" action="{URL}/apis/v2beta1/experiments" enctype="text/plain" target="sink">
+<input name='{{"display_name":"csrf-form","x":"' value='"}}'></form><iframe name="sink"></iframe>
+<script>
+const target = {json.dumps(URL)};
+const body = {json.dumps(body)};
+const fd = new FormData(); fd.append('uploadfile', new Blob(['x']), 'p.yaml');
+Promise.allSettled([
+  fetch(target + '/apis/v2beta1/runs', {{method: 'POST', mode: 'no-cors', body}}),
+  fetch(target + '/apis/v2beta1/runs', {{method: 'POST', mode: 'no-cors', body, headers: {{'content-type': 'text/plain'}}}}),
+  fetch(target + '/apis/v2beta1/pipelines/upload?name=csrf-upload', {{method: 'POST', mode: 'no-cors', body: fd}}),
+  fetch(target + '/apis/v2beta1/runs', {{method: 'POST', body, headers: {{'content-type': 'application/json'}}}}),
+]).then(r => {{ document.getElementById('f').submit(); document.title = 'sent ' + r.map(x => x.status).join(','); }});
+</script>"""
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = page.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    evil = http.server.HTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        runs_before = client.list_runs(page_size=1).total_size or 0
+        pipelines_before = {p.display_name for p in (client.list_pipelines(page_size=200).pipelines or [])}
+        browser.get(f"http://127.0.0.1:{evil.server_address[1]}/")
+        wait_for(browser, lambda d: d.title.startswith("sent"), what="the other origin's requests were sent")
+        time.sleep(1.5)  # the form post, and any run it might have started
+        assert (client.list_runs(page_size=1).total_size or 0) == runs_before
+        names = {e.display_name for e in (client.list_experiments(page_size=200).experiments or [])}
+        assert not any(n.startswith("csrf") for n in names), names
+        pipelines = {p.display_name for p in (client.list_pipelines(page_size=200).pipelines or [])}
+        assert pipelines == pipelines_before
+        assert not os.path.exists("/tmp/penstock-csrf-marker")
+    finally:
+        evil.shutdown()
+
+
+def test_sign_in_with_a_token(browser):
+    auth_url = os.environ["PENSTOCK_AUTH_URL"]
+    token = os.environ["PENSTOCK_UI_TOKEN"]
+    browser.delete_all_cookies()
+    browser.get(f"{auth_url}/#/runs")
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Sign in", what="the sign-in page")
+    field = browser.find_element(By.ID, "signin-token")
+    field.send_keys("pst_wrong")
+    browser.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+    wait_for(browser, lambda d: "unknown or revoked" in d.find_element(By.CSS_SELECTOR, "form.signin [role=alert]").text, what="a wrong token is refused")
+    field = browser.find_element(By.ID, "signin-token")
+    field.clear()
+    field.send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Runs", what="signed in, the runs page")
+    wait_for(browser, lambda d: "Signed in as ui-user" in d.find_element(By.ID, "who").text, what="who is signed in")
+    # The cookie is HttpOnly: scripts on the page cannot read the token.
+    assert "penstock_token" not in browser.execute_script("return document.cookie")
+    cookie = browser.get_cookie("penstock_token")
+    assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict"
+    shot(browser, "signed-in")
+    browser.find_element(By.CSS_SELECTOR, "#who button").click()
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Sign in", what="signed out")
+    assert browser.get_cookie("penstock_token") is None

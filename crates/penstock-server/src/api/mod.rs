@@ -7,8 +7,10 @@ pub mod penstock_v1;
 pub mod pipelines;
 pub mod recurring_runs;
 pub mod runs;
+pub mod session;
 pub mod ui;
 
+use crate::access::SecurityConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::supervisor::RunSupervisor;
 use axum::extract::DefaultBodyLimit;
@@ -24,6 +26,12 @@ use utoipa::OpenApi;
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/apis/penstock/v1/openapi.json";
 
+/// Where the web UI signs in and out.
+pub const SESSION_PATH: &str = "/apis/penstock/v1/session";
+
+/// The largest request body accepted: a 32 MiB pipeline upload and its multipart framing.
+pub const MAX_BODY_BYTES: usize = pipelines::MAX_UPLOAD_BYTES + 1024 * 1024;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct ApiState {
@@ -35,6 +43,8 @@ pub struct ApiState {
     pub home: PathBuf,
     /// Woken whenever a recurring run is created, changed or deleted.
     pub recurring_changed: Arc<Notify>,
+    /// Authentication and the hosts served.
+    pub security: Arc<SecurityConfig>,
 }
 
 /// Splits `"<id>:<verb>"` (KFP's custom-method paths).
@@ -72,12 +82,13 @@ pub(crate) mod list_params {
 }
 
 /// KFP's health check; the SDK reads `multi_user`.
+/// `multi_user` is true when the server authenticates its callers (namespaces are enforced).
 #[utoipa::path(get, path = "/apis/v2beta1/healthz", responses((status = 200, description = "health")))]
-pub async fn healthz() -> Json<Value> {
+pub async fn healthz(axum::extract::State(s): axum::extract::State<ApiState>) -> Json<Value> {
     Json(json!({
         "commit_sha": option_env!("PENSTOCK_COMMIT").unwrap_or("unknown"),
         "tag_name": concat!("penstock-", env!("CARGO_PKG_VERSION")),
-        "multi_user": false,
+        "multi_user": s.security.auth.enabled(),
         "pipeline_store": "database",
     }))
 }
@@ -131,6 +142,9 @@ pub async fn healthz() -> Json<Value> {
         penstock_v1::compare,
         penstock_v1::recent_runs,
         penstock_v1::scalar_names,
+        session::get,
+        session::create,
+        session::delete,
         openapi,
     ),
     components(schemas(crate::wire::Status))
@@ -141,9 +155,107 @@ pub struct ApiDoc;
 #[utoipa::path(get, path = "/apis/penstock/v1/openapi.json",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn openapi() -> ApiResult<Json<Value>> {
-    serde_json::to_value(ApiDoc::openapi())
-        .map(Json)
-        .map_err(|e| ApiError::internal(e.to_string()))
+    openapi_document().map(Json)
+}
+
+/// KFP's custom methods: one routed path (`{id}` then `:<verb>`) documented as one path per
+/// verb, as KFP's own swagger does (`/runs/{run_id}:terminate`).
+const ACTION_PATHS: [(&str, &str, &[&str]); 3] = [
+    (
+        "/apis/v2beta1/experiments/{experiment_id_action}",
+        "experiment_id",
+        &["archive", "unarchive"],
+    ),
+    (
+        "/apis/v2beta1/runs/{run_id_action}",
+        "run_id",
+        &["terminate", "retry", "archive", "unarchive"],
+    ),
+    (
+        "/apis/v2beta1/recurringruns/{recurring_run_id_action}",
+        "recurring_run_id",
+        &["enable", "disable"],
+    ),
+];
+
+/// The OpenAPI document, made valid for tools that drive it (schemathesis): custom-method
+/// paths split per verb, every path parameter declared on every operation, and an
+/// operationId unique per operation (`<method>_<path words>`).
+pub fn openapi_document() -> ApiResult<Value> {
+    let mut doc =
+        serde_json::to_value(ApiDoc::openapi()).map_err(|e| ApiError::internal(e.to_string()))?;
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return Err(ApiError::internal("the OpenAPI document has no paths"));
+    };
+    for (template, param, verbs) in ACTION_PATHS {
+        let Some(mut item) = paths.remove(template) else {
+            continue;
+        };
+        if let Some(op) = item.get_mut("post").and_then(Value::as_object_mut) {
+            op.remove("parameters");
+        }
+        for verb in verbs {
+            let mut one = item.clone();
+            if let Some(op) = one.get_mut("post").and_then(Value::as_object_mut) {
+                op.insert(
+                    "summary".into(),
+                    Value::String(format!("`:{verb}` (KFP custom method)")),
+                );
+            }
+            paths.insert(format!("/apis/v2beta1/{}:{verb}", path_prefix(template, param)), one);
+        }
+    }
+    for (path, item) in paths.iter_mut() {
+        let names: Vec<String> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split('}').next())
+            .map(str::to_string)
+            .collect();
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let words: Vec<String> = path
+                .trim_start_matches("/apis/")
+                .split(['/', ':', '-', '.'])
+                .filter(|w| !w.is_empty())
+                .map(|w| w.trim_matches(['{', '}']).to_string())
+                .collect();
+            op.insert(
+                "operationId".into(),
+                Value::String(format!("{method}_{}", words.join("_"))),
+            );
+            let params = op
+                .entry("parameters")
+                .or_insert_with(|| Value::Array(vec![]));
+            let Some(params) = params.as_array_mut() else {
+                continue;
+            };
+            for name in &names {
+                let declared = params
+                    .iter()
+                    .any(|p| p["in"] == "path" && p["name"] == name.as_str());
+                if !declared {
+                    params.push(json!({
+                        "name": name, "in": "path", "required": true,
+                        "schema": {"type": "string"},
+                    }));
+                }
+            }
+        }
+    }
+    Ok(doc)
+}
+
+/// `/apis/v2beta1/runs/{run_id_action}` → `runs/{run_id}`.
+fn path_prefix(template: &str, param: &str) -> String {
+    let rest = template.trim_start_matches("/apis/v2beta1/");
+    let collection = rest.split('/').next().unwrap_or(rest);
+    format!("{collection}/{{{param}}}")
 }
 
 async fn no_route() -> ApiError {
@@ -242,13 +354,21 @@ pub fn routes(state: ApiState) -> Router {
         .route("/ui/app.js", get(ui::app_js))
         .route("/ui/app.css", get(ui::app_css))
         .route(OPENAPI_PATH, get(openapi))
+        .route(
+            SESSION_PATH,
+            get(session::get)
+                .post(session::create)
+                .delete(session::delete),
+        )
         .fallback(no_route)
-        .layer(DefaultBodyLimit::max(
-            pipelines::MAX_UPLOAD_BYTES + 1024 * 1024,
-        ))
-        .with_state(state);
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state.clone());
     Router::new()
         .route("/pipeline/", get(ui::index))
         .nest("/pipeline", api.clone())
         .merge(api)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::access::guard,
+        ))
 }

@@ -1,7 +1,10 @@
 //! Penstock's own endpoints under `/apis/penstock/v1/`: task logs (whole, or followed live
 //! while the task runs) and artifact contents (streamed; paths never leave the store).
 
+use super::recurring_runs::visible_recurring_run;
+use super::runs::visible_run;
 use super::ApiState;
+use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -21,8 +24,13 @@ use tokio_util::io::ReaderStream;
 /// How often a followed log is checked for new output.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
-async fn find_task(s: &ApiState, run_id: &str, task: &str) -> ApiResult<TaskRecord> {
-    s.store.get_run(run_id).await?;
+async fn find_task(
+    s: &ApiState,
+    who: &Principal,
+    run_id: &str,
+    task: &str,
+) -> ApiResult<TaskRecord> {
+    visible_run(s, who, run_id).await?;
     let tasks = s.store.list_tasks(run_id).await?;
     tasks
         .into_iter()
@@ -30,13 +38,19 @@ async fn find_task(s: &ApiState, run_id: &str, task: &str) -> ApiResult<TaskReco
         .ok_or_else(|| ApiError::not_found(format!("run '{run_id}' has no task '{task}'")))
 }
 
-fn blob_error(e: BlobError) -> ApiError {
+/// A blob failure as the API tells it: never a host path (those go to the server's log), and
+/// the same answer for a path outside the store as for a missing file, so that answers cannot
+/// tell which host files exist.
+fn blob_error(what: &str, e: BlobError) -> ApiError {
     match e {
-        BlobError::NotFound(uri) => ApiError::not_found(format!("{uri}: no such file")),
-        BlobError::Forbidden(uri) => {
-            ApiError::failed_precondition(format!("{uri}: outside Penstock's artifact store"))
+        BlobError::NotFound(uri) | BlobError::Forbidden(uri) => {
+            tracing::info!(uri, "{what}: not found or outside the store");
+            ApiError::not_found(format!("{what}: no such file"))
         }
-        BlobError::Io(uri, e) => ApiError::internal(format!("{uri}: {e}")),
+        BlobError::Io(uri, e) => {
+            tracing::error!(uri, "{what}: {e}");
+            ApiError::internal(format!("{what}: the file cannot be read"))
+        }
     }
 }
 
@@ -57,11 +71,12 @@ fn flag(q: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
     responses((status = 200, content_type = "text/plain"), (status = 404)))]
 pub async fn task_log(
     State(s): State<ApiState>,
+    who: Principal,
     Path((run_id, task)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let follow = flag(&q, "follow")?;
-    let record = find_task(&s, &run_id, &task).await?;
+    let record = find_task(&s, &who, &run_id, &task).await?;
     let uri = record.log_uri.clone().ok_or_else(|| {
         ApiError::not_found(format!(
             "task '{}' has no log: it is not a container task, or it has not started",
@@ -71,10 +86,13 @@ pub async fn task_log(
     let blobs = LocalBlobStore::new(&s.home);
     let text_plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     if !follow || record.state.is_terminal() {
-        let path = blobs.local_path(&uri).map_err(blob_error)?;
+        let what = format!("log of task '{}'", record.path);
+        let path = blobs
+            .local_path(&uri)
+            .map_err(|e| blob_error(&what, e))?;
         let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| ApiError::internal(format!("{uri}: {e}")))?;
+            .map_err(|e| blob_error(&what, BlobError::Io(uri.clone(), e)))?;
         return Ok((text_plain, Body::from_stream(ReaderStream::new(file))).into_response());
     }
     let stream = futures_util::stream::unfold(
@@ -176,10 +194,11 @@ fn content_type(path: &std::path::Path) -> &'static str {
         (status = 400, description = "outside the artifact store"), (status = 404)))]
 pub async fn artifact_content(
     State(s): State<ApiState>,
+    who: Principal,
     Path((run_id, task, name)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let record = find_task(&s, &run_id, &task).await?;
+    let record = find_task(&s, &who, &run_id, &task).await?;
     let index = match q.get("index") {
         None => 0,
         Some(i) => i
@@ -203,19 +222,27 @@ pub async fn artifact_content(
             artifact.uri
         )));
     }
+    let what = format!("artifact '{name}' of task '{}'", record.path);
     let blobs = LocalBlobStore::new(&s.home);
-    let base = blobs.local_path(&artifact.uri).map_err(blob_error)?;
+    let base = blobs
+        .local_path(&artifact.uri)
+        .map_err(|e| blob_error(&what, e))?;
     let target = match q.get("file").filter(|f| !f.is_empty()) {
         None => base.clone(),
         Some(rel) => {
-            let joined = base.join(rel);
-            let canonical = joined
-                .canonicalize()
-                .map_err(|_| ApiError::not_found(format!("{}: no such file", joined.display())))?;
+            // One answer for every file that is not inside the artifact, whether it exists
+            // or not: absolute paths, `..`, and links pointing out all read as missing.
+            let missing = || ApiError::not_found(format!("{what} has no file '{rel}'"));
+            let relative = std::path::Path::new(rel);
+            if !relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(missing());
+            }
+            let canonical = base.join(relative).canonicalize().map_err(|_| missing())?;
             if !canonical.starts_with(&base) {
-                return Err(ApiError::failed_precondition(format!(
-                    "file '{rel}' is outside the artifact"
-                )));
+                return Err(missing());
             }
             canonical
         }
@@ -228,7 +255,7 @@ pub async fn artifact_content(
     }
     match q.get("format").map(String::as_str) {
         None | Some("") | Some("raw") => {}
-        Some("html") => return markdown_as_html(&target).await,
+        Some("html") => return markdown_as_html(&what, &target).await,
         Some(other) => {
             return Err(ApiError::invalid(format!(
                 "format: '{other}'; expected raw, or html to render Markdown"
@@ -237,7 +264,7 @@ pub async fn artifact_content(
     }
     let file = tokio::fs::File::open(&target)
         .await
-        .map_err(|e| ApiError::internal(format!("{}: {e}", target.display())))?;
+        .map_err(|e| blob_error(&what, BlobError::Io(target.display().to_string(), e)))?;
     // Files written through `artifact.path` have no extension: the type says what they are.
     let kind = match (target == base, artifact.schema_title.as_str()) {
         (true, "system.HTML") => "text/html; charset=utf-8",
@@ -247,32 +274,36 @@ pub async fn artifact_content(
     Ok((
         [
             (header::CONTENT_TYPE, kind),
-            // HTML artifacts are shown in a sandboxed frame; no scripts if opened directly.
-            (header::CONTENT_SECURITY_POLICY, "script-src 'none'"),
+            // HTML artifacts are shown in a sandboxed frame; sandboxed with no scripts if
+            // opened directly too.
+            (header::CONTENT_SECURITY_POLICY, ARTIFACT_CSP),
         ],
         Body::from_stream(ReaderStream::new(file)),
     )
         .into_response())
 }
 
+/// What artifact contents are served with: a sandbox (a unique origin, no scripts, no forms),
+/// whether shown in the UI's frame or opened directly.
+const ARTIFACT_CSP: &str = "sandbox; script-src 'none'; frame-ancestors 'self'";
+
 /// The largest Markdown artifact rendered to HTML.
 const MAX_MARKDOWN_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A Markdown artifact rendered to HTML (pulldown-cmark), for the UI's sandboxed viewer.
-async fn markdown_as_html(path: &std::path::Path) -> ApiResult<Response> {
+async fn markdown_as_html(what: &str, path: &std::path::Path) -> ApiResult<Response> {
     let size = tokio::fs::metadata(path)
         .await
-        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?
+        .map_err(|e| blob_error(what, BlobError::Io(path.display().to_string(), e)))?
         .len();
     if size > MAX_MARKDOWN_BYTES {
         return Err(ApiError::failed_precondition(format!(
-            "{}: {size} bytes is too large to render (limit {MAX_MARKDOWN_BYTES}); download it raw",
-            path.display()
+            "{what}: {size} bytes is too large to render (limit {MAX_MARKDOWN_BYTES}); download it raw"
         )));
     }
     let text = tokio::fs::read_to_string(path)
         .await
-        .map_err(|e| ApiError::invalid(format!("{}: not UTF-8 text: {e}", path.display())))?;
+        .map_err(|e| ApiError::invalid(format!("{what}: not UTF-8 text: {e}")))?;
     let mut html = String::from(
         "<!doctype html><meta charset=\"utf-8\"><body style=\"font-family:system-ui,sans-serif\">",
     );
@@ -280,8 +311,8 @@ async fn markdown_as_html(path: &std::path::Path) -> ApiResult<Response> {
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            // Shown in a sandboxed frame; also refuse scripts if opened directly.
-            (header::CONTENT_SECURITY_POLICY, "script-src 'none'"),
+            // Shown in a sandboxed frame; sandboxed if opened directly too.
+            (header::CONTENT_SECURITY_POLICY, ARTIFACT_CSP),
         ],
         html,
     )
@@ -308,9 +339,10 @@ fn collect_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<St
     responses((status = 200, body = crate::tracking::RunMetrics), (status = 404)))]
 pub async fn run_metrics(
     State(s): State<ApiState>,
+    who: Principal,
     Path(run_id): Path<String>,
 ) -> ApiResult<Json<crate::tracking::RunMetrics>> {
-    let (run, _) = s.store.get_run(&run_id).await?;
+    let (run, _) = visible_run(&s, &who, &run_id).await?;
     let tasks = s.store.list_tasks(&run_id).await?;
     Ok(Json(crate::tracking::run_metrics(&s.home, &run, &tasks)))
 }
@@ -357,9 +389,10 @@ pub async fn schedule_preview(body: axum::body::Bytes) -> ApiResult<Json<Schedul
     responses((status = 200, body = SchedulePreview), (status = 404)))]
 pub async fn recurring_schedule(
     State(s): State<ApiState>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SchedulePreview>> {
-    let row = s.store.get_recurring_run(&id).await?;
+    let row = visible_recurring_run(&s.store, &who, &id).await?;
     let schedule = crate::scheduler::stored_schedule(&row)?;
     let next = if row.enabled {
         crate::scheduler::upcoming(&schedule, row.last_tick, jiff::Timestamp::now(), 5)
@@ -382,6 +415,7 @@ pub async fn recurring_schedule(
     responses((status = 200, description = "{\"artifacts\": [...], \"next_page_token\": \"...\"}"), (status = 400)))]
 pub async fn artifacts(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
     if let Some(unknown) = q
@@ -405,6 +439,7 @@ pub async fn artifacts(
     let filter = ArtifactFilter {
         schema_title: nonempty("type"),
         name_contains: nonempty("name"),
+        namespaces: who.list_scope(None)?,
     };
     let mut list = s
         .store
@@ -428,12 +463,19 @@ pub async fn artifacts(
     responses((status = 200, description = "{\"artifact\": {...}, \"events\": [...]}"), (status = 404)))]
 pub async fn artifact(
     State(s): State<ApiState>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("artifact '{id}' not found")))?;
-    let (artifact, events) = s.store.get_artifact(id).await?;
+    let not_found = || ApiError::not_found(format!("artifact '{id}' not found"));
+    let number: i64 = id.parse().map_err(|_| not_found())?;
+    let (artifact, events) = s.store.get_artifact(number).await?;
+    if who.list_scope(None)?.is_some() {
+        // Limited callers see an artifact only through a run they can see.
+        let run_id = artifact.run_id.clone().ok_or_else(not_found)?;
+        visible_run(&s, &who, &run_id)
+            .await
+            .map_err(|_| not_found())?;
+    }
     Ok(Json(json!({ "artifact": artifact, "events": events })))
 }
 
@@ -444,9 +486,10 @@ pub async fn artifact(
     responses((status = 200, description = "{\"scalars\": [{run_id, task, name, value}]}"), (status = 400)))]
 pub async fn scalars(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let ids = id_list(&q, "run_ids", 0..=200)?;
+    let ids = visible_runs(&s, &who, id_list(&q, "run_ids", 0..=200)?).await?;
     let rows = s.store.run_scalars(&ids).await?;
     let scalars: Vec<serde_json::Value> = rows
         .into_iter()
@@ -465,12 +508,13 @@ pub async fn scalars(
     responses((status = 200, description = "{\"runs\": [{\"run\": Run, \"metrics\": RunMetrics}]}"), (status = 400), (status = 404)))]
 pub async fn compare(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let ids = id_list(&q, "run_ids", 2..=10)?;
     let mut runs = Vec::with_capacity(ids.len());
     for id in &ids {
-        let (run, meta) = s.store.get_run(id).await?;
+        let (run, meta) = visible_run(&s, &who, id).await?;
         let tasks = s.store.list_tasks(id).await?;
         let metrics = crate::tracking::run_metrics(&s.home, &run, &tasks);
         runs.push(json!({
@@ -490,11 +534,22 @@ pub async fn compare(
     responses((status = 200, description = "{\"experiments\": [{\"experiment_id\", \"runs\": [{run_id, display_name, state}]}]}"), (status = 400)))]
 pub async fn recent_runs(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let ids = id_list(&q, "experiment_ids", 0..=200)?;
     let per = bounded(&q, "per_experiment", 5, 1..=20)?;
-    let rows = s.store.recent_runs_by_experiment(&ids, per).await?;
+    // Experiments outside the caller's namespaces answer with no runs, like unknown ones.
+    let mut visible = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if super::experiments::visible_experiment(&s.store, &who, id)
+            .await
+            .is_ok()
+        {
+            visible.push(id.clone());
+        }
+    }
+    let rows = s.store.recent_runs_by_experiment(&visible, per).await?;
     let experiments: Vec<serde_json::Value> = ids
         .iter()
         .map(|id| {
@@ -514,8 +569,30 @@ pub async fn recent_runs(
 /// Every scalar name runs have produced (the metric columns one can choose).
 #[utoipa::path(get, path = "/apis/penstock/v1/scalar-names",
     responses((status = 200, description = "{\"names\": [...]}")))]
-pub async fn scalar_names(State(s): State<ApiState>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(json!({ "names": s.store.scalar_names().await? })))
+pub async fn scalar_names(
+    State(s): State<ApiState>,
+    who: Principal,
+) -> ApiResult<Json<serde_json::Value>> {
+    let names = match who.list_scope(None)? {
+        None => s.store.scalar_names().await?,
+        Some(namespaces) => s.store.scalar_names_in(&namespaces).await?,
+    };
+    Ok(Json(json!({ "names": names })))
+}
+
+/// The ids among `ids` whose runs the caller can see (the others are left out, as unknown
+/// ids are).
+async fn visible_runs(s: &ApiState, who: &Principal, ids: Vec<String>) -> ApiResult<Vec<String>> {
+    if who.list_scope(None)?.is_none() {
+        return Ok(ids);
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if visible_run(s, who, &id).await.is_ok() {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 /// A comma-separated list of ids in query parameter `key` (absent = none), whose length must lie

@@ -1,7 +1,9 @@
 //! `PipelineService` and the multipart upload endpoints.
 
 use super::{list_params, ApiState};
-use crate::error::{ApiError, ApiResult};
+use crate::access::{namespace_scope, Principal};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::limits::{check_name, check_text};
 use crate::listing::list_request;
 use crate::wire::{
     parse_body, spec_with_platform, CreatePipelineAndVersionRequest, ListPipelineVersionsResponse,
@@ -12,7 +14,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::Json;
 use jiff::Timestamp;
 use penstock_store::list::{Entity, FieldValue, Operation, Predicate};
-use penstock_store::{PipelineRow, PipelineVersionRow};
+use penstock_store::{PipelineRow, PipelineVersionRow, SqliteStore};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -44,6 +46,15 @@ pub(crate) fn version_row(
     tags: Option<Map<String, Value>>,
     pipeline: &penstock_spec::Pipeline,
 ) -> ApiResult<PipelineVersionRow> {
+    check_name("pipeline_version.name", &name)?;
+    check_name(
+        "pipeline_version.display_name",
+        display_name.as_deref().unwrap_or(""),
+    )?;
+    check_text(
+        "pipeline_version.description",
+        description.as_deref().unwrap_or(""),
+    )?;
     Ok(PipelineVersionRow {
         pipeline_version_id: uuid::Uuid::new_v4().to_string(),
         pipeline_id: pipeline_id.to_string(),
@@ -61,13 +72,23 @@ pub(crate) fn version_row(
     })
 }
 
-pub(crate) fn pipeline_row(input: Pipeline) -> ApiResult<PipelineRow> {
+pub(crate) fn pipeline_row(input: Pipeline, who: &Principal) -> ApiResult<PipelineRow> {
     let name = input
         .name
         .clone()
         .filter(|n| !n.trim().is_empty())
         .or_else(|| input.display_name.clone().filter(|n| !n.trim().is_empty()))
         .ok_or_else(|| ApiError::invalid("pipeline.name or pipeline.display_name is required"))?;
+    check_name("pipeline.name", &name)?;
+    check_name(
+        "pipeline.display_name",
+        input.display_name.as_deref().unwrap_or(""),
+    )?;
+    check_text(
+        "pipeline.description",
+        input.description.as_deref().unwrap_or(""),
+    )?;
+    let namespace = pipeline_namespace(who, input.namespace.as_deref().unwrap_or(""))?;
     Ok(PipelineRow {
         pipeline_id: uuid::Uuid::new_v4().to_string(),
         display_name: input
@@ -76,10 +97,32 @@ pub(crate) fn pipeline_row(input: Pipeline) -> ApiResult<PipelineRow> {
             .unwrap_or_else(|| name.clone()),
         name,
         description: input.description.unwrap_or_default(),
-        namespace: String::new(),
+        namespace,
         created_at: Timestamp::now(),
         tags: input.tags.unwrap_or_default(),
     })
+}
+
+/// A new pipeline's namespace: none (shared with everyone, as in KFP) or one the caller may use.
+fn pipeline_namespace(who: &Principal, requested: &str) -> ApiResult<String> {
+    if requested.is_empty() {
+        Ok(String::new())
+    } else {
+        who.namespace_for_new("pipeline", requested)
+    }
+}
+
+/// The pipeline, if the caller can see it: shared (no namespace) or in its namespaces.
+pub async fn visible_pipeline(
+    store: &SqliteStore,
+    who: &Principal,
+    id: &str,
+) -> ApiResult<PipelineRow> {
+    let row = store.get_pipeline(id).await?;
+    if !who.may_read_shared(&row.namespace) {
+        return Err(ApiError::not_found(format!("pipeline '{id}' not found")));
+    }
+    Ok(row)
 }
 
 fn version_spec(v: &PipelineVersion, what: &str) -> ApiResult<penstock_spec::Pipeline> {
@@ -99,9 +142,13 @@ fn version_spec(v: &PipelineVersion, what: &str) -> ApiResult<penstock_spec::Pip
 /// Creates a pipeline without versions.
 #[utoipa::path(post, path = "/apis/v2beta1/pipelines", request_body = Pipeline,
     responses((status = 200, body = Pipeline), (status = 409)))]
-pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Pipeline>> {
+pub async fn create(
+    State(s): State<ApiState>,
+    who: Principal,
+    body: Bytes,
+) -> ApiResult<Json<Pipeline>> {
     let input: Pipeline = parse_body("pipeline", &body)?;
-    let row = pipeline_row(input)?;
+    let row = pipeline_row(input, &who)?;
     s.store.insert_pipeline(&row, None).await?;
     Ok(Json(Pipeline::from(&row)))
 }
@@ -112,6 +159,7 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<Pi
     responses((status = 200, body = Pipeline), (status = 400), (status = 409)))]
 pub async fn create_with_version(
     State(s): State<ApiState>,
+    who: Principal,
     body: Bytes,
 ) -> ApiResult<Json<Pipeline>> {
     let input: CreatePipelineAndVersionRequest = parse_body("request", &body)?;
@@ -122,7 +170,7 @@ pub async fn create_with_version(
         .pipeline_version
         .ok_or_else(|| ApiError::invalid("pipeline_version is required"))?;
     let parsed = version_spec(&v, "pipeline_version")?;
-    let row = pipeline_row(p)?;
+    let row = pipeline_row(p, &who)?;
     let version = version_row(
         &row.pipeline_id,
         v.name
@@ -142,19 +190,31 @@ pub async fn create_with_version(
 /// Gets a pipeline.
 #[utoipa::path(get, path = "/apis/v2beta1/pipelines/{pipeline_id}",
     responses((status = 200, body = Pipeline), (status = 404)))]
-pub async fn get(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Pipeline>> {
-    Ok(Json(Pipeline::from(&s.store.get_pipeline(&id).await?)))
+pub async fn get(
+    State(s): State<ApiState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Pipeline>> {
+    Ok(Json(Pipeline::from(&visible_pipeline(&s.store, &who, &id).await?)))
 }
 
 /// Gets a pipeline by its unique name.
 #[utoipa::path(get, path = "/apis/v2beta1/pipelines/names/{name}",
+    params(("name" = String, Path, description = "the pipeline's name"),
+        ("namespace" = Option<String>, Query, description = "empty: shared pipelines")),
     responses((status = 200, body = Pipeline), (status = 404)))]
 pub async fn get_by_name(
     State(s): State<ApiState>,
+    who: Principal,
     Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Pipeline>> {
+    let namespace = q.get("namespace").map(String::as_str).unwrap_or("");
+    if !who.may_read_shared(namespace) {
+        return Err(ApiError::not_found(format!("pipeline '{name}' not found")));
+    }
     Ok(Json(Pipeline::from(
-        &s.store.get_pipeline_by_name("", &name).await?,
+        &s.store.get_pipeline_by_name(namespace, &name).await?,
     )))
 }
 
@@ -163,9 +223,11 @@ pub async fn get_by_name(
     responses((status = 200, body = ListPipelinesResponse)))]
 pub async fn list(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ListPipelinesResponse>> {
-    let req = list_request(Entity::Pipelines, &q, vec![])?;
+    let scope = namespace_scope(Entity::Pipelines, &who, &q, true)?;
+    let req = list_request(Entity::Pipelines, &q, scope)?;
     let page = s.store.list_pipelines(&req.query).await?;
     Ok(Json(ListPipelinesResponse {
         pipelines: page.items.iter().map(Pipeline::from).collect(),
@@ -180,9 +242,11 @@ pub async fn list(
     responses((status = 200, description = "{}"), (status = 400), (status = 404)))]
 pub async fn delete(
     State(s): State<ApiState>,
+    who: Principal,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
+    visible_pipeline(&s.store, &who, &id).await?;
     let cascade = match q.get("cascade").map(String::as_str) {
         None | Some("false") | Some("") => false,
         Some("true") => true,
@@ -202,9 +266,11 @@ pub async fn delete(
     responses((status = 200, body = PipelineVersion), (status = 400), (status = 404)))]
 pub async fn create_version(
     State(s): State<ApiState>,
+    who: Principal,
     Path(pipeline_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<PipelineVersion>> {
+    visible_pipeline(&s.store, &who, &pipeline_id).await?;
     let v: PipelineVersion = parse_body("pipeline_version", &body)?;
     if let Some(other) = v.pipeline_id.as_deref().filter(|p| *p != pipeline_id) {
         return Err(ApiError::invalid(format!(
@@ -236,8 +302,10 @@ pub async fn create_version(
     responses((status = 200, body = PipelineVersion), (status = 404)))]
 pub async fn get_version(
     State(s): State<ApiState>,
+    who: Principal,
     Path((pipeline_id, version_id)): Path<(String, String)>,
 ) -> ApiResult<Json<PipelineVersion>> {
+    visible_pipeline(&s.store, &who, &pipeline_id).await?;
     Ok(Json(PipelineVersion::from(
         &s.store.get_version(Some(&pipeline_id), &version_id).await?,
     )))
@@ -249,10 +317,11 @@ pub async fn get_version(
     responses((status = 200, body = ListPipelineVersionsResponse), (status = 404)))]
 pub async fn list_versions(
     State(s): State<ApiState>,
+    who: Principal,
     Path(pipeline_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ListPipelineVersionsResponse>> {
-    s.store.get_pipeline(&pipeline_id).await?;
+    visible_pipeline(&s.store, &who, &pipeline_id).await?;
     let scope = vec![Predicate {
         field: Entity::PipelineVersions
             .field("pipeline_id")
@@ -274,8 +343,10 @@ pub async fn list_versions(
     responses((status = 200, description = "{}"), (status = 404)))]
 pub async fn delete_version(
     State(s): State<ApiState>,
+    who: Principal,
     Path((pipeline_id, version_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
+    visible_pipeline(&s.store, &who, &pipeline_id).await?;
     s.store.delete_version(&pipeline_id, &version_id).await?;
     Ok(Json(json!({})))
 }
@@ -286,7 +357,7 @@ async fn read_upload(mut form: Multipart) -> ApiResult<(String, Vec<u8>)> {
         let field = form
             .next_field()
             .await
-            .map_err(|e| ApiError::invalid(format!("malformed multipart body: {e}")))?;
+            .map_err(upload_error)?;
         let Some(field) = field else {
             return Err(ApiError::invalid(
                 "the multipart body has no 'uploadfile' field with the pipeline file",
@@ -296,17 +367,26 @@ async fn read_upload(mut form: Multipart) -> ApiResult<(String, Vec<u8>)> {
             continue;
         }
         let file_name = field.file_name().unwrap_or("pipeline.yaml").to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::invalid(format!("cannot read 'uploadfile': {e}")))?;
+        let bytes = field.bytes().await.map_err(upload_error)?;
         if bytes.len() > MAX_UPLOAD_BYTES {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::new(Code::PayloadTooLarge, format!(
                 "{file_name}: {} bytes is more than the limit of {MAX_UPLOAD_BYTES}",
                 bytes.len()
             )));
         }
         return Ok((file_name, bytes.to_vec()));
+    }
+}
+
+/// A multipart failure: 413 when the body is over the size limit, else 400.
+fn upload_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            Code::PayloadTooLarge,
+            format!("the upload is larger than the limit of {MAX_UPLOAD_BYTES} bytes (32 MiB)"),
+        )
+    } else {
+        ApiError::invalid(format!("malformed multipart body: {}", e.body_text()))
     }
 }
 
@@ -341,22 +421,27 @@ fn non_empty(q: &HashMap<String, String>, key: &str) -> Option<String> {
     responses((status = 200, body = Pipeline), (status = 400), (status = 409)))]
 pub async fn upload(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
     form: Multipart,
 ) -> ApiResult<Json<Pipeline>> {
     let result = async {
+        let namespace = pipeline_namespace(&who, q.get("namespace").map_or("", String::as_str))?;
         let (file_name, bytes) = read_upload(form).await?;
         let parsed = parse_pipeline_bytes(&file_name, &bytes)?;
         let name = non_empty(&q, "name")
             .or_else(|| non_empty(&q, "display_name"))
             .unwrap_or_else(|| stem(&file_name));
         let tags = tags_param(&q)?;
+        check_name("name", &name)?;
+        check_name("display_name", q.get("display_name").map_or("", String::as_str))?;
+        check_text("description", q.get("description").map_or("", String::as_str))?;
         let row = PipelineRow {
             pipeline_id: uuid::Uuid::new_v4().to_string(),
             display_name: non_empty(&q, "display_name").unwrap_or_else(|| name.clone()),
             name: name.clone(),
             description: non_empty(&q, "description").unwrap_or_default(),
-            namespace: String::new(),
+            namespace,
             created_at: Timestamp::now(),
             tags: tags.clone().unwrap_or_default(),
         };
@@ -384,12 +469,14 @@ pub async fn upload(
     responses((status = 200, body = PipelineVersion), (status = 400), (status = 404), (status = 409)))]
 pub async fn upload_version(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
     form: Multipart,
 ) -> ApiResult<Json<PipelineVersion>> {
     let result = async {
         let pipeline_id = non_empty(&q, "pipelineid")
             .ok_or_else(|| ApiError::invalid("the query parameter 'pipelineid' is required"))?;
+        visible_pipeline(&s.store, &who, &pipeline_id).await?;
         let (file_name, bytes) = read_upload(form).await?;
         let parsed = parse_pipeline_bytes(&file_name, &bytes)?;
         let name = non_empty(&q, "name")

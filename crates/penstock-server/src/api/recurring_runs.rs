@@ -1,9 +1,11 @@
 //! `RecurringRunService`: the records and their API (the scheduler that fires them lives
 //! beside it).
 
-use super::runs::{experiment_scope, resolve_source, typed_parameters};
+use super::runs::{experiment_scope, resolve_source, run_experiment, typed_parameters};
 use super::{list_params, ApiState};
+use crate::access::{namespace_scope, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{check_name, check_text};
 use crate::listing::list_request;
 use crate::trigger::validate_trigger;
 use crate::wire::{enum_value, parse_body, ListRecurringRunsResponse, RecurringRun};
@@ -19,16 +21,22 @@ use std::collections::HashMap;
 /// Creates a recurring run.
 #[utoipa::path(post, path = "/apis/v2beta1/recurringruns", request_body = RecurringRun,
     responses((status = 200, body = RecurringRun), (status = 400), (status = 404)))]
-pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Json<RecurringRun>> {
+pub async fn create(
+    State(s): State<ApiState>,
+    who: Principal,
+    body: Bytes,
+) -> ApiResult<Json<RecurringRun>> {
     let input: RecurringRun = parse_body("recurring_run", &body)?;
-    let row = create_recurring_run(&s.store, &input).await?;
+    let row = create_recurring_run(&s.store, &who, &input).await?;
     s.recurring_changed.notify_waiters();
     Ok(Json(RecurringRun::from(&row)))
 }
 
-/// Validates and records a recurring run (the API's and the CLI's one way to create one).
+/// Validates and records a recurring run (the API's and the CLI's one way to create one);
+/// it belongs to its experiment's namespace, which `who` must be able to use.
 pub async fn create_recurring_run(
     store: &SqliteStore,
+    who: &Principal,
     input: &RecurringRun,
 ) -> ApiResult<RecurringRunRow> {
     let display_name = input
@@ -36,6 +44,11 @@ pub async fn create_recurring_run(
         .clone()
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::invalid("recurring_run.display_name is required"))?;
+    check_name("recurring_run.display_name", &display_name)?;
+    check_text(
+        "recurring_run.description",
+        input.description.as_deref().unwrap_or(""),
+    )?;
     let max_concurrency = input.max_concurrency.map(|m| m.0).unwrap_or(0);
     if !(1..=10).contains(&max_concurrency) {
         return Err(ApiError::invalid(format!(
@@ -54,13 +67,12 @@ pub async fn create_recurring_run(
             )? != 2
         }
     };
-    let experiment_id = input
-        .experiment_id
-        .clone()
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| store.default_experiment_id().to_string());
+    let experiment =
+        run_experiment(store, who, "recurring_run", input.experiment_id.as_deref()).await?;
+    let experiment_id = experiment.experiment_id;
     let source = resolve_source(
         store,
+        who,
         "recurring_run",
         input.pipeline_spec.as_ref(),
         input.pipeline_version_reference.as_ref(),
@@ -85,7 +97,7 @@ pub async fn create_recurring_run(
         display_name,
         description: input.description.clone().unwrap_or_default(),
         experiment_id,
-        namespace: String::new(),
+        namespace: experiment.namespace,
         pipeline_version_id: source.pipeline_id.as_ref().and(referenced_version),
         pipeline_id: source.pipeline_id.clone(),
         pipeline_spec: match source.pipeline_id {
@@ -119,11 +131,23 @@ pub async fn create_recurring_run(
     responses((status = 200, body = RecurringRun), (status = 404)))]
 pub async fn get(
     State(s): State<ApiState>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RecurringRun>> {
     Ok(Json(RecurringRun::from(
-        &s.store.get_recurring_run(&id).await?,
+        &visible_recurring_run(&s.store, &who, &id).await?,
     )))
+}
+
+/// The recurring run, if the caller can see it (else the same 404 as a missing one).
+pub async fn visible_recurring_run(
+    store: &SqliteStore,
+    who: &Principal,
+    id: &str,
+) -> ApiResult<RecurringRunRow> {
+    let row = store.get_recurring_run(id).await?;
+    who.check(&row.namespace, || format!("recurring run '{id}' not found"))?;
+    Ok(row)
 }
 
 /// Lists recurring runs (the answer's key is `recurringRuns`, as in KFP).
@@ -131,9 +155,11 @@ pub async fn get(
     responses((status = 200, body = ListRecurringRunsResponse)))]
 pub async fn list(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ListRecurringRunsResponse>> {
-    let scope = experiment_scope(Entity::RecurringRuns, &q)?;
+    let mut scope = experiment_scope(Entity::RecurringRuns, &q)?;
+    scope.extend(namespace_scope(Entity::RecurringRuns, &who, &q, false)?);
     let req = list_request(Entity::RecurringRuns, &q, scope)?;
     let page = s.store.list_recurring_runs(&req.query).await?;
     Ok(Json(ListRecurringRunsResponse {
@@ -149,6 +175,7 @@ pub async fn list(
     responses((status = 200, description = "{}"), (status = 404)))]
 pub async fn action(
     State(s): State<ApiState>,
+    who: Principal,
     Path(target): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (id, verb) = super::split_action(&target)?;
@@ -161,6 +188,7 @@ pub async fn action(
             )))
         }
     };
+    visible_recurring_run(&s.store, &who, id).await?;
     s.store
         .set_recurring_run_enabled(id, enabled, Timestamp::now())
         .await?;
@@ -171,7 +199,12 @@ pub async fn action(
 /// Deletes a recurring run (its runs stay).
 #[utoipa::path(delete, path = "/apis/v2beta1/recurringruns/{recurring_run_id}",
     responses((status = 200, description = "{}"), (status = 404)))]
-pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(s): State<ApiState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    visible_recurring_run(&s.store, &who, &id).await?;
     s.store.delete_recurring_run(&id).await?;
     s.recurring_changed.notify_waiters();
     Ok(Json(json!({})))

@@ -1,9 +1,12 @@
 //! `RunService`: create (inline spec in both shapes, or a stored version), get with task
 //! details, list, terminate, retry, archive, unarchive, delete.
 
-use super::pipelines::{parse_pipeline_value, version_source};
+use super::experiments::visible_experiment;
+use super::pipelines::{parse_pipeline_value, version_source, visible_pipeline};
 use super::{list_params, ApiState};
+use crate::access::{namespace_scope, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::{check_name, check_text};
 use crate::listing::list_request;
 use crate::wire::{parse_body, run_message, ListRunsResponse, PipelineVersionReference, Run};
 use axum::body::Bytes;
@@ -32,6 +35,7 @@ pub struct PipelineSource {
 /// version reference (no version id = the latest version), or the deprecated version id.
 pub async fn resolve_source(
     store: &SqliteStore,
+    who: &Principal,
     what: &str,
     spec: Option<&Value>,
     reference: Option<&PipelineVersionReference>,
@@ -54,6 +58,7 @@ pub async fn resolve_source(
                         "{what}.pipeline_version_reference.pipeline_id is required"
                     ))
                 })?;
+            visible_pipeline(store, who, pipeline_id).await?;
             let version = match r.pipeline_version_id.as_deref().filter(|v| !v.is_empty()) {
                 Some(v) => store.get_version(Some(pipeline_id), v).await?,
                 None => store.latest_version(pipeline_id).await?,
@@ -69,6 +74,9 @@ pub async fn resolve_source(
         }
         (None, None, Some(v)) => {
             let version = store.get_version(None, v).await?;
+            visible_pipeline(store, who, &version.pipeline_id)
+                .await
+                .map_err(|_| ApiError::not_found(format!("pipeline version '{v}' not found")))?;
             Ok(PipelineSource {
                 pipeline: parse_pipeline_value(
                     &format!("pipeline version {v}"),
@@ -108,6 +116,7 @@ pub fn typed_parameters(
     responses((status = 200, body = Run), (status = 400), (status = 404)))]
 pub async fn create(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<Json<Run>> {
@@ -117,14 +126,25 @@ pub async fn create(
         .clone()
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::invalid("run.display_name is required"))?;
-    let experiment_id = input
-        .experiment_id
-        .clone()
-        .or_else(|| q.get("experiment_id").cloned())
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| s.store.default_experiment_id().to_string());
+    check_name("run.display_name", &display_name)?;
+    check_text(
+        "run.description",
+        input.description.as_deref().unwrap_or(""),
+    )?;
+    let experiment = run_experiment(
+        &s.store,
+        &who,
+        "run",
+        input
+            .experiment_id
+            .as_deref()
+            .or_else(|| q.get("experiment_id").map(String::as_str)),
+    )
+    .await?;
+    let experiment_id = experiment.experiment_id;
     let source = resolve_source(
         &s.store,
+        &who,
         "run",
         input.pipeline_spec.as_ref(),
         input.pipeline_version_reference.as_ref(),
@@ -143,7 +163,7 @@ pub async fn create(
         experiment_id,
         description: input.description.clone().unwrap_or_default(),
         storage_state: StorageState::Available,
-        namespace: String::new(),
+        namespace: experiment.namespace,
         pipeline_id: source.pipeline_id,
         pipeline_version_id: source.pipeline_version_id,
         pipeline_root: config.pipeline_root.filter(|r| !r.is_empty()),
@@ -157,11 +177,43 @@ pub async fn create(
     Ok(Json(run_message(&record, &meta, None)))
 }
 
+/// The experiment a new run or recurring run goes to: the one named (which the caller must be
+/// able to see), or the Default experiment for callers that may use every namespace.
+pub async fn run_experiment(
+    store: &SqliteStore,
+    who: &Principal,
+    what: &str,
+    requested: Option<&str>,
+) -> ApiResult<penstock_store::ExperimentRow> {
+    match requested.filter(|e| !e.is_empty()) {
+        Some(id) => visible_experiment(store, who, id).await,
+        None if who.may_use("") => Ok(store.get_experiment(store.default_experiment_id()).await?),
+        None => Err(ApiError::invalid(format!(
+            "{what}.experiment_id is required: the Default experiment is outside this token's namespaces"
+        ))),
+    }
+}
+
+/// The run and its bookkeeping, if the caller can see it (else the same 404 as a missing one).
+pub async fn visible_run(
+    s: &ApiState,
+    who: &Principal,
+    id: &str,
+) -> ApiResult<(penstock_engine::RunRecord, RunMeta)> {
+    let (run, meta) = s.store.get_run(id).await?;
+    who.check(&meta.namespace, || format!("run '{id}' not found"))?;
+    Ok((run, meta))
+}
+
 /// Gets a run with its task details.
 #[utoipa::path(get, path = "/apis/v2beta1/runs/{run_id}",
     responses((status = 200, body = Run), (status = 404)))]
-pub async fn get(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Run>> {
-    let (run, meta) = s.store.get_run(&id).await?;
+pub async fn get(
+    State(s): State<ApiState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Run>> {
+    let (run, meta) = visible_run(&s, &who, &id).await?;
     let tasks = s.store.list_tasks(&id).await?;
     Ok(Json(run_message(&run, &meta, Some(&tasks))))
 }
@@ -171,9 +223,11 @@ pub async fn get(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult
     responses((status = 200, body = ListRunsResponse), (status = 400)))]
 pub async fn list(
     State(s): State<ApiState>,
+    who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ListRunsResponse>> {
-    let scope = experiment_scope(Entity::Runs, &q)?;
+    let mut scope = experiment_scope(Entity::Runs, &q)?;
+    scope.extend(namespace_scope(Entity::Runs, &who, &q, false)?);
     let req = list_request(Entity::Runs, &q, scope)?;
     let page = s.store.list_runs_page(&req.query).await?;
     Ok(Json(ListRunsResponse {
@@ -208,19 +262,21 @@ pub fn experiment_scope(entity: Entity, q: &HashMap<String, String>) -> ApiResul
     responses((status = 200, description = "{}"), (status = 400), (status = 404)))]
 pub async fn action(
     State(s): State<ApiState>,
+    who: Principal,
     Path(target): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (id, verb) = super::split_action(&target)?;
+    if !["terminate", "retry", "archive", "unarchive"].contains(&verb) {
+        return Err(ApiError::not_found(format!(
+            "unknown run action ':{verb}'; expected :terminate, :retry, :archive or :unarchive"
+        )));
+    }
+    visible_run(&s, &who, id).await?;
     match verb {
         "terminate" => s.supervisor.terminate(id).await?,
         "retry" => s.supervisor.retry(id).await?,
         "archive" => s.store.set_run_storage(id, StorageState::Archived).await?,
-        "unarchive" => s.store.set_run_storage(id, StorageState::Available).await?,
-        other => {
-            return Err(ApiError::not_found(format!(
-                "unknown run action ':{other}'; expected :terminate, :retry, :archive or :unarchive"
-            )))
-        }
+        _ => s.store.set_run_storage(id, StorageState::Available).await?,
     }
     Ok(Json(json!({})))
 }
@@ -229,8 +285,12 @@ pub async fn action(
 /// of artifacts and logs.
 #[utoipa::path(delete, path = "/apis/v2beta1/runs/{run_id}",
     responses((status = 200, description = "{}"), (status = 404)))]
-pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    s.store.get_run(&id).await?;
+pub async fn delete(
+    State(s): State<ApiState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    visible_run(&s, &who, &id).await?;
     if s.supervisor.is_active(&id) {
         s.supervisor.terminate(&id).await?;
     }
