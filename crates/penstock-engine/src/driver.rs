@@ -27,9 +27,10 @@ use penstock_spec::{
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -69,6 +70,40 @@ pub struct RunOptions {
     pub earlier_tasks: BTreeMap<String, TaskRecord>,
 }
 
+/// Bounds the engine enforces while it expands a run, whatever the spec allowed: loop items
+/// come from upstream outputs only at run time, and sub-DAGs multiply their tasks.
+///
+/// A loop over more items than [`RunLimits::max_loop_iterations`] fails before creating any
+/// iteration; a sub-DAG or loop whose tasks would take the run over
+/// [`RunLimits::max_tasks_per_run`] fails before creating any of them. Either failure fails the
+/// run (fail-fast), and its message names the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Most task records (tasks, sub-DAGs, loops and loop iterations) one execution of a run
+    /// creates. Default: 10,000, as many as `penstock_spec::Limits::max_tasks` lets a spec
+    /// hold; each costs a row in the store and a record in memory.
+    pub max_tasks_per_run: usize,
+    /// Most items one loop (`ParallelFor`) iterates over. Default: 10,000, as
+    /// `penstock_spec::Limits::max_loop_items` allows for static lists.
+    pub max_loop_iterations: usize,
+}
+
+impl RunLimits {
+    /// Default [`RunLimits::max_tasks_per_run`].
+    pub const DEFAULT_MAX_TASKS_PER_RUN: usize = 10_000;
+    /// Default [`RunLimits::max_loop_iterations`].
+    pub const DEFAULT_MAX_LOOP_ITERATIONS: usize = 10_000;
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            max_tasks_per_run: Self::DEFAULT_MAX_TASKS_PER_RUN,
+            max_loop_iterations: Self::DEFAULT_MAX_LOOP_ITERATIONS,
+        }
+    }
+}
+
 /// Executes runs. Cheap to clone; share one between the CLI or the server's requests.
 #[derive(Clone)]
 pub struct RunEngine {
@@ -77,6 +112,7 @@ pub struct RunEngine {
     clock: Arc<dyn Clock>,
     observer: Arc<dyn RunObserver>,
     task_slots: Option<Arc<Semaphore>>,
+    limits: RunLimits,
 }
 
 /// Derives a task's id from its run and path, formatted as a UUID, so ids are stable.
@@ -106,7 +142,19 @@ impl RunEngine {
             clock,
             observer: Arc::new(crate::ports::NoObserver),
             task_slots: None,
+            limits: RunLimits::default(),
         }
+    }
+
+    /// Enforces `limits` while expanding runs (instead of [`RunLimits::default`]).
+    pub fn with_limits(mut self, limits: RunLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits this engine enforces.
+    pub fn limits(&self) -> RunLimits {
+        self.limits
     }
 
     /// Reports every recorded change to `observer`.
@@ -249,6 +297,7 @@ impl RunEngine {
             engine: self.clone(),
             cancel,
             first_failure: Mutex::new(None),
+            tasks_created: AtomicUsize::new(0),
         });
         let inputs = TaskIo {
             parameters: run.parameters.clone(),
@@ -344,6 +393,8 @@ struct RunContext {
     engine: RunEngine,
     cancel: CancellationToken,
     first_failure: Mutex<Option<String>>,
+    /// Task records this execution created (or reserved), for [`RunLimits::max_tasks_per_run`].
+    tasks_created: AtomicUsize,
 }
 
 impl RunContext {
@@ -364,6 +415,23 @@ impl RunContext {
                 *guard = Some(message.to_string());
             }
         }
+    }
+
+    /// Counts `count` more task records against [`RunLimits::max_tasks_per_run`]; refuses
+    /// (counting none) with the message to fail with when they would exceed it.
+    fn reserve_tasks(&self, count: usize, what: &str) -> Result<(), String> {
+        let max = self.engine.limits.max_tasks_per_run;
+        self.tasks_created
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |created| {
+                created.checked_add(count).filter(|total| *total <= max)
+            })
+            .map(|_| ())
+            .map_err(|created| {
+                format!(
+                    "{what} would create {count} more tasks, and the run already has {created}: \
+                     more than the limit of {max} (max_tasks_per_run)"
+                )
+            })
     }
 
     fn new_task(
@@ -459,6 +527,18 @@ fn run_dag(
             };
         };
         let inputs = Arc::new(inputs);
+        let what = if dag_path.is_empty() {
+            "the pipeline".to_string()
+        } else {
+            format!("task '{dag_path}'")
+        };
+        if let Err(message) = ctx.reserve_tasks(dag.tasks.len(), &what) {
+            ctx.note_failure(&message);
+            return DagResult {
+                error: Some(message),
+                outputs: TaskIo::default(),
+            };
+        }
         // Record the whole DAG as PENDING first, so observers see the graph before it runs.
         let mut records: BTreeMap<String, TaskRecord> = BTreeMap::new();
         for (name, spec) in &dag.tasks {
@@ -490,22 +570,27 @@ fn run_dag(
             records.insert(name.clone(), record);
         }
 
+        // Each task waits for its dependencies to finish; counting them once makes scheduling
+        // linear in the DAG's size rather than a rescan of every task after each event.
+        let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut ready: BTreeSet<String> = BTreeSet::new();
+        for (name, spec) in &dag.tasks {
+            let deps = task_dependencies(spec);
+            if deps.is_empty() {
+                ready.insert(name.clone());
+            }
+            waiting.insert(name.as_str(), deps.len());
+            for d in deps {
+                dependents.entry(d).or_default().push(name.as_str());
+            }
+        }
+
         let mut outcomes: BTreeMap<String, TaskOutcome> = BTreeMap::new();
         let mut running: JoinSet<(String, TaskOutcome)> = JoinSet::new();
         let mut first_error: Option<String> = None;
         loop {
-            let ready: Vec<String> = dag
-                .tasks
-                .iter()
-                .filter(|(name, spec)| {
-                    records.contains_key(*name)
-                        && task_dependencies(spec)
-                            .iter()
-                            .all(|d| outcomes.contains_key(*d))
-                })
-                .map(|(name, _)| name.clone())
-                .collect();
-            for name in ready {
+            while let Some(name) = ready.pop_first() {
                 let Some(mut record) = records.remove(&name) else {
                     continue;
                 };
@@ -558,6 +643,7 @@ fn run_dag(
                         },
                         Err(e) => failed_outcome(&ctx, e.to_string()),
                     };
+                    settle(&name, &dependents, &mut waiting, &mut ready);
                     outcomes.insert(name, outcome);
                     continue;
                 }
@@ -582,6 +668,7 @@ fn run_dag(
                                 .unwrap_or_else(|| format!("task '{name}' failed")),
                         );
                     }
+                    settle(&name, &dependents, &mut waiting, &mut ready);
                     outcomes.insert(name, outcome);
                 }
                 Some(Err(join_error)) => {
@@ -601,6 +688,24 @@ fn run_dag(
             outputs,
         }
     })
+}
+
+/// Called once per finished task of a DAG: the tasks waiting for it that have nothing else
+/// left to wait for become ready.
+fn settle<'d>(
+    name: &str,
+    dependents: &BTreeMap<&'d str, Vec<&'d str>>,
+    waiting: &mut BTreeMap<&'d str, usize>,
+    ready: &mut BTreeSet<String>,
+) {
+    for d in dependents.get(name).into_iter().flatten() {
+        if let Some(left) = waiting.get_mut(d) {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                ready.insert((*d).to_string());
+            }
+        }
+    }
 }
 
 fn failed_outcome(ctx: &RunContext, message: String) -> TaskOutcome {
@@ -762,14 +867,8 @@ fn resolve_inputs(
     }
     // Constants that interpolate other inputs (f-strings over pipeline channels).
     for name in constants {
-        if let Some(Value::String(template)) = io.parameters.get(&name).cloned() {
-            let mut text = template;
-            for (other, v) in &io.parameters {
-                let needle = format!("{{{{$.inputs.parameters['{other}']}}}}");
-                if text.contains(&needle) {
-                    text = text.replace(&needle, &value_to_text(v));
-                }
-            }
+        if let Some(Value::String(template)) = io.parameters.get(&name) {
+            let text = interpolate_parameters(template, &io.parameters);
             io.parameters.insert(name, Value::String(text));
         }
     }
@@ -1056,6 +1155,17 @@ async fn run_loop(
         Ok(items) => items,
         Err(e) => return fail(ctx, record, e).await,
     };
+    let max = ctx.engine.limits.max_loop_iterations;
+    if items.len() > max {
+        let message = format!(
+            "the loop has {} items, more than the limit of {max} (max_loop_iterations)",
+            items.len()
+        );
+        return fail(ctx, record, message).await;
+    }
+    if let Err(message) = ctx.reserve_tasks(items.len(), "the loop") {
+        return fail(ctx, record, message).await;
+    }
     let item_input = spec
         .parameter_iterator
         .as_ref()
@@ -1187,23 +1297,44 @@ async fn run_loop(
     dag_finish(ctx, record, DagResult { error, outputs }).await
 }
 
+const PARAMETER_OPEN: &str = "{{$.inputs.parameters['";
+const PARAMETER_CLOSE: &str = "']}}";
+
+/// Replaces every `{{$.inputs.parameters['NAME']}}` in `text` whose NAME has a value in
+/// `parameters` by that value's text, in one pass (linear in the text; substituted values are
+/// not scanned again). Unknown names stay as written.
+fn interpolate_parameters(text: &str, parameters: &ParameterMap) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(PARAMETER_OPEN) {
+        let after = &rest[start + PARAMETER_OPEN.len()..];
+        let Some(end) = after.find(PARAMETER_CLOSE) else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        match parameters.get(&after[..end]) {
+            Some(v) => out.push_str(&value_to_text(v)),
+            None => out
+                .push_str(&rest[start..start + PARAMETER_OPEN.len() + end + PARAMETER_CLOSE.len()]),
+        }
+        rest = &after[end + PARAMETER_CLOSE.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn substitute_metadata(value: &Value, parameters: &ParameterMap) -> Value {
     match value {
         Value::String(s) => {
-            for (name, v) in parameters {
-                let needle = format!("{{{{$.inputs.parameters['{name}']}}}}");
-                if s == &needle {
-                    return v.clone();
-                }
+            // A placeholder alone keeps the value's type.
+            if let Some(v) = s
+                .strip_prefix(PARAMETER_OPEN)
+                .and_then(|r| r.strip_suffix(PARAMETER_CLOSE))
+                .and_then(|name| parameters.get(name))
+            {
+                return v.clone();
             }
-            let mut text = s.clone();
-            for (name, v) in parameters {
-                text = text.replace(
-                    &format!("{{{{$.inputs.parameters['{name}']}}}}"),
-                    &value_to_text(v),
-                );
-            }
-            Value::String(text)
+            Value::String(interpolate_parameters(s, parameters))
         }
         Value::Array(items) => Value::Array(
             items
@@ -1624,5 +1755,27 @@ mod tests {
         assert_ne!(a, task_id("run-2", "for-loop-2[3]/train"));
         assert_eq!(a.len(), 36);
         assert_eq!(a.matches('-').count(), 4);
+    }
+
+    #[test]
+    fn parameters_are_interpolated_in_one_pass() {
+        let mut params = ParameterMap::new();
+        params.insert("a".into(), json!("{{$.inputs.parameters['b']}}"));
+        params.insert("b".into(), json!(2));
+        params.insert("list".into(), json!([1, "x"]));
+        assert_eq!(
+            interpolate_parameters(
+                "a={{$.inputs.parameters['a']}} b={{$.inputs.parameters['b']}} \
+                 l={{$.inputs.parameters['list']}} u={{$.inputs.parameters['u']}} \
+                 open={{$.inputs.parameters['b'",
+                &params
+            ),
+            "a={{$.inputs.parameters['b']}} b=2 l=[1,\"x\"] u={{$.inputs.parameters['u']}} \
+             open={{$.inputs.parameters['b'"
+        );
+        assert_eq!(
+            substitute_metadata(&json!({"n": "{{$.inputs.parameters['b']}}"}), &params),
+            json!({"n": 2})
+        );
     }
 }

@@ -25,7 +25,7 @@ pub mod ports;
 pub mod record;
 pub mod state;
 
-pub use driver::{task_id, EngineError, RunEngine, RunOptions};
+pub use driver::{task_id, EngineError, RunEngine, RunLimits, RunOptions};
 pub use ports::{
     Clock, LaunchOutcome, LaunchRequest, NoObserver, RunObserver, RunStore, StoreError,
     SystemClock, TaskLauncher,

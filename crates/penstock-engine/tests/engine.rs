@@ -86,13 +86,18 @@ impl TaskLauncher for FakeLauncher {
                 };
             }
         }
-        let x = request
-            .parameters
-            .get("x")
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0);
         let mut parameters = ParameterMap::new();
-        parameters.insert("Output".into(), json!(x + 1));
+        if let Some(n) = request.parameters.get("n").and_then(|v| v.as_i64()) {
+            // A list maker: `Output` = [0, 1, ..., n - 1].
+            parameters.insert("Output".into(), json!((0..n).collect::<Vec<_>>()));
+        } else {
+            let x = request
+                .parameters
+                .get("x")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0);
+            parameters.insert("Output".into(), json!(x + 1));
+        }
         LaunchOutcome::Succeeded {
             parameters,
             artifacts: ArtifactMap::new(),
@@ -179,11 +184,15 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_with(SPEC, RunLimits::default())
+}
+
+fn harness_with(spec: &str, limits: RunLimits) -> Harness {
     let store = Arc::new(MemoryStore::default());
     let launcher = Arc::new(FakeLauncher::default());
     let clock = Arc::new(FakeClock::default());
-    let engine = RunEngine::new(store.clone(), launcher.clone(), clock.clone());
-    let pipeline = Arc::new(penstock_spec::parse_pipeline("fake.yaml", SPEC.as_bytes()).unwrap());
+    let engine = RunEngine::new(store.clone(), launcher.clone(), clock.clone()).with_limits(limits);
+    let pipeline = Arc::new(penstock_spec::parse_pipeline("fake.yaml", spec.as_bytes()).unwrap());
     Harness {
         store,
         launcher,
@@ -194,8 +203,27 @@ fn harness() -> Harness {
 }
 
 async fn run(h: &Harness, id: &str, start: i64, options: RunOptions) -> RunRecord {
+    run_with(h, id, "start", start, options).await
+}
+
+async fn run_with(
+    h: &Harness,
+    id: &str,
+    parameter: &str,
+    value: i64,
+    options: RunOptions,
+) -> RunRecord {
     let mut given = ParameterMap::new();
-    given.insert("start".into(), json!(start));
+    // Pipelines without the parameter run without it.
+    if h.pipeline
+        .spec
+        .root
+        .input_definitions
+        .parameters
+        .contains_key(parameter)
+    {
+        given.insert(parameter.into(), json!(value));
+    }
     let params = params::resolve_run_parameters(&h.pipeline.spec.root, given).unwrap();
     let record = h
         .engine
@@ -415,4 +443,228 @@ async fn retry_reexecutes_only_tasks_that_did_not_succeed() {
         )
         .await;
     assert!(matches!(err, Err(EngineError::IllegalTransition { .. })));
+}
+
+/// `make` produces a list of `n` numbers at run time; `for-loop-1` runs `inc` on each item;
+/// `after` waits for the loop.
+const LOOP_SPEC: &str = r#"
+pipelineInfo: {name: loops}
+schemaVersion: 2.1.0
+deploymentSpec:
+  executors:
+    exec-make: {container: {image: x, command: [make]}}
+    exec-inc: {container: {image: x, command: [inc]}}
+components:
+  comp-make:
+    executorLabel: exec-make
+    inputDefinitions: {parameters: {n: {parameterType: NUMBER_INTEGER}}}
+    outputDefinitions: {parameters: {Output: {parameterType: LIST}}}
+  comp-inc:
+    executorLabel: exec-inc
+    inputDefinitions: {parameters: {x: {parameterType: NUMBER_INTEGER}}}
+    outputDefinitions: {parameters: {Output: {parameterType: NUMBER_INTEGER}}}
+  comp-for-loop-1:
+    inputDefinitions:
+      parameters:
+        pipelinechannel--make-Output: {parameterType: LIST}
+        pipelinechannel--make-Output-loop-item: {parameterType: NUMBER_INTEGER}
+    dag:
+      tasks:
+        inc:
+          componentRef: {name: comp-inc}
+          inputs: {parameters: {x: {componentInputParameter: pipelinechannel--make-Output-loop-item}}}
+          taskInfo: {name: inc}
+root:
+  inputDefinitions: {parameters: {n: {parameterType: NUMBER_INTEGER}}}
+  dag:
+    tasks:
+      make:
+        componentRef: {name: comp-make}
+        inputs: {parameters: {n: {componentInputParameter: n}}}
+        taskInfo: {name: make}
+      for-loop-1:
+        componentRef: {name: comp-for-loop-1}
+        dependentTasks: [make]
+        inputs:
+          parameters:
+            pipelinechannel--make-Output: {taskOutputParameter: {producerTask: make, outputParameterKey: Output}}
+        parameterIterator:
+          itemInput: pipelinechannel--make-Output-loop-item
+          items: {inputParameter: pipelinechannel--make-Output}
+        taskInfo: {name: for-loop-1}
+      after:
+        componentRef: {name: comp-inc}
+        dependentTasks: [for-loop-1]
+        inputs: {parameters: {x: {runtimeValue: {constant: 1}}}}
+        taskInfo: {name: after}
+"#;
+
+fn error_of(h: &Harness, path: &str) -> String {
+    h.store.tasks.lock().unwrap()[path]
+        .error
+        .clone()
+        .unwrap_or_default()
+}
+
+fn task_count(h: &Harness) -> usize {
+    h.store.tasks.lock().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_loop_over_more_items_than_the_limit_fails_without_iterating() {
+    let h = harness_with(LOOP_SPEC, RunLimits::default());
+    let r = run_with(&h, "r1", "n", 20_000, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    assert_eq!(state_of(&h, "for-loop-1"), TaskState::Failed);
+    let error = error_of(&h, "for-loop-1");
+    assert!(
+        error.contains(
+            "the loop has 20000 items, more than the limit of 10000 (max_loop_iterations)"
+        ),
+        "{error}"
+    );
+    assert!(r.error.unwrap_or_default().contains("max_loop_iterations"));
+    assert_eq!(state_of(&h, "after"), TaskState::Skipped);
+    assert_eq!(task_count(&h), 3, "no iteration was created");
+
+    // Within a configured limit the loop runs.
+    let limits = RunLimits {
+        max_loop_iterations: 3,
+        ..RunLimits::default()
+    };
+    let h = harness_with(LOOP_SPEC, limits);
+    let r = run_with(&h, "r2", "n", 3, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Succeeded);
+    assert_eq!(state_of(&h, "for-loop-1[2]/inc"), TaskState::Succeeded);
+    let r = run_with(&h, "r3", "n", 4, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    assert!(error_of(&h, "for-loop-1").contains("limit of 3 (max_loop_iterations)"));
+}
+
+#[tokio::test]
+async fn a_run_never_creates_more_tasks_than_the_limit() {
+    // 3 root tasks + 5 iterations fit in 8; the iterations' tasks do not.
+    let limits = RunLimits {
+        max_tasks_per_run: 8,
+        ..RunLimits::default()
+    };
+    let h = harness_with(LOOP_SPEC, limits);
+    let r = run_with(&h, "r1", "n", 5, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    let error = r.error.unwrap_or_default();
+    assert!(error.contains("(max_tasks_per_run)"), "{error}");
+    assert!(task_count(&h) <= 8, "{} tasks", task_count(&h));
+    let tasks = h.store.tasks.lock().unwrap().clone();
+    assert!(!tasks.keys().any(|p| p.ends_with("/inc")), "{tasks:?}");
+    let failed: Vec<&TaskRecord> = tasks
+        .values()
+        .filter(|t| t.state == TaskState::Failed)
+        .collect();
+    assert!(failed.iter().any(|t| t.path.starts_with("for-loop-1[")
+        && t.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("limit of 8 (max_tasks_per_run)")));
+    assert_eq!(tasks["after"].state, TaskState::Skipped);
+
+    // A loop whose iterations would not fit fails before creating any.
+    let limits = RunLimits {
+        max_tasks_per_run: 6,
+        ..RunLimits::default()
+    };
+    let h = harness_with(LOOP_SPEC, limits);
+    let r = run_with(&h, "r2", "n", 5, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    assert_eq!(state_of(&h, "for-loop-1"), TaskState::Failed);
+    assert_eq!(
+        error_of(&h, "for-loop-1"),
+        "task 'for-loop-1': the loop would create 5 more tasks, and the run already has 3: \
+         more than the limit of 6 (max_tasks_per_run)"
+    );
+    assert_eq!(task_count(&h), 3);
+
+    // A pipeline whose root DAG does not fit creates no task at all.
+    let limits = RunLimits {
+        max_tasks_per_run: 2,
+        ..RunLimits::default()
+    };
+    let h = harness_with(SPEC, limits);
+    let r = run(&h, "r3", 1, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    assert!(r
+        .error
+        .unwrap_or_default()
+        .contains("limit of 2 (max_tasks_per_run)"));
+    assert_eq!(task_count(&h), 0);
+}
+
+#[tokio::test]
+async fn everything_downstream_of_a_failure_is_skipped_not_left_pending() {
+    let mut yaml = String::from(
+        "pipelineInfo: {name: chain}\nschemaVersion: 2.1.0\ndeploymentSpec:\n  executors:\n    exec-inc: {container: {image: x, command: [inc]}}\ncomponents:\n  comp-inc:\n    executorLabel: exec-inc\n    inputDefinitions: {parameters: {x: {parameterType: NUMBER_INTEGER}}}\n    outputDefinitions: {parameters: {Output: {parameterType: NUMBER_INTEGER}}}\nroot:\n  dag:\n    tasks:\n",
+    );
+    for (name, after) in [
+        ("a", None),
+        ("b", Some("a")),
+        ("c", Some("b")),
+        ("d", Some("c")),
+    ] {
+        let input = match after {
+            None => "{runtimeValue: {constant: 1}}".to_string(),
+            Some(p) => format!(
+                "{{taskOutputParameter: {{producerTask: {p}, outputParameterKey: Output}}}}"
+            ),
+        };
+        yaml.push_str(&format!(
+            "      {name}:\n        componentRef: {{name: comp-inc}}\n        inputs: {{parameters: {{x: {input}}}}}\n        taskInfo: {{name: {name}}}\n"
+        ));
+    }
+    let h = harness_with(&yaml, RunLimits::default());
+    h.launcher.failures.lock().unwrap().insert("a".into(), 1);
+    let r = run(&h, "r1", 1, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    assert_eq!(state_of(&h, "a"), TaskState::Failed);
+    for t in ["b", "c", "d"] {
+        assert_eq!(state_of(&h, t), TaskState::Skipped, "{t}");
+    }
+}
+
+#[tokio::test]
+async fn a_10k_task_chain_is_scheduled_in_linear_time() {
+    let n = 10_000;
+    let mut tasks = serde_json::Map::new();
+    for i in 0..n {
+        let x = if i == 0 {
+            json!({"runtimeValue": {"constant": 0}})
+        } else {
+            json!({"taskOutputParameter": {"producerTask": format!("t{}", i - 1), "outputParameterKey": "Output"}})
+        };
+        tasks.insert(
+            format!("t{i}"),
+            json!({"componentRef": {"name": "comp-inc"}, "inputs": {"parameters": {"x": x}}}),
+        );
+    }
+    let spec = json!({
+        "pipelineInfo": {"name": "chain"},
+        "schemaVersion": "2.1.0",
+        "deploymentSpec": {"executors": {"exec-inc": {"container": {"image": "x", "command": ["inc"]}}}},
+        "components": {"comp-inc": {
+            "executorLabel": "exec-inc",
+            "inputDefinitions": {"parameters": {"x": {"parameterType": "NUMBER_INTEGER"}}},
+            "outputDefinitions": {"parameters": {"Output": {"parameterType": "NUMBER_INTEGER"}}}
+        }},
+        "root": {"dag": {
+            "outputs": {"parameters": {"Output": {"valueFromParameter": {"producerSubtask": format!("t{}", n - 1), "outputParameterKey": "Output"}}}},
+            "tasks": tasks
+        }}
+    });
+    let h = harness_with(&spec.to_string(), RunLimits::default());
+    let started = std::time::Instant::now();
+    let r = run(&h, "r1", 1, RunOptions::default()).await;
+    println!(
+        "running a 10,000-task chain with fakes took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.state, RunState::Succeeded, "{:?}", r.error);
+    assert_eq!(r.outputs.parameters["Output"], json!(n));
 }

@@ -7,7 +7,8 @@
 //! 1. deserialisation into [`model::PipelineSpec`], rejecting unknown fields and wrong types
 //!    with the path of the offending field;
 //! 2. [`validate::validate`], which checks every reference (components, executors, producer
-//!    tasks, input and output names, iterators, placeholders) and looks for cycles.
+//!    tasks, input and output names, iterators, placeholders), looks for cycles among tasks
+//!    and components, and enforces the [`Limits`] on size and shape.
 //!
 //! ```
 //! let yaml = br#"
@@ -20,13 +21,15 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod limits;
 pub mod model;
 pub mod parse;
 pub mod placeholder;
 pub mod validate;
 
+pub use limits::Limits;
 pub use model::*;
-pub use parse::{parse_pipeline, Pipeline};
+pub use parse::{check_spec_size, parse_pipeline, parse_pipeline_with_limits, Pipeline};
 
 /// A spec that cannot be used: names the file, the path inside it and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

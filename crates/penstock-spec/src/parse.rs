@@ -1,7 +1,8 @@
 //! Reading a compiled pipeline file: YAML (one or two documents) or JSON.
 
+use crate::limits::Limits;
 use crate::model::PipelineSpec;
-use crate::validate::validate;
+use crate::validate::validate_with_limits;
 use crate::SpecError;
 use serde_json::Value;
 
@@ -24,8 +25,37 @@ impl Pipeline {
     }
 }
 
-/// Parses and validates a pipeline from bytes. `source` names the file in error messages.
+/// Parses and validates a pipeline from bytes under the default [`Limits`]. `source` names
+/// the file in error messages.
 pub fn parse_pipeline(source: &str, bytes: &[u8]) -> Result<Pipeline, SpecError> {
+    parse_pipeline_with_limits(source, bytes, &Limits::default())
+}
+
+/// Refuses a spec of `len` bytes when it is larger than [`Limits::max_spec_bytes`]; callers
+/// that receive a spec (an upload, a request body) can check its announced size before
+/// reading it all.
+pub fn check_spec_size(source: &str, len: usize, limits: &Limits) -> Result<(), SpecError> {
+    if len > limits.max_spec_bytes {
+        return Err(SpecError::new(
+            source,
+            "",
+            &format!(
+                "the spec is {len} bytes, larger than the limit of {} bytes (max_spec_bytes)",
+                limits.max_spec_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses and validates a pipeline from bytes under `limits`: the size is checked before
+/// parsing ([`check_spec_size`]), the rest by [`validate_with_limits`].
+pub fn parse_pipeline_with_limits(
+    source: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Pipeline, SpecError> {
+    check_spec_size(source, bytes.len(), limits)?;
     let docs = read_documents(source, bytes)?;
     let mut docs = docs.into_iter().filter(|d| !d.is_null());
     let first = docs.next().ok_or_else(|| {
@@ -58,7 +88,7 @@ pub fn parse_pipeline(source: &str, bytes: &[u8]) -> Result<Pipeline, SpecError>
         spec,
         platform_spec,
     };
-    let errors = validate(&pipeline.spec);
+    let errors = validate_with_limits(&pipeline.spec, limits);
     if let Some(first) = errors.into_iter().next() {
         return Err(SpecError::new(source, &first.path, &first.message));
     }
