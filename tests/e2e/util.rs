@@ -12,8 +12,18 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
+/// `../shared` beside the checkout (the conformance corpora); a test that needs it and does
+/// not find it fails with one line saying what is missing and where, and the other tests run on
+/// (`scripts/test` uses `--no-fail-fast`).
 pub fn shared_dir() -> PathBuf {
-    repo_root().join("../shared")
+    let dir = repo_root().join("../shared");
+    assert!(
+        dir.join("conformance/MANIFEST.tsv").is_file(),
+        "the shared conformance corpus is missing: expected {} (the `shared/` folder beside the \
+         checkout; see README \"Running the tests\")",
+        dir.join("conformance/MANIFEST.tsv").display()
+    );
+    dir
 }
 
 /// The Python interpreter with `kfp==2.16.1`, checked once.
@@ -98,6 +108,12 @@ impl Home {
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+        if matches!(
+            json["state"].as_str(),
+            Some("SUCCEEDED" | "FAILED" | "CANCELED")
+        ) {
+            crate::semantics::assert_no_unfinished_tasks(&json);
+        }
         (out.status.code().unwrap_or(-1), json, stderr)
     }
 }

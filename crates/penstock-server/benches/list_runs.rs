@@ -189,6 +189,7 @@ fn main() {
             venvs_dir: None,
         register_examples: false,
         security: Default::default(),
+        limits: Default::default(),
         })
         .await
         .expect("server");

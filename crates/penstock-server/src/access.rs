@@ -429,7 +429,10 @@ pub async fn guard(State(state): State<ApiState>, mut req: Request, next: Next) 
         HeaderValue::from_static("same-origin"),
     );
     if ui_page {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(UI_CSP));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(UI_CSP),
+        );
     }
     response
 }
@@ -437,7 +440,8 @@ pub async fn guard(State(state): State<ApiState>, mut req: Request, next: Next) 
 /// The UI's Content-Security-Policy: its own script and styles only (inline style attributes
 /// are used for chart colours), artifacts framed from this origin only, never framed itself
 /// by another site.
-pub const UI_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+pub const UI_CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data: blob:; frame-src 'self'; frame-ancestors 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'";
 
@@ -450,7 +454,10 @@ async fn check(state: &ApiState, req: &mut Request) -> ApiResult<()> {
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_default();
     if !host_allowed(&host, &state.security.allowed_hosts) {
-        tracing::warn!(host, "refused a request for a host this server does not serve");
+        tracing::warn!(
+            host,
+            "refused a request for a host this server does not serve"
+        );
         return Err(ApiError::new(
             Code::PermissionDenied,
             format!(
@@ -548,7 +555,10 @@ mod tests {
         let host = "127.0.0.1:8888";
         let post = Method::POST;
         // A non-browser client: no Origin, JSON body.
-        let ok = headers(&[("content-length", "2"), ("content-type", "application/json")]);
+        let ok = headers(&[
+            ("content-length", "2"),
+            ("content-type", "application/json"),
+        ]);
         assert!(cross_site_check(&post, &ok, host).is_ok());
         // The server's own page.
         let same = headers(&[
@@ -609,7 +619,10 @@ mod tests {
         );
         assert_eq!(p.namespace_for_new("experiment", "").unwrap(), "a");
         assert!(p.namespace_for_new("experiment", "b").is_err());
-        assert_eq!(p.check("b", || "x".into()).unwrap_err().code, Code::NotFound);
+        assert_eq!(
+            p.check("b", || "x".into()).unwrap_err().code,
+            Code::NotFound
+        );
         assert!(p.may_read_shared(""));
         let admin = Principal::anonymous();
         assert_eq!(admin.list_scope(Some("")).unwrap(), None);

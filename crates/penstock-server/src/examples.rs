@@ -46,11 +46,14 @@ pub async fn register_examples(store: &SqliteStore, home: &Path) -> Result<usize
         if store.get_pipeline_by_name("", name).await.is_ok() {
             continue;
         }
-        let row = pipeline_row(crate::wire::Pipeline {
-            name: Some(name.to_string()),
-            description: Some(description.to_string()),
-            ..Default::default()
-        }, &crate::access::Principal::anonymous())?;
+        let row = pipeline_row(
+            crate::wire::Pipeline {
+                name: Some(name.to_string()),
+                description: Some(description.to_string()),
+                ..Default::default()
+            },
+            &crate::access::Principal::anonymous(),
+        )?;
         let version = version_row(
             &row.pipeline_id,
             name.to_string(),

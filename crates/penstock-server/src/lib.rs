@@ -50,6 +50,17 @@ pub struct ServerConfig {
     pub register_examples: bool,
     /// Authentication and the hosts served.
     pub security: access::SecurityConfig,
+    /// Limits on specs and on what one run may expand to.
+    pub limits: Limits,
+}
+
+/// Limits on what callers may make the server parse and execute (`docs/security.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// On pipeline specs: checked when a spec is uploaded or a run is created.
+    pub spec: penstock_spec::Limits,
+    /// On one run's expansion: checked by the engine as the run executes.
+    pub run: penstock_engine::RunLimits,
 }
 
 /// The server could not start.
@@ -75,7 +86,8 @@ impl Server {
         launcher_config.venvs_dir = config.venvs_dir.clone();
         let launcher = Arc::new(LocalLauncher::new(launcher_config));
         let engine = RunEngine::new(Arc::new(store.clone()), launcher, Arc::new(SystemClock))
-            .with_task_slots(config.task_slots);
+            .with_task_slots(config.task_slots)
+            .with_limits(config.limits.run);
         let supervisor = RunSupervisor::new(engine, store.clone(), config.home.clone());
         let settled = supervisor
             .settle_interrupted_runs()
@@ -98,6 +110,7 @@ impl Server {
                 home: config.home,
                 recurring_changed: Arc::new(tokio::sync::Notify::new()),
                 security: Arc::new(config.security),
+                spec_limits: config.limits.spec,
             },
         })
     }

@@ -340,7 +340,11 @@ impl Scheduler {
             ),
             (None, None) => return Err(ApiError::internal("the recurring run has no pipeline")),
         };
-        let pipeline = parse_pipeline_value("recurring_run.pipeline_spec", &spec)?;
+        let pipeline = parse_pipeline_value(
+            "recurring_run.pipeline_spec",
+            &spec,
+            &self.state.spec_limits,
+        )?;
         let parameters: Map<String, Value> = row
             .parameters
             .iter()

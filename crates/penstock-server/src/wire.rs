@@ -517,18 +517,55 @@ fn kfp_task_state(state: TaskState) -> &'static str {
     }
 }
 
+/// The `taskInfo.name` (what `set_display_name` sets; the SDK writes the task key when it is
+/// not called) of the task at `path` in a run's pipeline spec. A loop iteration's segment
+/// (`for-loop-2[3]`) names its loop. `None` when the spec has no such task or no name.
+pub fn spec_task_name(spec: &Value, path: &str) -> Option<String> {
+    let mut component = spec.get("root")?;
+    let mut name = None;
+    for segment in path.split('/') {
+        let key = match segment.split_once('[') {
+            Some((loop_key, rest)) if rest.ends_with(']') => loop_key,
+            _ => segment,
+        };
+        let task = component.get("dag")?.get("tasks")?.get(key)?;
+        name = task
+            .pointer("/taskInfo/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        // The component the next segment's task is in (absent after the last segment of a
+        // container task; a further segment then finds no DAG).
+        component = task
+            .pointer("/componentRef/name")
+            .and_then(Value::as_str)
+            .and_then(|c| spec.get("components")?.get(c))
+            .unwrap_or(&Value::Null);
+    }
+    name
+}
+
+/// What Kubeflow shows for a task: its `taskInfo.name` from the run's spec (else its key),
+/// with the index for a loop iteration.
+pub fn task_display_name(spec: &Value, task: &TaskRecord) -> String {
+    let base = spec_task_name(spec, &task.path).unwrap_or_else(|| task.name.clone());
+    match task.iteration {
+        Some(i) => format!("{base}-{i}"),
+        None => base,
+    }
+}
+
 /// A task as a v2beta1 `PipelineTaskDetail`, plus Penstock's `penstock` extension object
-/// (path, kind, attempts, cache decision, log URI and resolved values).
-pub fn task_detail(task: &TaskRecord, all: &[TaskRecord]) -> Value {
+/// (path, task key, kind, attempts, cache decision, log URI and resolved values).
+/// `display_name` is the task's display name ([`task_display_name`] over `spec`, the run's
+/// pipeline spec); `penstock.path` and `penstock.name` keep its path and key.
+pub fn task_detail(task: &TaskRecord, all: &[TaskRecord], spec: &Value) -> Value {
     let children: Vec<Value> = all
         .iter()
         .filter(|t| t.parent_task_id.as_deref() == Some(task.task_id.as_str()))
         .map(|t| json!({"task_id": t.task_id}))
         .collect();
-    let display = match task.iteration {
-        Some(i) => format!("{}-{i}", task.name),
-        None => task.name.clone(),
-    };
+    let display = task_display_name(spec, task);
     let mut detail = Map::new();
     detail.insert("run_id".into(), json!(task.run_id));
     detail.insert("task_id".into(), json!(task.task_id));
@@ -554,6 +591,7 @@ pub fn task_detail(task: &TaskRecord, all: &[TaskRecord]) -> Value {
         "penstock".into(),
         json!({
             "path": task.path,
+            "name": task.name,
             "kind": task.kind.name(),
             "state": task.state.name(),
             "attempts": task.attempts,
@@ -626,7 +664,10 @@ pub fn run_message(run: &RunRecord, meta: &RunMeta, tasks: Option<&[TaskRecord]>
         error: run.error.as_deref().map(Status::unknown),
         run_details: tasks.map(|all| {
             json!({
-                "task_details": all.iter().map(|t| task_detail(t, all)).collect::<Vec<_>>(),
+                "task_details": all
+                    .iter()
+                    .map(|t| task_detail(t, all, &run.pipeline_spec))
+                    .collect::<Vec<_>>(),
             })
         }),
         recurring_run_id: meta.recurring_run_id.clone(),
@@ -902,6 +943,39 @@ pub fn parse_time(field: &str, text: &str) -> ApiResult<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_names_come_from_the_spec_by_path() {
+        let spec = json!({
+            "root": {"dag": {"tasks": {
+                "for-loop-2": {"taskInfo": {"name": "for-loop-2"}, "componentRef": {"name": "comp-for-loop-2"}},
+                "report-2": {"taskInfo": {"name": "send the report"}, "componentRef": {"name": "comp-report"}},
+                "unnamed": {"componentRef": {"name": "comp-report"}}
+            }}},
+            "components": {
+                "comp-report": {"executorLabel": "exec-report"},
+                "comp-for-loop-2": {"dag": {"tasks": {
+                    "train": {"taskInfo": {"name": "train the model"}, "componentRef": {"name": "comp-report"}}
+                }}}
+            }
+        });
+        assert_eq!(
+            spec_task_name(&spec, "report-2").as_deref(),
+            Some("send the report")
+        );
+        assert_eq!(
+            spec_task_name(&spec, "for-loop-2[3]/train").as_deref(),
+            Some("train the model")
+        );
+        assert_eq!(
+            spec_task_name(&spec, "for-loop-2[3]").as_deref(),
+            Some("for-loop-2")
+        );
+        assert_eq!(spec_task_name(&spec, "unnamed"), None);
+        assert_eq!(spec_task_name(&spec, "report-2/deeper"), None);
+        assert_eq!(spec_task_name(&spec, "missing"), None);
+        assert_eq!(spec_task_name(&Value::Null, "report-2"), None);
+    }
 
     #[test]
     fn int64_reads_numbers_and_strings_and_writes_strings() {

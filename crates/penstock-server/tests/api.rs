@@ -27,6 +27,7 @@ async fn api_with(security: penstock_server::access::SecurityConfig) -> Api {
         venvs_dir: None,
         register_examples: false,
         security,
+        limits: Default::default(),
     })
     .await
     .unwrap();
@@ -707,6 +708,7 @@ async fn a_fresh_home_gets_the_examples_once() {
             venvs_dir: None,
             register_examples: true,
             security: Default::default(),
+            limits: Default::default(),
         })
         .await
         .unwrap()
@@ -1085,7 +1087,10 @@ async fn oversized_bodies_get_413() {
         .unwrap();
     let (s, b) = send(&api, req).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
-    assert!(b["message"].as_str().unwrap_or_default().contains("limit"), "{b}");
+    assert!(
+        b["message"].as_str().unwrap_or_default().contains("limit"),
+        "{b}"
+    );
     // Streamed without a length: the upload stops at the limit, with a size error.
     let big = "a".repeat(40 * 1024 * 1024);
     let (s, b) = api
@@ -1152,7 +1157,12 @@ async fn a_token_server_refuses_anonymous_callers_but_serves_its_shell() {
     let (s, b) = api.call("GET", "/apis/v2beta1/experiments", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_status(&b, 16, "existing_token");
-    for open in ["/", "/ui/app.js", "/apis/v2beta1/healthz", "/apis/penstock/v1/openapi.json"] {
+    for open in [
+        "/",
+        "/ui/app.js",
+        "/apis/v2beta1/healthz",
+        "/apis/penstock/v1/openapi.json",
+    ] {
         let req = Request::get(open).body(Body::empty()).unwrap();
         let resp = api.router.clone().oneshot(req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{open}");
@@ -1172,7 +1182,11 @@ async fn the_openapi_document_declares_every_path_parameter_and_unique_operation
     let mut operations = 0;
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/apis/v2beta1/runs/{run_id}:terminate"));
-    assert!(!paths.keys().any(|p| p.contains("_action}")), "{:?}", paths.keys());
+    assert!(
+        !paths.keys().any(|p| p.contains("_action}")),
+        "{:?}",
+        paths.keys()
+    );
     for (path, item) in paths {
         let names: Vec<&str> = path
             .split('{')
@@ -1186,11 +1200,171 @@ async fn the_openapi_document_declares_every_path_parameter_and_unique_operation
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
             for name in &names {
                 assert!(
-                    params.iter().any(|p| p["in"] == "path" && p["name"] == *name),
+                    params
+                        .iter()
+                        .any(|p| p["in"] == "path" && p["name"] == *name),
                     "{method} {path} does not declare path parameter {name}"
                 );
             }
         }
     }
     assert!(operations >= 40, "{operations}");
+}
+
+/// A component `comp-{i}` whose DAG holds one task using `comp-{i+1}`; the last is a container.
+fn nested_spec(depth: usize) -> Value {
+    let mut components = serde_json::Map::new();
+    for i in 0..depth {
+        components.insert(
+            format!("comp-{i}"),
+            json!({"dag": {"tasks": {"inner": {"componentRef": {"name": format!("comp-{}", i + 1)},
+                                               "taskInfo": {"name": "inner"}}}}}),
+        );
+    }
+    components.insert(format!("comp-{depth}"), json!({"executorLabel": "exec-t"}));
+    json!({
+        "pipelineInfo": {"name": "deep"}, "schemaVersion": "2.1.0",
+        "deploymentSpec": {"executors": {"exec-t": {"container": {"image": "alpine", "command": ["true"]}}}},
+        "components": components,
+        "root": {"dag": {"tasks": {"top": {"componentRef": {"name": "comp-0"}, "taskInfo": {"name": "top"}}}}}
+    })
+}
+
+#[tokio::test]
+async fn hostile_specs_are_refused_fast_with_the_limit_named() {
+    let api = api().await;
+    let create = |spec: Value| json!({"display_name": "hostile", "pipeline_spec": spec});
+    // A component that contains itself, directly and through another.
+    let mut selfish = nested_spec(1);
+    selfish["components"]["comp-0"]["dag"]["tasks"]["inner"]["componentRef"]["name"] =
+        json!("comp-0");
+    let mut mutual = nested_spec(2);
+    mutual["components"]["comp-1"]["dag"]["tasks"]["inner"]["componentRef"]["name"] =
+        json!("comp-0");
+    for (spec, needle) in [
+        (selfish, "comp-0 -> comp-0"),
+        (mutual, "comp-0 -> comp-1 -> comp-0"),
+        // 5,000 levels: under the task limit, far over the depth limit.
+        (nested_spec(5_000), "max_dag_depth"),
+    ] {
+        let started = Instant::now();
+        let (s, b) = api
+            .call("POST", "/apis/v2beta1/runs", Some(create(spec)))
+            .await;
+        println!("refused in {:?}", started.elapsed());
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_status(&b, 3, needle);
+    }
+    // A 10,000-task chain is within the default limits: validated and stored, not refused.
+    let mut tasks = serde_json::Map::new();
+    for i in 0..10_000 {
+        let mut t =
+            json!({"componentRef": {"name": "comp-t"}, "taskInfo": {"name": format!("t{i}")}});
+        if i > 0 {
+            t["dependentTasks"] = json!([format!("t{}", i - 1)]);
+        }
+        tasks.insert(format!("t{i}"), t);
+    }
+    let mut chain = trivial();
+    chain["root"]["dag"]["tasks"] = Value::Object(tasks.clone());
+    let started = Instant::now();
+    let (s, b) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/pipelines/create",
+            Some(json!({"pipeline": {"name": "chain"}, "pipeline_version": {"name": "v1", "pipeline_spec": chain}})),
+        )
+        .await;
+    println!(
+        "10,000-task chain validated and stored in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // One more task is over the limit.
+    tasks.insert(
+        "extra".into(),
+        json!({"componentRef": {"name": "comp-t"}, "taskInfo": {"name": "extra"}}),
+    );
+    let mut over = trivial();
+    over["root"]["dag"]["tasks"] = Value::Object(tasks);
+    let (s, b) = api
+        .call("POST", "/apis/v2beta1/runs", Some(create(over)))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_status(&b, 3, "max_tasks");
+    let (_, runs) = api.call("GET", "/apis/v2beta1/runs", None).await;
+    assert_eq!(runs, json!({}), "no run was created");
+}
+
+#[tokio::test]
+async fn a_run_with_more_tasks_than_one_answer_carries_is_paged() {
+    let api = api().await;
+    // The loop, 1,001 iterations and their tasks: 2,003 records, over the 2,000 one GET carries.
+    let items: Vec<i64> = (0..1_001).collect();
+    let mut spec = trivial();
+    spec["components"]["comp-loop"] = json!({"dag": {"tasks": {"t": {"componentRef": {"name": "comp-t"}, "taskInfo": {"name": "t"}}}},
+        "inputDefinitions": {"parameters": {"pipelinechannel--loop-item-param-1": {"parameterType": "NUMBER_INTEGER"}}}});
+    spec["root"]["dag"]["tasks"] = json!({"for-loop-1": {
+        "componentRef": {"name": "comp-loop"}, "taskInfo": {"name": "for-loop-1"},
+        "parameterIterator": {"itemInput": "pipelinechannel--loop-item-param-1",
+                              "items": {"raw": serde_json::to_string(&items).unwrap()}}}});
+    let (s, run) = api
+        .call(
+            "POST",
+            "/apis/v2beta1/runs",
+            Some(json!({"display_name": "wide", "pipeline_spec": spec})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{run}");
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let done = loop {
+        let (_, got) = api
+            .call("GET", &format!("/apis/v2beta1/runs/{run_id}"), None)
+            .await;
+        if ["SUCCEEDED", "FAILED"].contains(&got["state"].as_str().unwrap_or("")) {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["state"], "SUCCEEDED");
+    let shown = done["run_details"]["task_details"]
+        .as_array()
+        .unwrap()
+        .len();
+    let truncated = &done["run_details"]["penstock_truncated"];
+    let total = truncated["total"].as_u64().unwrap() as usize;
+    assert_eq!(shown, 2_000);
+    assert_eq!(total, 2_003, "loop, iterations and their tasks");
+    assert_eq!(truncated["shown"], json!(2_000));
+    // The rest, a page at a time, every task once.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut token = String::new();
+    loop {
+        let (s, page) = api
+            .call(
+                "GET",
+                &format!("/apis/penstock/v1/runs/{run_id}/tasks?page_size=1000&page_token={token}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        for t in page["task_details"].as_array().unwrap() {
+            assert!(seen.insert(t["task_id"].as_str().unwrap().to_string()));
+        }
+        match page["next_page_token"].as_str() {
+            Some(next) => token = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), total);
+    let (s, b) = api
+        .call(
+            "GET",
+            &format!("/apis/penstock/v1/runs/{run_id}/tasks?page_token=x"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
 }

@@ -38,6 +38,7 @@ async fn open(home: &std::path::Path) -> Server {
         venvs_dir: None,
         register_examples: false,
         security: Default::default(),
+        limits: Default::default(),
     })
     .await
     .unwrap()

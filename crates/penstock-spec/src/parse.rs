@@ -159,6 +159,15 @@ fn read_documents(source: &str, bytes: &[u8]) -> Result<Vec<Value>, SpecError> {
         )
     })?;
     let trimmed = text.trim_start();
+    if looks_like_python(source, trimmed) {
+        return Err(SpecError::new(
+            source,
+            "",
+            "this is Python source, not a compiled pipeline; compile it first with the KFP SDK \
+             (`kfp.compiler.Compiler().compile(my_pipeline, 'pipeline.yaml')`, or \
+             `kfp dsl compile --py FILE.py --output pipeline.yaml`) and give Penstock the YAML",
+        ));
+    }
     if trimmed.starts_with('{') {
         let value: Value = serde_json::from_str(text).map_err(|e| {
             SpecError::new(
@@ -180,6 +189,14 @@ fn read_documents(source: &str, bytes: &[u8]) -> Result<Vec<Value>, SpecError> {
         .map_err(|e| SpecError::new(source, "", &format!("malformed YAML: {e}")))
 }
 
+/// A `.py` file, or text that starts the way Python modules do and no YAML document would.
+fn looks_like_python(source: &str, text: &str) -> bool {
+    source.ends_with(".py")
+        || ["import ", "from ", "#!/usr/bin/env python", "def ", "@dsl."]
+            .iter()
+            .any(|p| text.starts_with(p))
+}
+
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
@@ -193,6 +210,25 @@ fn json_kind(v: &Value) -> &'static str {
 
 #[cfg(test)]
 mod yaml_tests {
+    use super::parse_pipeline;
+
+    #[test]
+    fn python_sources_are_named_as_such() {
+        for (name, text) in [
+            ("pipeline.py", "anything: at all\n"),
+            (
+                "p.yaml",
+                "from kfp import dsl\n\n@dsl.pipeline\ndef p(): pass\n",
+            ),
+            ("p.yaml", "import kfp\n"),
+        ] {
+            let e = parse_pipeline(name, text.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("Python source") && e.contains("compile"), "{e}");
+        }
+    }
+
     #[test]
     fn single_letter_names_stay_strings() {
         let yaml = b"pipelineInfo: {name: p}\nschemaVersion: 2.1.0\nroot:\n  inputDefinitions:\n    parameters:\n      n: {parameterType: NUMBER_INTEGER}\n  dag:\n    tasks: {}\n";

@@ -7,7 +7,8 @@ fn corpus() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
     assert!(
         dir.is_dir(),
-        "conformance corpus not found at {} (expected ../shared beside the project)",
+        "the shared conformance corpus is missing: expected {} (the `shared/` folder beside the \
+         checkout; see README \"Running the tests\")",
         dir.display()
     );
     dir

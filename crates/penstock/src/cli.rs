@@ -57,6 +57,33 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command only reads and prints (no runs executed, nothing to clean up).
+    pub fn only_prints(&self) -> bool {
+        match self {
+            Command::Runs(_) | Command::Logs { .. } => true,
+            Command::Tokens(t) => matches!(t, TokensCommand::List),
+            Command::RecurringRuns(r) => {
+                matches!(r, RecurringCommand::List | RecurringCommand::Get { .. })
+            }
+            Command::Run(_) | Command::Server(_) => false,
+        }
+    }
+}
+
+/// Restores the default action of SIGPIPE (the Rust runtime ignores it), so writing to a closed
+/// pipe ends the process silently.
+pub fn exit_quietly_on_closed_pipe() {
+    // SAFETY: installing the default disposition is async-signal-safe and happens before any
+    // other thread exists.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    };
+}
+
 /// Flags of `penstock run`.
 #[derive(Debug, Args)]
 pub struct RunFlags {
@@ -87,6 +114,67 @@ pub struct RunFlags {
     /// How many tasks may execute at once (default: the number of CPU cores).
     #[arg(long)]
     pub parallelism: Option<usize>,
+    /// Limits on the spec and on what the run may expand to.
+    #[command(flatten)]
+    pub limits: LimitFlags,
+}
+
+/// Limits on what a pipeline may make Penstock parse and execute (`docs/security.md`); each
+/// refusal names the limit.
+#[derive(Debug, Clone, Args)]
+pub struct LimitFlags {
+    /// Deepest nesting of DAGs (sub-pipelines, conditions, loops) in a spec (`max_dag_depth`).
+    #[arg(long, env = "PENSTOCK_MAX_DAG_DEPTH", value_name = "N",
+          default_value_t = penstock_spec::Limits::DEFAULT_MAX_DAG_DEPTH)]
+    pub max_dag_depth: usize,
+    /// Most tasks in a spec, counting every use of a sub-DAG (`max_tasks`), and most task
+    /// records one run creates, loop iterations included (`max_tasks_per_run`).
+    #[arg(long, env = "PENSTOCK_MAX_TASKS_PER_RUN", value_name = "N",
+          default_value_t = penstock_engine::RunLimits::DEFAULT_MAX_TASKS_PER_RUN)]
+    pub max_tasks_per_run: usize,
+    /// Most items one loop iterates over, static (`max_loop_items`) or computed
+    /// (`max_loop_iterations`).
+    #[arg(long, env = "PENSTOCK_MAX_LOOP_ITERATIONS", value_name = "N",
+          default_value_t = penstock_engine::RunLimits::DEFAULT_MAX_LOOP_ITERATIONS)]
+    pub max_loop_iterations: usize,
+    /// Largest spec file in bytes (`max_spec_bytes`).
+    #[arg(long, env = "PENSTOCK_MAX_SPEC_BYTES", value_name = "BYTES",
+          default_value_t = penstock_spec::Limits::DEFAULT_MAX_SPEC_BYTES)]
+    pub max_spec_bytes: usize,
+    /// Longest name of a component, task, parameter or artifact (`max_name_length`).
+    #[arg(long, env = "PENSTOCK_MAX_NAME_LENGTH", value_name = "CHARS",
+          default_value_t = penstock_spec::Limits::DEFAULT_MAX_NAME_LENGTH)]
+    pub max_name_length: usize,
+}
+
+impl LimitFlags {
+    /// The limits these flags set, or the flag that is 0.
+    pub fn limits(&self) -> Result<penstock_server::Limits, String> {
+        for (flag, value) in [
+            ("--max-dag-depth", self.max_dag_depth),
+            ("--max-tasks-per-run", self.max_tasks_per_run),
+            ("--max-loop-iterations", self.max_loop_iterations),
+            ("--max-spec-bytes", self.max_spec_bytes),
+            ("--max-name-length", self.max_name_length),
+        ] {
+            if value == 0 {
+                return Err(format!("{flag} must be at least 1"));
+            }
+        }
+        Ok(penstock_server::Limits {
+            spec: penstock_spec::Limits {
+                max_dag_depth: self.max_dag_depth,
+                max_tasks: self.max_tasks_per_run,
+                max_loop_items: self.max_loop_iterations,
+                max_name_length: self.max_name_length,
+                max_spec_bytes: self.max_spec_bytes,
+            },
+            run: penstock_engine::RunLimits {
+                max_tasks_per_run: self.max_tasks_per_run,
+                max_loop_iterations: self.max_loop_iterations,
+            },
+        })
+    }
 }
 
 /// Flags of `penstock server`.
@@ -116,7 +204,11 @@ pub struct ServerFlags {
     #[arg(long, env = "PENSTOCK_AUTH", value_enum, default_value = "none")]
     pub auth: AuthFlag,
     /// With `--auth proxy`: the header carrying the authenticated user.
-    #[arg(long, env = "PENSTOCK_AUTH_PROXY_USER_HEADER", default_value = "kubeflow-userid")]
+    #[arg(
+        long,
+        env = "PENSTOCK_AUTH_PROXY_USER_HEADER",
+        default_value = "kubeflow-userid"
+    )]
     pub auth_proxy_user_header: String,
     /// With `--auth proxy`: a header carrying the comma-separated namespaces the user may use
     /// (without it every user may use every namespace).
@@ -129,8 +221,16 @@ pub struct ServerFlags {
     /// A host name clients use to reach the server (repeatable; comma-separated in the
     /// environment). IP addresses and `localhost` are always accepted; any other `Host` header
     /// is refused, which stops DNS-rebinding attacks.
-    #[arg(long = "allowed-host", env = "PENSTOCK_ALLOWED_HOSTS", value_delimiter = ',', value_name = "NAME")]
+    #[arg(
+        long = "allowed-host",
+        env = "PENSTOCK_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
     pub allowed_hosts: Vec<String>,
+    /// Limits on specs and runs.
+    #[command(flatten)]
+    pub limits: LimitFlags,
 }
 
 /// `--auth`.
@@ -315,19 +415,20 @@ async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
         RunsCommand::List { limit, output } => match store.list_runs(limit).await {
             Ok(runs) => {
                 if output == OutputFormat::Json {
-                    let list: Vec<_> = runs.iter().map(|r| kfp_json::run_json(r, &[])).collect();
+                    // A summary per run; `runs get` has the detail (spec, tasks).
+                    let list: Vec<_> = runs.iter().map(run_summary_json).collect();
                     println!(
                         "{}",
                         serde_json::json!({"runs": list, "total_size": list.len()})
                     );
                 } else {
-                    println!("{:<36}  {:<10}  {:<25}  NAME", "RUN ID", "STATE", "CREATED");
+                    println!("{:<36}  {:<10}  {:<20}  NAME", "RUN ID", "STATE", "CREATED");
                     for r in runs {
                         println!(
-                            "{:<36}  {:<10}  {:<25}  {}",
+                            "{:<36}  {:<10}  {:<20}  {}",
                             r.run_id,
-                            r.state,
-                            r.created_at.to_string(),
+                            r.state.to_string(),
+                            list_time(r.created_at),
                             r.display_name
                         );
                     }
@@ -380,6 +481,54 @@ async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
     }
 }
 
+/// Why a task has no log, in words: skipped, cached, not started, or not a task that executes.
+pub fn no_log_reason(t: &TaskRecord) -> String {
+    use penstock_engine::TaskState;
+    let why = match (t.state, &t.cache) {
+        (TaskState::Skipped, _) => format!(
+            "was skipped{}, so it never ran",
+            t.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ),
+        (TaskState::Cached, Some(c)) => format!(
+            "was cached: its outputs were reused ({}), so it did not run",
+            c.reason
+        ),
+        (TaskState::Cached, None) => "was cached, so it did not run".to_string(),
+        (TaskState::Pending, _) => "has not started yet".to_string(),
+        _ => format!(
+            "is a {}, which runs no command of its own; see the tasks inside it",
+            t.kind.name()
+        ),
+    };
+    format!("task '{}' {why} and has no log", t.path)
+}
+
+/// A time in lists: UTC to the second, always 20 characters, so columns line up.
+pub fn list_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// What `runs list -o json` shows of a run: KFP's run fields without the spec and task details.
+pub fn run_summary_json(r: &RunRecord) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "run_id": r.run_id,
+        "display_name": r.display_name,
+        "pipeline_name": r.pipeline_name,
+        "state": r.state.to_string(),
+        "created_at": r.created_at.to_string(),
+    });
+    if let Some(t) = r.finished_at {
+        v["finished_at"] = serde_json::json!(t.to_string());
+    }
+    if let Some(e) = &r.error {
+        v["error"] = serde_json::json!({"message": e});
+    }
+    v
+}
+
 /// A run (by id or unique prefix) with its tasks.
 async fn load_run(
     store: &SqliteStore,
@@ -418,10 +567,18 @@ async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
         .filter(|t| t.path == task || t.task_id == task)
         .collect();
     let matching = if matching.is_empty() {
-        tasks
+        let by_name: Vec<_> = tasks.iter().filter(|t| t.name == task).collect();
+        // A name used in several places (loop iterations) means the ones that have logs.
+        let with_logs: Vec<_> = by_name
             .iter()
-            .filter(|t| t.name == task && t.log_uri.is_some())
-            .collect()
+            .copied()
+            .filter(|t| t.log_uri.is_some())
+            .collect();
+        if with_logs.is_empty() {
+            by_name
+        } else {
+            with_logs
+        }
     } else {
         matching
     };
@@ -447,11 +604,7 @@ async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
         return Outcome::Failure;
     }
     let Some(uri) = &found.log_uri else {
-        eprintln!(
-            "penstock: task '{}' has no log (it is a {})",
-            found.path,
-            found.kind.name()
-        );
+        eprintln!("penstock: {}", no_log_reason(found));
         return Outcome::Failure;
     };
     let blobs = penstock_store::blob::LocalBlobStore::new(home);

@@ -2,7 +2,7 @@
 //! times) and to the text summary the CLI prints.
 
 use penstock_engine::{RunRecord, TaskRecord};
-use penstock_server::wire::run_message;
+use penstock_server::wire::{run_message, task_display_name};
 use penstock_store::RunMeta;
 use serde_json::{json, Value};
 
@@ -23,6 +23,46 @@ fn duration(start: Option<jiff::Timestamp>, end: Option<jiff::Timestamp>) -> Str
         (Some(s), Some(e)) => format!("{:.2}s", e.duration_since(s).as_secs_f64()),
         _ => "-".into(),
     }
+}
+
+/// How the CLI names a task: its display name (`set_display_name`) followed by its path when
+/// they differ, else its path.
+pub fn task_label(run: &RunRecord, task: &TaskRecord) -> String {
+    let display = task_display_name(&run.pipeline_spec, task);
+    let plain = match task.iteration {
+        Some(i) => format!("{}-{i}", task.name),
+        None => task.name.clone(),
+    };
+    if display == plain {
+        task.path.clone()
+    } else {
+        format!("{display} ({})", task.path)
+    }
+}
+
+/// The tasks of a run that `query` names, for `penstock logs RUN TASK`: the task with that
+/// path or id; else the tasks with logs whose display name (`set_display_name`) or key is
+/// `query` (several when it is ambiguous).
+pub fn find_tasks<'a>(
+    run: &RunRecord,
+    tasks: &'a [TaskRecord],
+    query: &str,
+) -> Vec<&'a TaskRecord> {
+    let exact: Vec<&TaskRecord> = tasks
+        .iter()
+        .filter(|t| t.path == query || t.task_id == query)
+        .collect();
+    if !exact.is_empty() {
+        return exact;
+    }
+    let with_logs = || tasks.iter().filter(|t| t.log_uri.is_some());
+    let by_display: Vec<&TaskRecord> = with_logs()
+        .filter(|t| task_display_name(&run.pipeline_spec, t) == query)
+        .collect();
+    if !by_display.is_empty() {
+        return by_display;
+    }
+    with_logs().filter(|t| t.name == query).collect()
 }
 
 /// The human-readable view of a run and its tasks.
@@ -62,7 +102,7 @@ pub fn run_text(run: &RunRecord, tasks: &[TaskRecord]) -> String {
             "  {:<10} {:>8}  {}{attempts}{cache}\n",
             t.state.name(),
             duration(t.started_at, t.finished_at),
-            t.path
+            task_label(run, t)
         ));
         if let Some(e) = &t.error {
             out.push_str(&format!("             {e}\n"));

@@ -7,8 +7,8 @@ use crate::run_command::parse_params;
 use crate::Outcome;
 use jiff::Timestamp;
 use penstock_engine::policy::parse_duration;
-use penstock_server::api::experiments::new_experiment;
 use penstock_server::access::Principal;
+use penstock_server::api::experiments::new_experiment;
 use penstock_server::api::recurring_runs::create_recurring_run;
 use penstock_server::listing::list_request;
 use penstock_server::scheduler::{stored_schedule, upcoming};
@@ -137,9 +137,14 @@ async fn create(store: &SqliteStore, flags: RecurringCreate) -> CommandResult {
         experiment_id: Some(experiment_id(store, flags.experiment.as_deref()).await?),
         ..Default::default()
     };
-    let row = create_recurring_run(store, &Principal::anonymous(), &input)
-        .await
-        .map_err(|e| invalid(format!("{file}: {}", e.message)))?;
+    let row = create_recurring_run(
+        store,
+        &Principal::anonymous(),
+        &penstock_spec::Limits::default(),
+        &input,
+    )
+    .await
+    .map_err(|e| invalid(format!("{file}: {}", e.message)))?;
     println!("Created recurring run {}", row.recurring_run_id);
     print!("{}", details(&row));
     eprintln!("note: {HINT}");

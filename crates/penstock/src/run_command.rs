@@ -73,7 +73,11 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         Ok(b) => b,
         Err(e) => return invalid(format!("cannot read {file}: {e}")),
     };
-    let pipeline = match penstock_spec::parse_pipeline(&file, &bytes) {
+    let limits = match flags.limits.limits() {
+        Ok(l) => l,
+        Err(e) => return invalid(e),
+    };
+    let pipeline = match penstock_spec::parse_pipeline_with_limits(&file, &bytes, &limits.spec) {
         Ok(p) => Arc::new(p),
         Err(e) => return invalid(e.to_string()),
     };
@@ -122,7 +126,8 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     });
     let engine = RunEngine::new(store.clone(), launcher.clone(), Arc::new(SystemClock))
         .with_observer(Arc::new(ProgressPrinter::new(json)))
-        .with_task_slots(slots);
+        .with_task_slots(slots)
+        .with_limits(limits.run);
     let run_id = uuid::Uuid::now_v7().to_string();
     let display_name = flags.name.clone().unwrap_or_else(|| {
         format!(

@@ -2,9 +2,9 @@
 //! then stops accepting requests, cancels active runs and waits until they are recorded.
 
 use crate::cli::{AuthFlag, ServerFlags};
-use penstock_server::access::{AuthMode, SecurityConfig};
 use crate::Outcome;
 use penstock_launcher::python_env::KfpRuntime;
+use penstock_server::access::{AuthMode, SecurityConfig};
 use penstock_server::{Server, ServerConfig};
 use std::path::PathBuf;
 
@@ -30,9 +30,12 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
                 .map(|h| h.to_ascii_lowercase()),
         },
     };
-    for header in [Some(&flags.auth_proxy_user_header), flags.auth_proxy_namespaces_header.as_ref()]
-        .into_iter()
-        .flatten()
+    for header in [
+        Some(&flags.auth_proxy_user_header),
+        flags.auth_proxy_namespaces_header.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         if axum_header_name_invalid(header) {
             eprintln!("penstock: '{header}' is not a valid HTTP header name");
@@ -66,6 +69,13 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
     if !is_wildcard(&flags.host) {
         allowed_hosts.insert(flags.host.to_ascii_lowercase());
     }
+    let limits = match flags.limits.limits() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::InvalidInput;
+        }
+    };
     let config = ServerConfig {
         home: home.clone(),
         task_slots,
@@ -79,6 +89,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             auth,
             allowed_hosts,
         },
+        limits,
     };
     use tokio::signal::unix::{signal, SignalKind};
     let (mut sigint, mut sigterm) = match (
@@ -177,6 +188,8 @@ mod tests {
             assert!(!is_loopback_host(h), "{h}");
         }
         assert!(is_wildcard("0.0.0.0") && is_wildcard("[::]") && !is_wildcard("10.0.0.1"));
-        assert!(axum_header_name_invalid("bad header") && !axum_header_name_invalid("kubeflow-userid"));
+        assert!(
+            axum_header_name_invalid("bad header") && !axum_header_name_invalid("kubeflow-userid")
+        );
     }
 }

@@ -4,6 +4,7 @@ the main pages go to PENSTOCK_SCREENSHOTS for reviewers.
 """
 import json
 import os
+import shutil
 import time
 
 import kfp
@@ -85,10 +86,10 @@ def client():
 @pytest.fixture(scope="module")
 def browser():
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = shutil.which("chromium")
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"]:
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()

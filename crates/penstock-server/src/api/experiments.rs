@@ -60,7 +60,9 @@ pub async fn get(
     who: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Experiment>> {
-    Ok(Json(Experiment::from(&visible_experiment(&s.store, &who, &id).await?)))
+    Ok(Json(Experiment::from(
+        &visible_experiment(&s.store, &who, &id).await?,
+    )))
 }
 
 /// The experiment, if it exists in the caller's namespaces (else the same 404 as a missing one).

@@ -45,6 +45,8 @@ pub struct ApiState {
     pub recurring_changed: Arc<Notify>,
     /// Authentication and the hosts served.
     pub security: Arc<SecurityConfig>,
+    /// What a pipeline spec may hold (depth, tasks, names, bytes).
+    pub spec_limits: penstock_spec::Limits,
 }
 
 /// Splits `"<id>:<verb>"` (KFP's custom-method paths).
@@ -134,6 +136,7 @@ pub async fn healthz(axum::extract::State(s): axum::extract::State<ApiState>) ->
         penstock_v1::task_log,
         penstock_v1::artifact_content,
         penstock_v1::run_metrics,
+        penstock_v1::run_tasks,
         penstock_v1::schedule_preview,
         penstock_v1::recurring_schedule,
         penstock_v1::artifacts,
@@ -202,7 +205,10 @@ pub fn openapi_document() -> ApiResult<Value> {
                     Value::String(format!("`:{verb}` (KFP custom method)")),
                 );
             }
-            paths.insert(format!("/apis/v2beta1/{}:{verb}", path_prefix(template, param)), one);
+            paths.insert(
+                format!("/apis/v2beta1/{}:{verb}", path_prefix(template, param)),
+                one,
+            );
         }
     }
     for (path, item) in paths.iter_mut() {
@@ -325,6 +331,10 @@ pub fn routes(state: ApiState) -> Router {
         .route(
             "/apis/penstock/v1/runs/{run_id}/metrics",
             get(penstock_v1::run_metrics),
+        )
+        .route(
+            "/apis/penstock/v1/runs/{run_id}/tasks",
+            get(penstock_v1::run_tasks),
         )
         .route(
             "/apis/penstock/v1/schedule-preview",

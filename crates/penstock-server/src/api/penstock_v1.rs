@@ -87,9 +87,7 @@ pub async fn task_log(
     let text_plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     if !follow || record.state.is_terminal() {
         let what = format!("log of task '{}'", record.path);
-        let path = blobs
-            .local_path(&uri)
-            .map_err(|e| blob_error(&what, e))?;
+        let path = blobs.local_path(&uri).map_err(|e| blob_error(&what, e))?;
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| blob_error(&what, BlobError::Io(uri.clone(), e)))?;
@@ -333,6 +331,58 @@ fn collect_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<St
     }
 }
 
+/// A run's task details a page at a time (`page_size` 1–1000, default 500; `page_token` from
+/// the previous answer), in the order `GET /apis/v2beta1/runs/{run_id}` lists them: for runs
+/// with more tasks than one `GET` carries.
+#[utoipa::path(get, path = "/apis/penstock/v1/runs/{run_id}/tasks",
+    params(("run_id" = String, Path), ("page_size" = Option<u32>, Query),
+        ("page_token" = Option<String>, Query)),
+    responses((status = 200, description = "{\"task_details\": [...], \"total_size\", \"next_page_token\"}"),
+        (status = 400), (status = 404)))]
+pub async fn run_tasks(
+    State(s): State<ApiState>,
+    who: Principal,
+    Path(run_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if let Some(unknown) = q
+        .keys()
+        .find(|k| !["page_size", "page_token"].contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "unknown query parameter '{unknown}'; expected page_size or page_token"
+        )));
+    }
+    let page_size = bounded(&q, "page_size", 500, 1..=1000)? as usize;
+    let (run, meta) = visible_run(&s, &who, &run_id).await?;
+    let tasks = s.store.list_tasks(&run_id).await?;
+    let start = match q.get("page_token").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= tasks.len())
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "page_token '{t}' is not a token this server issued for this run"
+                ))
+            })?,
+    };
+    let end = (start + page_size).min(tasks.len());
+    let message = crate::wire::run_message(&run, &meta, Some(&tasks[start..end]));
+    let details = serde_json::to_value(&message).map_err(|e| ApiError::internal(e.to_string()))?
+        ["run_details"]["task_details"]
+        .take();
+    let mut answer = json!({
+        "task_details": if details.is_null() { json!([]) } else { details },
+        "total_size": tasks.len(),
+    });
+    if end < tasks.len() {
+        answer["next_page_token"] = json!(end.to_string());
+    }
+    Ok(Json(answer))
+}
+
 /// A run's config, summary scalars and logged curves (live while it runs).
 #[utoipa::path(get, path = "/apis/penstock/v1/runs/{run_id}/metrics",
     params(("run_id" = String, Path)),
@@ -517,8 +567,9 @@ pub async fn compare(
         let (run, meta) = visible_run(&s, &who, id).await?;
         let tasks = s.store.list_tasks(id).await?;
         let metrics = crate::tracking::run_metrics(&s.home, &run, &tasks);
+        let shown = &tasks[..tasks.len().min(super::runs::MAX_TASK_DETAILS)];
         runs.push(json!({
-            "run": crate::wire::run_message(&run, &meta, Some(&tasks)),
+            "run": crate::wire::run_message(&run, &meta, Some(shown)),
             "metrics": metrics,
         }));
     }

@@ -21,20 +21,29 @@ use std::collections::HashMap;
 /// The largest pipeline file accepted (KFP's limit).
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
-/// Parses and validates a pipeline given as bytes; `source` names it in errors.
-pub fn parse_pipeline_bytes(source: &str, bytes: &[u8]) -> ApiResult<penstock_spec::Pipeline> {
-    penstock_spec::parse_pipeline(source, bytes).map_err(|e| ApiError::invalid(e.to_string()))
+/// Parses and validates a pipeline given as bytes within `limits`; `source` names it in errors.
+pub fn parse_pipeline_bytes(
+    source: &str,
+    bytes: &[u8],
+    limits: &penstock_spec::Limits,
+) -> ApiResult<penstock_spec::Pipeline> {
+    penstock_spec::parse_pipeline_with_limits(source, bytes, limits)
+        .map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 /// Parses and validates an inline spec (bare or `{pipeline_spec, platform_spec}`).
-pub fn parse_pipeline_value(source: &str, spec: &Value) -> ApiResult<penstock_spec::Pipeline> {
+pub fn parse_pipeline_value(
+    source: &str,
+    spec: &Value,
+    limits: &penstock_spec::Limits,
+) -> ApiResult<penstock_spec::Pipeline> {
     if !spec.is_object() {
         return Err(ApiError::invalid(format!(
             "{source}: expected a pipeline spec object, found {spec}"
         )));
     }
     let bytes = serde_json::to_vec(spec).map_err(|e| ApiError::internal(e.to_string()))?;
-    parse_pipeline_bytes(source, &bytes)
+    parse_pipeline_bytes(source, &bytes, limits)
 }
 
 pub(crate) fn version_row(
@@ -125,9 +134,13 @@ pub async fn visible_pipeline(
     Ok(row)
 }
 
-fn version_spec(v: &PipelineVersion, what: &str) -> ApiResult<penstock_spec::Pipeline> {
+fn version_spec(
+    v: &PipelineVersion,
+    what: &str,
+    limits: &penstock_spec::Limits,
+) -> ApiResult<penstock_spec::Pipeline> {
     match (&v.pipeline_spec, &v.package_url) {
-        (Some(spec), _) => parse_pipeline_value(&format!("{what}.pipeline_spec"), spec),
+        (Some(spec), _) => parse_pipeline_value(&format!("{what}.pipeline_spec"), spec, limits),
         (None, Some(url)) => Err(ApiError::invalid(format!(
             "{what}.package_url '{}': Penstock does not fetch pipeline packages from URLs; \
              upload the file or send pipeline_spec",
@@ -169,7 +182,7 @@ pub async fn create_with_version(
     let v = input
         .pipeline_version
         .ok_or_else(|| ApiError::invalid("pipeline_version is required"))?;
-    let parsed = version_spec(&v, "pipeline_version")?;
+    let parsed = version_spec(&v, "pipeline_version", &s.spec_limits)?;
     let row = pipeline_row(p, &who)?;
     let version = version_row(
         &row.pipeline_id,
@@ -195,7 +208,9 @@ pub async fn get(
     who: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Pipeline>> {
-    Ok(Json(Pipeline::from(&visible_pipeline(&s.store, &who, &id).await?)))
+    Ok(Json(Pipeline::from(
+        &visible_pipeline(&s.store, &who, &id).await?,
+    )))
 }
 
 /// Gets a pipeline by its unique name.
@@ -277,7 +292,7 @@ pub async fn create_version(
             "pipeline_version.pipeline_id '{other}' differs from the path's '{pipeline_id}'"
         )));
     }
-    let parsed = version_spec(&v, "pipeline_version")?;
+    let parsed = version_spec(&v, "pipeline_version", &s.spec_limits)?;
     let name = v
         .name
         .clone()
@@ -354,10 +369,7 @@ pub async fn delete_version(
 /// The uploaded file (form field `uploadfile`) and its name.
 async fn read_upload(mut form: Multipart) -> ApiResult<(String, Vec<u8>)> {
     loop {
-        let field = form
-            .next_field()
-            .await
-            .map_err(upload_error)?;
+        let field = form.next_field().await.map_err(upload_error)?;
         let Some(field) = field else {
             return Err(ApiError::invalid(
                 "the multipart body has no 'uploadfile' field with the pipeline file",
@@ -369,10 +381,13 @@ async fn read_upload(mut form: Multipart) -> ApiResult<(String, Vec<u8>)> {
         let file_name = field.file_name().unwrap_or("pipeline.yaml").to_string();
         let bytes = field.bytes().await.map_err(upload_error)?;
         if bytes.len() > MAX_UPLOAD_BYTES {
-            return Err(ApiError::new(Code::PayloadTooLarge, format!(
-                "{file_name}: {} bytes is more than the limit of {MAX_UPLOAD_BYTES}",
-                bytes.len()
-            )));
+            return Err(ApiError::new(
+                Code::PayloadTooLarge,
+                format!(
+                    "{file_name}: {} bytes is more than the limit of {MAX_UPLOAD_BYTES}",
+                    bytes.len()
+                ),
+            ));
         }
         return Ok((file_name, bytes.to_vec()));
     }
@@ -428,14 +443,20 @@ pub async fn upload(
     let result = async {
         let namespace = pipeline_namespace(&who, q.get("namespace").map_or("", String::as_str))?;
         let (file_name, bytes) = read_upload(form).await?;
-        let parsed = parse_pipeline_bytes(&file_name, &bytes)?;
+        let parsed = parse_pipeline_bytes(&file_name, &bytes, &s.spec_limits)?;
         let name = non_empty(&q, "name")
             .or_else(|| non_empty(&q, "display_name"))
             .unwrap_or_else(|| stem(&file_name));
         let tags = tags_param(&q)?;
         check_name("name", &name)?;
-        check_name("display_name", q.get("display_name").map_or("", String::as_str))?;
-        check_text("description", q.get("description").map_or("", String::as_str))?;
+        check_name(
+            "display_name",
+            q.get("display_name").map_or("", String::as_str),
+        )?;
+        check_text(
+            "description",
+            q.get("description").map_or("", String::as_str),
+        )?;
         let row = PipelineRow {
             pipeline_id: uuid::Uuid::new_v4().to_string(),
             display_name: non_empty(&q, "display_name").unwrap_or_else(|| name.clone()),
@@ -478,7 +499,7 @@ pub async fn upload_version(
             .ok_or_else(|| ApiError::invalid("the query parameter 'pipelineid' is required"))?;
         visible_pipeline(&s.store, &who, &pipeline_id).await?;
         let (file_name, bytes) = read_upload(form).await?;
-        let parsed = parse_pipeline_bytes(&file_name, &bytes)?;
+        let parsed = parse_pipeline_bytes(&file_name, &bytes, &s.spec_limits)?;
         let name = non_empty(&q, "name")
             .or_else(|| non_empty(&q, "display_name"))
             .unwrap_or_else(|| stem(&file_name));

@@ -27,7 +27,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Json<RecurringRun>> {
     let input: RecurringRun = parse_body("recurring_run", &body)?;
-    let row = create_recurring_run(&s.store, &who, &input).await?;
+    let row = create_recurring_run(&s.store, &who, &s.spec_limits, &input).await?;
     s.recurring_changed.notify_waiters();
     Ok(Json(RecurringRun::from(&row)))
 }
@@ -37,6 +37,7 @@ pub async fn create(
 pub async fn create_recurring_run(
     store: &SqliteStore,
     who: &Principal,
+    limits: &penstock_spec::Limits,
     input: &RecurringRun,
 ) -> ApiResult<RecurringRunRow> {
     let display_name = input
@@ -73,6 +74,7 @@ pub async fn create_recurring_run(
     let source = resolve_source(
         store,
         who,
+        limits,
         "recurring_run",
         input.pipeline_spec.as_ref(),
         input.pipeline_version_reference.as_ref(),

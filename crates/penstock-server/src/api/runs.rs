@@ -36,6 +36,7 @@ pub struct PipelineSource {
 pub async fn resolve_source(
     store: &SqliteStore,
     who: &Principal,
+    limits: &penstock_spec::Limits,
     what: &str,
     spec: Option<&Value>,
     reference: Option<&PipelineVersionReference>,
@@ -44,7 +45,7 @@ pub async fn resolve_source(
     let deprecated = deprecated_version_id.filter(|v| !v.is_empty());
     match (spec, reference, deprecated) {
         (Some(spec), None, None) => Ok(PipelineSource {
-            pipeline: parse_pipeline_value(&format!("{what}.pipeline_spec"), spec)?,
+            pipeline: parse_pipeline_value(&format!("{what}.pipeline_spec"), spec, limits)?,
             pipeline_id: None,
             pipeline_version_id: None,
         }),
@@ -67,6 +68,7 @@ pub async fn resolve_source(
                 pipeline: parse_pipeline_value(
                     &format!("pipeline version {}", version.pipeline_version_id),
                     &version_source(&version),
+                    limits,
                 )?,
                 pipeline_id: Some(version.pipeline_id),
                 pipeline_version_id: Some(version.pipeline_version_id),
@@ -81,6 +83,7 @@ pub async fn resolve_source(
                 pipeline: parse_pipeline_value(
                     &format!("pipeline version {v}"),
                     &version_source(&version),
+                    limits,
                 )?,
                 pipeline_id: Some(version.pipeline_id),
                 pipeline_version_id: Some(version.pipeline_version_id),
@@ -145,6 +148,7 @@ pub async fn create(
     let source = resolve_source(
         &s.store,
         &who,
+        &s.spec_limits,
         "run",
         input.pipeline_spec.as_ref(),
         input.pipeline_version_reference.as_ref(),
@@ -205,17 +209,34 @@ pub async fn visible_run(
     Ok((run, meta))
 }
 
-/// Gets a run with its task details.
+/// The most task details one `GET` of a run carries. A run has at most
+/// `max_tasks_per_run` tasks (10,000 by default), and each detail carries its inputs and outputs,
+/// so an unbounded answer could be hundreds of megabytes; the rest are paged by
+/// `GET /apis/penstock/v1/runs/{run_id}/tasks`.
+pub const MAX_TASK_DETAILS: usize = 2_000;
+
+/// Gets a run with its task details (the first [`MAX_TASK_DETAILS`]; when there are more,
+/// `run_details.penstock_truncated` says how many and where the rest are).
 #[utoipa::path(get, path = "/apis/v2beta1/runs/{run_id}",
     responses((status = 200, body = Run), (status = 404)))]
 pub async fn get(
     State(s): State<ApiState>,
     who: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<Json<Value>> {
     let (run, meta) = visible_run(&s, &who, &id).await?;
     let tasks = s.store.list_tasks(&id).await?;
-    Ok(Json(run_message(&run, &meta, Some(&tasks))))
+    let shown = &tasks[..tasks.len().min(MAX_TASK_DETAILS)];
+    let mut answer = serde_json::to_value(run_message(&run, &meta, Some(shown)))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if shown.len() < tasks.len() {
+        answer["run_details"]["penstock_truncated"] = json!({
+            "shown": shown.len(),
+            "total": tasks.len(),
+            "rest": format!("/apis/penstock/v1/runs/{id}/tasks?page_token={}", shown.len()),
+        });
+    }
+    Ok(Json(answer))
 }
 
 /// Lists runs (`experiment_id` scopes the list).

@@ -54,11 +54,10 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Respons
     }
     let input: SignIn = parse_body("session", &body)?;
     let token = input.token.trim();
-    let found = s
-        .store
-        .authenticate_token(token)
-        .await?
-        .ok_or_else(|| ApiError::new(Code::Unauthenticated, "the token is unknown or revoked"))?;
+    let found =
+        s.store.authenticate_token(token).await?.ok_or_else(|| {
+            ApiError::new(Code::Unauthenticated, "the token is unknown or revoked")
+        })?;
     let cookie_value = format!("{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
     let cookie = HeaderValue::from_str(&cookie_value)
         .map_err(|_| ApiError::invalid("session.token: unexpected characters"))?;
