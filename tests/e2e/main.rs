@@ -4,9 +4,11 @@
 //! Requires a Python with `kfp==2.16.1` (`PENSTOCK_TEST_PYTHON`, or `.venv/bin/python` at the
 //! repository root as `.ci/run` creates it); the tests fail loudly without it.
 
+mod cli;
 mod corpus;
 mod examples;
 mod security;
+mod semantics;
 mod server;
 mod ui;
 mod util;
