@@ -1201,7 +1201,10 @@ impl SqliteStore {
             list.push_bind(n.clone());
         }
         q.push(") ORDER BY s.name LIMIT 500");
-        q.build_query_scalar().fetch_all(&self.pool).await.map_err(err)
+        q.build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)
     }
 
     /// The newest `per_experiment` available runs of each of these experiments:

@@ -179,13 +179,18 @@ mod tests {
         let found = store.authenticate_token(&token).await.unwrap().unwrap();
         assert_eq!(found.token_id, record.token_id);
         assert_eq!(found.namespaces, Some(grant));
-        assert!(store.authenticate_token("pst_wrong").await.unwrap().is_none());
-        // Only the digest is in the database.
-        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_sha256 = ?")
-            .bind(&token)
-            .fetch_one(&store.pool)
+        assert!(store
+            .authenticate_token("pst_wrong")
             .await
-            .unwrap();
+            .unwrap()
+            .is_none());
+        // Only the digest is in the database.
+        let stored: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_sha256 = ?")
+                .bind(&token)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
         assert_eq!(stored, 0);
         assert!(matches!(
             store.create_token("ci", None).await,
