@@ -145,6 +145,12 @@ fn run_with_timeout(
     };
     let json = serde_json::from_str(std::fs::read_to_string(&stdout).unwrap_or_default().trim())
         .unwrap_or(Value::Null);
+    if matches!(
+        json["state"].as_str(),
+        Some("SUCCEEDED" | "FAILED" | "CANCELED")
+    ) {
+        crate::semantics::assert_no_unfinished_tasks(&json);
+    }
     (
         code,
         json,

@@ -6,8 +6,13 @@
 //! - a task starts when every task it depends on (`dependentTasks` and the producers of its
 //!   inputs) is finished; a skipped upstream counts as finished;
 //! - after a task fails no new task is started anywhere in the run (Argo's fail-fast), except
-//!   tasks with the `ALL_UPSTREAM_TASKS_COMPLETED` strategy (exit handlers); tasks that were not
-//!   started are recorded as SKIPPED with the reason;
+//!   tasks with the `ALL_UPSTREAM_TASKS_COMPLETED` strategy (exit handlers,
+//!   `ignore_upstream_failure`); tasks that were not started are recorded as SKIPPED with the
+//!   reason. What such a task contains (an exit handler that is a pipeline) runs in its own
+//!   [`FailScope`]: failures outside it do not stop it, failures inside it stop it and count
+//!   against the run;
+//! - no task is left PENDING or RUNNING when its DAG ends: tasks that never became ready are
+//!   recorded as SKIPPED, tasks whose future panicked as FAILED;
 //! - a false `triggerPolicy.condition` makes the task SKIPPED; consuming an output that a
 //!   skipped task never produced fails the consumer unless the input is optional.
 
@@ -296,14 +301,14 @@ impl RunEngine {
             options,
             engine: self.clone(),
             cancel,
-            first_failure: Mutex::new(None),
             tasks_created: AtomicUsize::new(0),
         });
         let inputs = TaskIo {
             parameters: run.parameters.clone(),
             artifacts: ArtifactMap::new(),
         };
-        let result = run_dag(ctx.clone(), None, String::new(), None, inputs).await;
+        let scope = FailScope::root();
+        let result = run_dag(ctx.clone(), scope, None, String::new(), None, inputs).await;
         run.outputs = result.outputs;
         let (state, error) = if ctx.cancel.is_cancelled() {
             (
@@ -392,7 +397,6 @@ struct RunContext {
     options: RunOptions,
     engine: RunEngine,
     cancel: CancellationToken,
-    first_failure: Mutex<Option<String>>,
     /// Task records this execution created (or reserved), for [`RunLimits::max_tasks_per_run`].
     tasks_created: AtomicUsize,
 }
@@ -402,18 +406,6 @@ impl RunContext {
         match name {
             None => Some(&self.spec.root),
             Some(n) => self.spec.components.get(n),
-        }
-    }
-
-    fn failure(&self) -> Option<String> {
-        self.first_failure.lock().ok().and_then(|g| g.clone())
-    }
-
-    fn note_failure(&self, message: &str) {
-        if let Ok(mut guard) = self.first_failure.lock() {
-            if guard.is_none() {
-                *guard = Some(message.to_string());
-            }
         }
     }
 
@@ -465,6 +457,54 @@ impl RunContext {
     }
 }
 
+/// Where fail-fast applies: once a failure is noted in a scope, no new task starts in it.
+///
+/// The run has one root scope, shared by every DAG, loop and iteration in it, so a failure
+/// anywhere stops the whole run (Argo's fail-fast). A task that runs *because* it waits for all
+/// its upstream tasks to complete (`ALL_UPSTREAM_TASKS_COMPLETED`: an exit handler, a task with
+/// `ignore_upstream_failure`) runs what it contains in a child scope: failures noted before or
+/// outside it do not stop it (in Kubeflow an exit pipeline runs completely whatever the state
+/// of the run), while a failure inside it stops it and is also noted in every enclosing scope,
+/// so it counts against the run.
+struct FailScope {
+    failure: Mutex<Option<String>>,
+    parent: Option<Arc<FailScope>>,
+}
+
+impl FailScope {
+    fn root() -> Arc<FailScope> {
+        Arc::new(FailScope {
+            failure: Mutex::new(None),
+            parent: None,
+        })
+    }
+
+    fn child(parent: &Arc<FailScope>) -> Arc<FailScope> {
+        Arc::new(FailScope {
+            failure: Mutex::new(None),
+            parent: Some(parent.clone()),
+        })
+    }
+
+    /// The first failure noted in this scope or inside it.
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Notes a failure here and in every enclosing scope (each keeps its first).
+    fn note(&self, message: &str) {
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            if let Ok(mut guard) = s.failure.lock() {
+                if guard.is_none() {
+                    *guard = Some(message.to_string());
+                }
+            }
+            scope = s.parent.as_deref();
+        }
+    }
+}
+
 /// How a task ended, as seen by its DAG.
 #[derive(Debug, Clone)]
 struct TaskOutcome {
@@ -508,9 +548,11 @@ fn kind_of(ctx: &RunContext, task: &TaskSpec) -> TaskKind {
     }
 }
 
-/// Executes the DAG of component `component` (None = root) at `dag_path` with `inputs`.
+/// Executes the DAG of component `component` (None = root) at `dag_path` with `inputs`;
+/// fail-fast applies within `scope`.
 fn run_dag(
     ctx: Arc<RunContext>,
+    scope: Arc<FailScope>,
     component: Option<String>,
     dag_path: String,
     parent_id: Option<String>,
@@ -533,7 +575,7 @@ fn run_dag(
             format!("task '{dag_path}'")
         };
         if let Err(message) = ctx.reserve_tasks(dag.tasks.len(), &what) {
-            ctx.note_failure(&message);
+            scope.note(&message);
             return DagResult {
                 error: Some(message),
                 outputs: TaskIo::default(),
@@ -588,6 +630,8 @@ fn run_dag(
 
         let mut outcomes: BTreeMap<String, TaskOutcome> = BTreeMap::new();
         let mut running: JoinSet<(String, TaskOutcome)> = JoinSet::new();
+        // What each spawned future is running, to record its task if the future panics.
+        let mut spawned: BTreeMap<tokio::task::Id, (String, TaskRecord)> = BTreeMap::new();
         let mut first_error: Option<String> = None;
         loop {
             while let Some(name) = ready.pop_first() {
@@ -623,7 +667,7 @@ fn run_dag(
                         format!("not started: upstream task '{dep}' did not succeed"),
                     ))
                 } else {
-                    ctx.failure().map(|f| {
+                    scope.failure().map(|f| {
                         (
                             TaskState::Skipped,
                             format!("not started: the run is failing ({f})"),
@@ -641,7 +685,7 @@ fn run_dag(
                             outputs: TaskIo::default(),
                             error: None,
                         },
-                        Err(e) => failed_outcome(&ctx, e.to_string()),
+                        Err(e) => failed_outcome(&scope, e.to_string()),
                     };
                     settle(&name, &dependents, &mut waiting, &mut ready);
                     outcomes.insert(name, outcome);
@@ -651,15 +695,26 @@ fn run_dag(
                     .iter()
                     .filter_map(|d| outcomes.get(*d).map(|o| (d.to_string(), o.clone())))
                     .collect();
+                // What a task that waits for all its upstream tasks contains runs whatever
+                // happened before it: fail-fast starts afresh inside it.
+                let task_scope = if waits_for_all {
+                    FailScope::child(&scope)
+                } else {
+                    scope.clone()
+                };
                 let ctx2 = ctx.clone();
                 let inputs2 = inputs.clone();
-                running.spawn(async move {
-                    let outcome = run_task(ctx2, record, spec, inputs2, upstream).await;
-                    (name, outcome)
+                let snapshot = record.clone();
+                let task_name = name.clone();
+                let handle = running.spawn(async move {
+                    let outcome = run_task(ctx2, task_scope, record, spec, inputs2, upstream).await;
+                    (task_name, outcome)
                 });
+                spawned.insert(handle.id(), (name, snapshot));
             }
-            match running.join_next().await {
-                Some(Ok((name, outcome))) => {
+            match running.join_next_with_id().await {
+                Some(Ok((id, (name, outcome)))) => {
+                    spawned.remove(&id);
                     if outcome.state == TaskState::Failed && first_error.is_none() {
                         first_error = Some(
                             outcome
@@ -673,11 +728,59 @@ fn run_dag(
                 }
                 Some(Err(join_error)) => {
                     let message = format!("internal error: a task panicked: {join_error}");
-                    ctx.note_failure(&message);
-                    first_error.get_or_insert(message);
+                    scope.note(&message);
+                    first_error.get_or_insert(message.clone());
+                    if let Some((name, mut record)) = spawned.remove(&join_error.id()) {
+                        let _ = ctx
+                            .engine
+                            .set_task_state(&mut record, TaskState::Failed, Some(message.clone()))
+                            .await;
+                        settle(&name, &dependents, &mut waiting, &mut ready);
+                        outcomes.insert(
+                            name,
+                            TaskOutcome {
+                                state: TaskState::Failed,
+                                outputs: TaskIo::default(),
+                                error: Some(message),
+                            },
+                        );
+                    }
                 }
                 None => break,
             }
+        }
+        // Every task of the DAG ends in a final state: one that never became ready (its
+        // dependencies never all finished) is recorded as not started.
+        for (name, mut record) in std::mem::take(&mut records) {
+            if record.state.is_terminal() {
+                continue;
+            }
+            let (state, message) = if ctx.cancel.is_cancelled() {
+                (
+                    TaskState::Canceled,
+                    "the run was cancelled before this task started".to_string(),
+                )
+            } else {
+                (
+                    TaskState::Skipped,
+                    "not started: the tasks it depends on did not all finish".to_string(),
+                )
+            };
+            if let Err(e) = ctx
+                .engine
+                .set_task_state(&mut record, state, Some(message))
+                .await
+            {
+                first_error.get_or_insert(e.to_string());
+            }
+            outcomes.insert(
+                name,
+                TaskOutcome {
+                    state,
+                    outputs: TaskIo::default(),
+                    error: None,
+                },
+            );
         }
         if first_error.is_none() && outcomes.values().any(|o| o.state == TaskState::Canceled) {
             first_error = Some("the run was cancelled".into());
@@ -708,8 +811,8 @@ fn settle<'d>(
     }
 }
 
-fn failed_outcome(ctx: &RunContext, message: String) -> TaskOutcome {
-    ctx.note_failure(&message);
+fn failed_outcome(scope: &FailScope, message: String) -> TaskOutcome {
+    scope.note(&message);
     TaskOutcome {
         state: TaskState::Failed,
         outputs: TaskIo::default(),
@@ -947,17 +1050,18 @@ fn resolve_inputs(
 /// Executes one task of a DAG to its end.
 async fn run_task(
     ctx: Arc<RunContext>,
+    scope: Arc<FailScope>,
     mut record: TaskRecord,
     spec: TaskSpec,
     dag_inputs: Arc<TaskIo>,
     upstream: BTreeMap<String, TaskOutcome>,
 ) -> TaskOutcome {
-    let result = run_task_inner(&ctx, &mut record, &spec, &dag_inputs, &upstream).await;
+    let result = run_task_inner(&ctx, &scope, &mut record, &spec, &dag_inputs, &upstream).await;
     match result {
         Ok(outcome) => {
             if outcome.state == TaskState::Failed {
                 if let Some(e) = &outcome.error {
-                    ctx.note_failure(e);
+                    scope.note(e);
                 }
             }
             outcome
@@ -970,7 +1074,7 @@ async fn run_task(
                     .set_task_state(&mut record, TaskState::Failed, Some(message.clone()))
                     .await;
             }
-            failed_outcome(&ctx, message)
+            failed_outcome(&scope, message)
         }
     }
 }
@@ -1015,6 +1119,7 @@ async fn finish(
 
 async fn run_task_inner(
     ctx: &Arc<RunContext>,
+    scope: &Arc<FailScope>,
     record: &mut TaskRecord,
     spec: &TaskSpec,
     dag_inputs: &TaskIo,
@@ -1064,13 +1169,14 @@ async fn run_task_inner(
         }
     }
     match record.kind {
-        TaskKind::Loop => run_loop(ctx, record, spec, &callee, inputs).await,
+        TaskKind::Loop => run_loop(ctx, scope, record, spec, &callee, inputs).await,
         TaskKind::Dag | TaskKind::Iteration => {
             ctx.engine
                 .set_task_state(record, TaskState::Running, None)
                 .await?;
             let result = run_dag(
                 ctx.clone(),
+                scope.clone(),
                 Some(spec.component_ref.name.clone()),
                 record.path.clone(),
                 Some(record.task_id.clone()),
@@ -1146,6 +1252,7 @@ enum LoopItem {
 
 async fn run_loop(
     ctx: &Arc<RunContext>,
+    scope: &Arc<FailScope>,
     record: &mut TaskRecord,
     spec: &TaskSpec,
     callee: &ComponentSpec,
@@ -1210,11 +1317,14 @@ async fn run_loop(
         iterations.push((it, io));
     }
     let mut running: JoinSet<(usize, TaskOutcome)> = JoinSet::new();
+    let mut spawned: BTreeMap<tokio::task::Id, (usize, TaskRecord)> = BTreeMap::new();
     for (index, (mut it, io)) in iterations.into_iter().enumerate() {
         let ctx2 = ctx.clone();
+        let scope2 = scope.clone();
         let gate = gate.clone();
         let component = spec.component_ref.name.clone();
-        running.spawn(async move {
+        let snapshot = it.clone();
+        let handle = running.spawn(async move {
             let _permit = match &gate {
                 Some(g) => g.clone().acquire_owned().await.ok(),
                 None => None,
@@ -1230,7 +1340,7 @@ async fn run_loop(
                     )
                     .await;
                 }
-                if let Some(f) = ctx2.failure() {
+                if let Some(f) = scope2.failure() {
                     return finish(
                         &ctx2,
                         &mut it,
@@ -1245,6 +1355,7 @@ async fn run_loop(
                     .await?;
                 let result = run_dag(
                     ctx2.clone(),
+                    scope2.clone(),
                     Some(component),
                     it.path.clone(),
                     Some(it.task_id.clone()),
@@ -1254,21 +1365,31 @@ async fn run_loop(
                 dag_finish(&ctx2, &mut it, result).await
             }
             .await;
-            let outcome = outcome.unwrap_or_else(|e| failed_outcome(&ctx2, e.to_string()));
+            let outcome = outcome.unwrap_or_else(|e| failed_outcome(&scope2, e.to_string()));
             (index, outcome)
         });
+        spawned.insert(handle.id(), (index, snapshot));
     }
     let mut results: BTreeMap<usize, TaskOutcome> = BTreeMap::new();
-    while let Some(joined) = running.join_next().await {
+    while let Some(joined) = running.join_next_with_id().await {
         match joined {
-            Ok((index, outcome)) => {
+            Ok((_, (index, outcome))) => {
                 results.insert(index, outcome);
             }
             Err(e) => {
-                results.insert(
-                    usize::MAX - results.len(),
-                    failed_outcome(ctx, format!("internal error: {e}")),
-                );
+                let message = format!("internal error: an iteration panicked: {e}");
+                let index = match spawned.remove(&e.id()) {
+                    Some((index, mut it)) => {
+                        // Recorded FAILED rather than left as it was.
+                        let _ = ctx
+                            .engine
+                            .set_task_state(&mut it, TaskState::Failed, Some(message.clone()))
+                            .await;
+                        index
+                    }
+                    None => usize::MAX - results.len(),
+                };
+                results.insert(index, failed_outcome(scope, message));
             }
         }
     }

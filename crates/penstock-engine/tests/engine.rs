@@ -67,6 +67,8 @@ impl RunStore for MemoryStore {
 #[derive(Default)]
 struct FakeLauncher {
     failures: Mutex<BTreeMap<String, u32>>,
+    /// Task names whose launch panics (a bug in a launcher).
+    panics: Mutex<Vec<String>>,
     launched: Mutex<Vec<String>>,
 }
 
@@ -77,6 +79,9 @@ impl TaskLauncher for FakeLauncher {
             .lock()
             .unwrap()
             .push(request.task_path.clone());
+        if self.panics.lock().unwrap().contains(&request.task_name) {
+            panic!("launcher bug");
+        }
         if let Some(left) = self.failures.lock().unwrap().get_mut(&request.task_name) {
             if *left > 0 {
                 *left -= 1;
@@ -87,7 +92,14 @@ impl TaskLauncher for FakeLauncher {
             }
         }
         let mut parameters = ParameterMap::new();
-        if let Some(n) = request.parameters.get("n").and_then(|v| v.as_i64()) {
+        if let Some(state) = request
+            .parameters
+            .get("status")
+            .and_then(|s| s.get("state"))
+        {
+            // A status reporter: `Output` = the final status' state.
+            parameters.insert("Output".into(), state.clone());
+        } else if let Some(n) = request.parameters.get("n").and_then(|v| v.as_i64()) {
             // A list maker: `Output` = [0, 1, ..., n - 1].
             parameters.insert("Output".into(), json!((0..n).collect::<Vec<_>>()));
         } else {
@@ -667,4 +679,186 @@ async fn a_10k_task_chain_is_scheduled_in_linear_time() {
     );
     assert_eq!(r.state, RunState::Succeeded, "{:?}", r.error);
     assert_eq!(r.outputs.parameters["Output"], json!(n));
+}
+
+/// As the SDK compiles an `ExitHandler` whose exit task is a pipeline: `notification` takes
+/// the final status of `exit-handler-1`, `report` reads its state, and two `dsl.If` branches
+/// act on it.
+const EXIT_PIPELINE_SPEC: &str = r#"
+pipelineInfo: {name: exit-pipe}
+schemaVersion: 2.1.0
+deploymentSpec:
+  executors:
+    exec-inc: {container: {image: x, command: [inc]}}
+    exec-report: {container: {image: x, command: [report]}}
+components:
+  comp-inc:
+    executorLabel: exec-inc
+    inputDefinitions: {parameters: {x: {parameterType: NUMBER_INTEGER}}}
+    outputDefinitions: {parameters: {Output: {parameterType: NUMBER_INTEGER}}}
+  comp-report:
+    executorLabel: exec-report
+    inputDefinitions: {parameters: {status: {parameterType: STRUCT}}}
+    outputDefinitions: {parameters: {Output: {parameterType: STRING}}}
+  comp-condition-1:
+    inputDefinitions: {parameters: {pipelinechannel--report-Output: {parameterType: STRING}}}
+    dag:
+      tasks:
+        notify-failed:
+          componentRef: {name: comp-inc}
+          inputs: {parameters: {x: {runtimeValue: {constant: 1}}}}
+          taskInfo: {name: notify-failed}
+  comp-condition-2:
+    inputDefinitions: {parameters: {pipelinechannel--report-Output: {parameterType: STRING}}}
+    dag:
+      tasks:
+        notify-fine:
+          componentRef: {name: comp-inc}
+          inputs: {parameters: {x: {runtimeValue: {constant: 1}}}}
+          taskInfo: {name: notify-fine}
+  comp-notification:
+    inputDefinitions: {parameters: {status: {parameterType: TASK_FINAL_STATUS, isOptional: true}}}
+    dag:
+      tasks:
+        report:
+          componentRef: {name: comp-report}
+          inputs: {parameters: {status: {componentInputParameter: status}}}
+          taskInfo: {name: report}
+        condition-1:
+          componentRef: {name: comp-condition-1}
+          dependentTasks: [report]
+          inputs:
+            parameters:
+              pipelinechannel--report-Output: {taskOutputParameter: {producerTask: report, outputParameterKey: Output}}
+          taskInfo: {name: condition-1}
+          triggerPolicy: {condition: "inputs.parameter_values['pipelinechannel--report-Output'] == 'FAILED'"}
+        condition-2:
+          componentRef: {name: comp-condition-2}
+          dependentTasks: [report]
+          inputs:
+            parameters:
+              pipelinechannel--report-Output: {taskOutputParameter: {producerTask: report, outputParameterKey: Output}}
+          taskInfo: {name: condition-2}
+          triggerPolicy: {condition: "inputs.parameter_values['pipelinechannel--report-Output'] != 'FAILED'"}
+  comp-exit-handler-1:
+    inputDefinitions: {parameters: {pipelinechannel--start: {parameterType: NUMBER_INTEGER}}}
+    dag:
+      tasks:
+        work:
+          componentRef: {name: comp-inc}
+          inputs: {parameters: {x: {componentInputParameter: pipelinechannel--start}}}
+          taskInfo: {name: work}
+root:
+  inputDefinitions: {parameters: {start: {parameterType: NUMBER_INTEGER, defaultValue: 1}}}
+  dag:
+    tasks:
+      exit-handler-1:
+        componentRef: {name: comp-exit-handler-1}
+        inputs: {parameters: {pipelinechannel--start: {componentInputParameter: start}}}
+        taskInfo: {name: exit-handler-1}
+      notification:
+        componentRef: {name: comp-notification}
+        dependentTasks: [exit-handler-1]
+        inputs: {parameters: {status: {taskFinalStatus: {producerTask: exit-handler-1}}}}
+        taskInfo: {name: notification}
+        triggerPolicy: {strategy: ALL_UPSTREAM_TASKS_COMPLETED}
+"#;
+
+/// No task of a finished run may be left PENDING or RUNNING.
+fn assert_all_tasks_final(h: &Harness) {
+    let tasks = h.store.tasks.lock().unwrap().clone();
+    let open: Vec<(String, TaskState)> = tasks
+        .values()
+        .filter(|t| !t.state.is_terminal())
+        .map(|t| (t.path.clone(), t.state))
+        .collect();
+    assert!(open.is_empty(), "tasks left unfinished: {open:?}");
+}
+
+#[tokio::test]
+async fn an_exit_pipeline_runs_completely_after_the_run_failed() {
+    let h = harness_with(EXIT_PIPELINE_SPEC, RunLimits::default());
+    h.launcher.failures.lock().unwrap().insert("work".into(), 1);
+    let r = run(&h, "r1", 1, RunOptions::default()).await;
+    assert_eq!(
+        r.state,
+        RunState::Failed,
+        "the exit pipeline does not rescue the run"
+    );
+    assert_eq!(state_of(&h, "exit-handler-1/work"), TaskState::Failed);
+    assert_eq!(state_of(&h, "exit-handler-1"), TaskState::Failed);
+    assert_eq!(state_of(&h, "notification"), TaskState::Succeeded);
+    assert_eq!(state_of(&h, "notification/report"), TaskState::Succeeded);
+    assert_eq!(
+        h.store.tasks.lock().unwrap()["notification/report"]
+            .outputs
+            .parameters["Output"],
+        json!("FAILED")
+    );
+    assert_eq!(
+        state_of(&h, "notification/condition-1"),
+        TaskState::Succeeded
+    );
+    assert_eq!(
+        state_of(&h, "notification/condition-1/notify-failed"),
+        TaskState::Succeeded
+    );
+    assert_eq!(state_of(&h, "notification/condition-2"), TaskState::Skipped);
+    assert!(error_of(&h, "notification/condition-2").contains("condition was false"));
+    assert_all_tasks_final(&h);
+}
+
+#[tokio::test]
+async fn an_exit_pipeline_runs_after_success_too() {
+    let h = harness_with(EXIT_PIPELINE_SPEC, RunLimits::default());
+    let r = run(&h, "r1", 1, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Succeeded, "{:?}", r.error);
+    assert_eq!(
+        h.store.tasks.lock().unwrap()["notification/report"]
+            .outputs
+            .parameters["Output"],
+        json!("COMPLETE")
+    );
+    assert_eq!(state_of(&h, "notification/condition-1"), TaskState::Skipped);
+    assert_eq!(
+        state_of(&h, "notification/condition-2/notify-fine"),
+        TaskState::Succeeded
+    );
+    assert_all_tasks_final(&h);
+}
+
+#[tokio::test]
+async fn a_failure_inside_an_exit_pipeline_stops_it_and_fails_the_run() {
+    let h = harness_with(EXIT_PIPELINE_SPEC, RunLimits::default());
+    h.launcher
+        .failures
+        .lock()
+        .unwrap()
+        .insert("report".into(), 1);
+    let r = run(&h, "r1", 1, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    assert_eq!(state_of(&h, "exit-handler-1/work"), TaskState::Succeeded);
+    assert_eq!(state_of(&h, "notification/report"), TaskState::Failed);
+    assert_eq!(state_of(&h, "notification"), TaskState::Failed);
+    for branch in ["notification/condition-1", "notification/condition-2"] {
+        assert_eq!(state_of(&h, branch), TaskState::Skipped, "{branch}");
+    }
+    assert_all_tasks_final(&h);
+}
+
+#[tokio::test]
+async fn a_panicking_task_is_recorded_failed_not_left_running() {
+    let h = harness();
+    h.launcher.panics.lock().unwrap().push("first".into());
+    let r = run(&h, "r1", 1, RunOptions::default()).await;
+    assert_eq!(r.state, RunState::Failed);
+    assert_eq!(state_of(&h, "first"), TaskState::Failed);
+    assert!(
+        error_of(&h, "first").contains("panicked"),
+        "{}",
+        error_of(&h, "first")
+    );
+    assert_eq!(state_of(&h, "second"), TaskState::Skipped);
+    assert_eq!(state_of(&h, "branch"), TaskState::Skipped);
+    assert_all_tasks_final(&h);
 }

@@ -418,22 +418,129 @@ impl LocalLauncher {
                 )),
             };
         }
-        match read_outputs(request, &paths) {
-            Ok((parameters, artifacts)) => LaunchOutcome::Succeeded {
-                parameters,
-                artifacts,
-            },
-            Err(message) => failed(message),
+        // Reading outputs may copy large artifacts (custom paths): off the async threads.
+        let (owned_request, owned_paths) = (request.clone(), paths.clone());
+        let read =
+            tokio::task::spawn_blocking(move || read_outputs(&owned_request, &owned_paths)).await;
+        match read {
+            Ok(Ok(outputs)) => {
+                for note in &outputs.notes {
+                    log.write(format!("[penstock] {note}\n").as_bytes());
+                }
+                LaunchOutcome::Succeeded {
+                    parameters: outputs.parameters,
+                    artifacts: outputs.artifacts,
+                }
+            }
+            Ok(Err(message)) => failed(message),
+            Err(e) => failed(format!("reading the task's outputs: {e}")),
         }
     }
 }
 
+/// What a finished task produced.
+struct TaskOutputs {
+    parameters: ParameterMap,
+    artifacts: ArtifactMap,
+    /// What the launcher did with them, for the task's log.
+    notes: Vec<String>,
+}
+
+/// Copies `from` (a file, or a folder with everything in it) to `to`, replacing whatever is
+/// at `to`. Symbolic links inside a folder are recreated as links, not followed.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(to) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(to)?,
+        Ok(_) => std::fs::remove_file(to)?,
+        Err(_) => {}
+    }
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if std::fs::metadata(from)?.is_dir() {
+        copy_dir(from, to)
+    } else {
+        std::fs::copy(from, to).map(|_| ())
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// KFP ≥ 2.15: a component that calls `artifact.set_path(p)` writes the artifact at `p`, and
+/// the executor reports `custom_path` next to the artifact's (unchanged) URI. As Kubeflow's
+/// launcher uploads from the custom path, the content is copied to the artifact's location in
+/// the local artifact store, where consumers, the cache and the API look for it. Returns a
+/// note for the task's log.
+fn collect_custom_path(
+    name: &str,
+    custom: &str,
+    artifact: &mut RuntimeArtifact,
+    destination: &str,
+    work_dir: &Path,
+) -> Result<String, String> {
+    let source = work_dir.join(custom);
+    let Ok(real_source) = source.canonicalize() else {
+        return Err(format!(
+            "output artifact '{name}': the component set its path to {} (set_path), which does \
+             not exist",
+            source.display()
+        ));
+    };
+    let target = PathBuf::from(destination);
+    // The destination may not exist yet: compare through its folder.
+    let real_target = match (target.parent(), target.file_name()) {
+        (Some(parent), Some(file)) => {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return Err(format!("cannot create {}: {e}", parent.display()));
+            }
+            parent
+                .canonicalize()
+                .map(|p| p.join(file))
+                .unwrap_or_else(|_| target.clone())
+        }
+        _ => target.clone(),
+    };
+    if real_source != real_target {
+        if real_target.starts_with(&real_source) || real_source.starts_with(&real_target) {
+            return Err(format!(
+                "output artifact '{name}': the component set its path to {} (set_path), which \
+                 contains or is inside the artifact's location {destination}",
+                source.display()
+            ));
+        }
+        copy_tree(&real_source, &target).map_err(|e| {
+            format!(
+                "output artifact '{name}': copying {} (set_path) to {}: {e}",
+                source.display(),
+                target.display()
+            )
+        })?;
+    }
+    artifact.uri = destination.to_string();
+    Ok(format!(
+        "output artifact '{name}': copied {} (set_path) to {destination}",
+        source.display()
+    ))
+}
+
 /// Reads the task's outputs: `executor_output.json` (if written) and the output parameter
 /// files, which take precedence as in KFP.
-fn read_outputs(
-    request: &LaunchRequest,
-    paths: &TaskPaths,
-) -> Result<(ParameterMap, ArtifactMap), String> {
+fn read_outputs(request: &LaunchRequest, paths: &TaskPaths) -> Result<TaskOutputs, String> {
     let defs = &request.component.output_definitions;
     let mut executor_output = serde_json::Map::new();
     if paths.executor_output.exists() {
@@ -484,15 +591,16 @@ fn read_outputs(
     }
     let written_artifacts = executor_output.get("artifacts").and_then(Value::as_object);
     let mut artifacts = ArtifactMap::new();
+    let mut notes = Vec::new();
     for (name, planned) in &request.output_artifacts {
         let reported = written_artifacts
             .and_then(|m| m.get(name))
             .and_then(|v| v.get("artifacts"))
             .and_then(Value::as_array);
         let list: Vec<RuntimeArtifact> = match reported {
-            Some(items) if !items.is_empty() => items
-                .iter()
-                .map(|item| {
+            Some(items) if !items.is_empty() => {
+                let mut list = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
                     let mut a = planned.clone();
                     if let Some(uri) = item
                         .get("uri")
@@ -504,14 +612,37 @@ fn read_outputs(
                     if let Some(meta) = item.get("metadata").and_then(Value::as_object) {
                         a.metadata = meta.clone();
                     }
-                    a
-                })
-                .collect(),
+                    if let Some(custom) = item
+                        .get("custom_path")
+                        .and_then(Value::as_str)
+                        .filter(|p| !p.is_empty())
+                    {
+                        let destination = if index == 0 {
+                            planned.uri.clone()
+                        } else {
+                            format!("{}-{index}", planned.uri)
+                        };
+                        notes.push(collect_custom_path(
+                            name,
+                            custom,
+                            &mut a,
+                            &destination,
+                            &paths.work_dir,
+                        )?);
+                    }
+                    list.push(a);
+                }
+                list
+            }
             _ => vec![planned.clone()],
         };
         artifacts.insert(name.clone(), list);
     }
-    Ok((parameters, artifacts))
+    Ok(TaskOutputs {
+        parameters,
+        artifacts,
+        notes,
+    })
 }
 
 #[async_trait]
@@ -562,6 +693,67 @@ mod tests {
     fn safe_paths_stay_inside() {
         assert_eq!(safe_path("for-loop-2[3]/train"), "for-loop-2[3]/train");
         assert_eq!(safe_path("../x y"), "__/x_y");
+    }
+
+    fn artifact(uri: &str) -> RuntimeArtifact {
+        RuntimeArtifact {
+            name: "out".into(),
+            schema_title: "system.Dataset".into(),
+            schema_version: "0.0.1".into(),
+            uri: uri.into(),
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn custom_paths_are_copied_to_the_artifact_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let store = dir.path().join("artifacts/task/out");
+        let uri = store.display().to_string();
+
+        // A file, given relative to the working folder; an older copy is replaced.
+        std::fs::write(work.join("custom.txt"), "hello").unwrap();
+        std::fs::create_dir_all(&store).unwrap();
+        let mut a = artifact(&uri);
+        let note = collect_custom_path("out", "custom.txt", &mut a, &uri, &work).unwrap();
+        assert!(note.contains("custom.txt"), "{note}");
+        assert_eq!(std::fs::read_to_string(&store).unwrap(), "hello");
+        assert_eq!(a.uri, uri);
+
+        // A folder with a nested file and a link.
+        let model = dir.path().join("model");
+        std::fs::create_dir_all(model.join("sub")).unwrap();
+        std::fs::write(model.join("sub/weights"), "w").unwrap();
+        std::os::unix::fs::symlink("sub/weights", model.join("link")).unwrap();
+        let model_path = model.display().to_string();
+        collect_custom_path("out", &model_path, &mut a, &uri, &work).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(store.join("sub/weights")).unwrap(),
+            "w"
+        );
+        assert_eq!(
+            std::fs::read_link(store.join("link")).unwrap(),
+            Path::new("sub/weights")
+        );
+        assert!(model.join("sub/weights").exists(), "the source is kept");
+
+        // Missing, or overlapping the destination: refused.
+        let err = collect_custom_path("out", "/no/such/place", &mut a, &uri, &work).unwrap_err();
+        assert!(
+            err.contains("output artifact 'out'")
+                && err.contains("/no/such/place")
+                && err.contains("does not exist"),
+            "{err}"
+        );
+        let parent = dir.path().join("artifacts").display().to_string();
+        let err = collect_custom_path("out", &parent, &mut a, &uri, &work).unwrap_err();
+        assert!(err.contains("contains or is inside"), "{err}");
+
+        // The artifact's own location: nothing to copy.
+        collect_custom_path("out", &uri, &mut a, &uri, &work).unwrap();
+        assert!(store.join("sub/weights").exists());
     }
 
     #[test]

@@ -562,26 +562,7 @@ async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
             return Outcome::Failure;
         }
     };
-    let matching: Vec<_> = tasks
-        .iter()
-        .filter(|t| t.path == task || t.task_id == task)
-        .collect();
-    let matching = if matching.is_empty() {
-        let by_name: Vec<_> = tasks.iter().filter(|t| t.name == task).collect();
-        // A name used in several places (loop iterations) means the ones that have logs.
-        let with_logs: Vec<_> = by_name
-            .iter()
-            .copied()
-            .filter(|t| t.log_uri.is_some())
-            .collect();
-        if with_logs.is_empty() {
-            by_name
-        } else {
-            with_logs
-        }
-    } else {
-        matching
-    };
+    let matching = kfp_json::find_tasks(&record, &tasks, task);
     let Some(found) = matching.first() else {
         let names: Vec<&str> = tasks
             .iter()

@@ -41,8 +41,9 @@ pub fn task_label(run: &RunRecord, task: &TaskRecord) -> String {
 }
 
 /// The tasks of a run that `query` names, for `penstock logs RUN TASK`: the task with that
-/// path or id; else the tasks with logs whose display name (`set_display_name`) or key is
-/// `query` (several when it is ambiguous).
+/// path or id; else the tasks whose display name (`set_display_name`) or key is `query`,
+/// only those with logs when some have (a name used in several places, as in loop
+/// iterations). Several tasks mean the query is ambiguous.
 pub fn find_tasks<'a>(
     run: &RunRecord,
     tasks: &'a [TaskRecord],
@@ -55,14 +56,20 @@ pub fn find_tasks<'a>(
     if !exact.is_empty() {
         return exact;
     }
-    let with_logs = || tasks.iter().filter(|t| t.log_uri.is_some());
-    let by_display: Vec<&TaskRecord> = with_logs()
-        .filter(|t| task_display_name(&run.pipeline_spec, t) == query)
+    let by_name: Vec<&TaskRecord> = tasks
+        .iter()
+        .filter(|t| t.name == query || task_display_name(&run.pipeline_spec, t) == query)
         .collect();
-    if !by_display.is_empty() {
-        return by_display;
+    let with_logs: Vec<&TaskRecord> = by_name
+        .iter()
+        .copied()
+        .filter(|t| t.log_uri.is_some())
+        .collect();
+    if with_logs.is_empty() {
+        by_name
+    } else {
+        with_logs
     }
-    with_logs().filter(|t| t.name == query).collect()
 }
 
 /// The human-readable view of a run and its tasks.
@@ -127,4 +134,94 @@ pub fn outputs_text(run: &RunRecord) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use penstock_engine::{RunState, TaskIo, TaskKind, TaskState};
+
+    fn task(path: &str, name: &str, iteration: Option<i64>) -> TaskRecord {
+        TaskRecord {
+            task_id: format!("id-{path}"),
+            run_id: "r".into(),
+            parent_task_id: None,
+            path: path.into(),
+            name: name.into(),
+            kind: TaskKind::Container,
+            state: TaskState::Succeeded,
+            iteration,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+            inputs: TaskIo::default(),
+            outputs: TaskIo::default(),
+            error: None,
+            attempts: 1,
+            cache: None,
+            fingerprint: None,
+            log_uri: Some(format!("/logs/{path}")),
+        }
+    }
+
+    fn run() -> RunRecord {
+        RunRecord {
+            run_id: "r".into(),
+            display_name: "r".into(),
+            pipeline_name: "p".into(),
+            pipeline_spec: json!({
+                "root": {"dag": {"tasks": {
+                    "train": {"taskInfo": {"name": "train the model"}, "componentRef": {"name": "c"}},
+                    "for-loop-2": {"taskInfo": {"name": "for-loop-2"}, "componentRef": {"name": "loop"}}
+                }}},
+                "components": {"loop": {"dag": {"tasks": {
+                    "score": {"taskInfo": {"name": "score it"}, "componentRef": {"name": "c"}}
+                }}}}
+            }),
+            platform_spec: None,
+            parameters: Default::default(),
+            state: RunState::Succeeded,
+            error: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+            outputs: TaskIo::default(),
+        }
+    }
+
+    #[test]
+    fn tasks_are_found_and_labelled_by_display_name_with_their_path() {
+        let run = run();
+        let mut iteration = task("for-loop-2[0]", "for-loop-2", Some(0));
+        iteration.log_uri = None;
+        let tasks = vec![
+            task("train", "train", None),
+            iteration,
+            task("for-loop-2[0]/score", "score", None),
+            task("for-loop-2[1]/score", "score", None),
+        ];
+        let paths = |found: Vec<&TaskRecord>| -> Vec<String> {
+            found.iter().map(|t| t.path.clone()).collect()
+        };
+        assert_eq!(
+            paths(find_tasks(&run, &tasks, "train the model")),
+            ["train"]
+        );
+        assert_eq!(paths(find_tasks(&run, &tasks, "train")), ["train"]);
+        assert_eq!(
+            paths(find_tasks(&run, &tasks, "for-loop-2[1]/score")),
+            ["for-loop-2[1]/score"]
+        );
+        assert_eq!(find_tasks(&run, &tasks, "score it").len(), 2, "ambiguous");
+        assert!(find_tasks(&run, &tasks, "nothing").is_empty());
+
+        assert_eq!(task_label(&run, &tasks[0]), "train the model (train)");
+        assert_eq!(task_label(&run, &tasks[1]), "for-loop-2[0]");
+        assert_eq!(
+            task_label(&run, &tasks[2]),
+            "score it (for-loop-2[0]/score)"
+        );
+        let text = run_text(&run, &tasks);
+        assert!(text.contains("train the model (train)"), "{text}");
+    }
 }
