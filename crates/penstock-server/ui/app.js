@@ -185,6 +185,19 @@ async function experimentNames(ids) {
   return experimentNameCache;
 }
 
+const versionNameCache = {};
+// "pipeline · version" for each referenced version (cached; deleted ones show their ids).
+async function versionNames(refs) {
+  await Promise.all(refs.filter(r => r && r.pipeline_version_id && !(r.pipeline_version_id in versionNameCache)).map(async r => {
+    versionNameCache[r.pipeline_version_id] = r.pipeline_version_id.slice(0, 8);
+    try {
+      const [p, v] = await Promise.all([api(`${API}/pipelines/${r.pipeline_id}`), api(`${API}/pipelines/${r.pipeline_id}/versions/${r.pipeline_version_id}`)]);
+      versionNameCache[r.pipeline_version_id] = `${p.display_name} · ${v.display_name}`;
+    } catch (e) { /* deleted: keep the id */ }
+  }));
+  return versionNameCache;
+}
+
 function runsTable(scope) {
   const box = h('section', { 'aria-label': 'Runs' });
   const state = { archived: false, selected: new Set(), sort: 'created_at desc', metrics: [] };
@@ -216,6 +229,7 @@ function runsTable(scope) {
   }
   async function render(runs) {
     const names = await experimentNames(runs.map(r => r.experiment_id));
+    const versions = await versionNames(runs.map(r => r.pipeline_version_reference));
     const values = {};
     if (state.metrics.length && runs.length) {
       const sc = await api(`${PAPI}/scalars?run_ids=${runs.map(r => r.run_id).join(',')}`);
@@ -228,7 +242,7 @@ function runsTable(scope) {
       const ref = r.pipeline_version_reference;
       return h('tr', { 'data-run': r.run_id }, h('td', {}, box), h('td', {}, h('a', { href: '#/runs/details/' + r.run_id }, r.display_name)), h('td', {}, status(r.state)),
         h('td', {}, duration(r.created_at, r.finished_at)), h('td', {}, r.experiment_id ? h('a', { href: '#/experiments/details/' + r.experiment_id }, names[r.experiment_id] || r.experiment_id) : '–'),
-        h('td', {}, ref ? h('a', { href: `#/pipelines/details/${ref.pipeline_id}/version/${ref.pipeline_version_id}` }, 'version') : h('span', { class: 'muted' }, 'inline spec')), h('td', {}, when(r.created_at)),
+        h('td', {}, ref ? h('a', { href: `#/pipelines/details/${ref.pipeline_id}/version/${ref.pipeline_version_id}` }, versions[ref.pipeline_version_id] || ref.pipeline_version_id) : h('span', { class: 'muted' }, 'inline spec')), h('td', {}, when(r.created_at)),
         state.metrics.map(m => { const v = values[r.run_id + '\u0000' + m]; return h('td', { 'data-metric': m }, v === undefined ? '–' : num(v)); }));
     }), { 'aria-label': 'Runs' }) : h('p', { class: 'muted' }, 'No runs.');
   }
@@ -361,12 +375,56 @@ function runGraphModel(run, collapsed) {
   return { nodes, edges };
 }
 
+// What a spec task is, in a few words: a loop, a condition, a nested pipeline, or the image its
+// container runs.
+function specTaskKind(spec, t) {
+  const comp = (spec.components || {})[(t.componentRef || {}).name] || {};
+  if (t.parameterIterator || t.artifactIterator) return 'loop';
+  if (t.triggerPolicy && t.triggerPolicy.condition) return 'condition';
+  if (comp.dag) return (t.componentRef.name || '').startsWith('comp-exit-handler') ? 'exit handler' : 'pipeline';
+  const exec = (((spec.deploymentSpec || {}).executors || {})[comp.executorLabel]) || {};
+  if (exec.importer) return 'importer';
+  if (exec.container) return exec.container.image || 'container';
+  return 'task';
+}
+
+// The whole spec as a graph: every DAG's tasks, nested DAGs (conditions, loops, pipelines) joined
+// to what they contain, as on a run's page.
 function specGraphModel(spec) {
-  const tasks = ((spec.root || {}).dag || {}).tasks || {};
-  const nodes = Object.keys(tasks).map(n => ({ id: n, path: n, label: (tasks[n].taskInfo || {}).name || n, kind: 'task' }));
-  const edges = [];
-  for (const [n, t] of Object.entries(tasks)) for (const d of depsOf(t)) if (tasks[d]) edges.push({ from: d, to: n });
+  const nodes = [], edges = [];
+  const comps = spec.components || {};
+  function walk(dag, prefix, parent, depth) {
+    const tasks = (dag || {}).tasks || {};
+    for (const [n, t] of Object.entries(tasks)) {
+      const id = prefix + n;
+      nodes.push({ id, path: id, label: (t.taskInfo || {}).name || n, kind: specTaskKind(spec, t) });
+      if (parent) edges.push({ from: parent, to: id, contains: true });
+      for (const d of depsOf(t)) if (tasks[d]) edges.push({ from: prefix + d, to: id });
+      const comp = comps[(t.componentRef || {}).name];
+      if (comp && comp.dag && depth < 32) walk(comp.dag, id + '/', id, depth + 1);
+    }
+  }
+  walk((spec.root || {}).dag, '', null, 0);
   return { nodes, edges };
+}
+
+// A JSON value as YAML (block style), for showing specs the way the SDK writes them.
+function toYaml(v, indent = '') {
+  const scalar = x => {
+    if (x === null) return 'null';
+    if (typeof x !== 'string') return String(x);
+    return /^[A-Za-z0-9_./@-][A-Za-z0-9_ ./@()=-]*$/.test(x) && !/^(true|false|null|yes|no|on|off|~|[-+]?[0-9.]+(e[-+]?[0-9]+)?)$/i.test(x) && !x.endsWith(' ') ? x : JSON.stringify(x);
+  };
+  const isScalar = x => x === null || typeof x !== 'object' || (Array.isArray(x) ? x.length === 0 : Object.keys(x).length === 0);
+  const inline = x => Array.isArray(x) ? '[]' : (x !== null && typeof x === 'object' ? '{}' : scalar(x));
+  if (isScalar(v)) return inline(v) + '\n';
+  let out = '';
+  if (Array.isArray(v)) {
+    for (const item of v) out += isScalar(item) ? `${indent}- ${inline(item)}\n` : `${indent}-\n${toYaml(item, indent + '  ')}`;
+  } else {
+    for (const [k, item] of Object.entries(v)) out += isScalar(item) ? `${indent}${scalar(k)}: ${inline(item)}\n` : `${indent}${scalar(k)}:\n${toYaml(item, indent + '  ')}`;
+  }
+  return out;
 }
 
 // ---- charts ------------------------------------------------------------------------------------
@@ -416,6 +474,11 @@ async function artifactView(runId, taskId, name, a) {
   const url = `${PAPI}/runs/${runId}/tasks/${taskId}/artifacts/${encodeURIComponent(name)}`;
   const box = h('div', {}, h('p', {}, h('strong', {}, name), ' ', h('span', { class: 'muted' }, a.schema_title), ' · ', h('a', { href: url, download: name }, 'download'), h('br'), h('code', { class: 'muted' }, a.uri)));
   const meta = a.metadata || {};
+  const shownMeta = Object.entries(meta).filter(([k]) => k !== 'display_name');
+  if (shownMeta.length && !['system.Metrics', 'system.ClassificationMetrics'].includes(a.schema_title)) {
+    box.append(h('details', { class: 'metadata', open: true }, h('summary', {}, 'Metadata'),
+      table(['Key', 'Value'], shownMeta.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))), { 'aria-label': 'Metadata of ' + name })));
+  }
   if (a.schema_title === 'system.Metrics') {
     box.append(table(['Metric', 'Value'], Object.entries(meta).filter(([k]) => k !== 'display_name').map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v))))));
   } else if (a.schema_title === 'system.ClassificationMetrics') {
@@ -477,7 +540,11 @@ async function runPage(id) {
           const holder = h('div'); body.append(holder);
           const owner = side === 'Outputs' ? t.task_id : null;
           if (owner) artifactView(id, owner, name, a).then(v => fill(holder, v));
-          else holder.append(h('p', {}, h('strong', {}, name), ' ', h('span', { class: 'muted' }, a.schema_title), h('br'), h('code', { class: 'muted' }, a.uri)));
+          else {
+            holder.append(h('p', {}, h('strong', {}, name), ' ', h('span', { class: 'muted' }, a.schema_title), h('br'), h('code', { class: 'muted' }, a.uri)));
+            const meta = Object.entries(a.metadata || {}).filter(([k]) => k !== 'display_name');
+            if (meta.length) holder.append(table(['Key', 'Value'], meta.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))), { 'aria-label': 'Metadata of ' + name }));
+          }
         }
       }
     } else if (view.tab === 'details') {
@@ -502,10 +569,8 @@ async function runPage(id) {
   async function renderTracking() {
     try {
       const m = await api(`${PAPI}/runs/${id}/metrics`);
-      const kids = [h('h2', {}, 'Config')];
-      const cfg = Object.entries(m.config);
-      kids.push(cfg.length ? table(['Parameter', 'Value'], cfg.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v))))) : h('p', { class: 'muted' }, 'No parameters.'));
-      kids.push(h('h2', {}, 'Summary'));
+      // The run's parameters (its config) are shown once, in Details above.
+      const kids = [h('h2', {}, 'Summary')];
       kids.push(m.scalars.length ? table(['Task', 'Metric', 'Value'], m.scalars.map(s => h('tr', {}, h('td', {}, s.task), h('td', {}, s.name), h('td', {}, num(s.value))))) : h('p', { class: 'muted' }, 'No scalars yet.'));
       if (m.series.length) {
         kids.push(h('h2', {}, 'Curves'));
@@ -637,7 +702,7 @@ async function pipelinePage(pid, vid) {
       h('label', { for: 'ver-select', style: 'display:inline' }, 'Version '),
       h('select', { id: 'ver-select', onchange: ev => { location.hash = `#/pipelines/details/${pid}/version/${ev.target.value}`; } }, versions.map(x => h('option', { value: x.pipeline_version_id, selected: v && x.pipeline_version_id === v.pipeline_version_id }, x.display_name)))),
     h('h2', {}, 'Graph'), model.nodes.length ? graph(model.nodes, model.edges) : h('p', { class: 'muted' }, 'No tasks.'),
-    h('h2', {}, 'Pipeline spec'), h('pre', { class: 'code' }, JSON.stringify(spec, null, 2)),
+    h('h2', {}, 'Pipeline spec'), h('pre', { class: 'code', 'data-format': 'yaml' }, toYaml(spec)),
     h('h2', {}, 'New version'), form);
 }
 
@@ -820,7 +885,12 @@ async function comparePage(ids) {
     return h('tr', { class: differs ? 'diff' : '' }, h('th', { scope: 'row' }, k, differs ? ' ≠' : ''), vals.map(v => h('td', {}, v)));
   });
   const scalarKeys = [...new Set(metrics.flatMap(m => m.scalars.map(s => s.task + '\u0000' + s.name)))].sort();
-  const scalarRows = scalarKeys.map(key => { const [task, name] = key.split('\u0000'); return h('tr', {}, h('th', { scope: 'row' }, `${task} · ${name}`), metrics.map(m => { const s = m.scalars.find(x => x.task === task && x.name === name); return h('td', {}, s ? num(s.value) : '–'); })); });
+  const scalarRows = scalarKeys.map(key => {
+    const [task, name] = key.split('\u0000');
+    const vals = metrics.map(m => { const s = m.scalars.find(x => x.task === task && x.name === name); return s ? num(s.value) : '–'; });
+    const differs = vals.some(v => v !== vals[0]);
+    return h('tr', { class: differs ? 'diff' : '' }, h('th', { scope: 'row' }, `${task} · ${name}`, differs ? ' ≠' : ''), vals.map(v => h('td', {}, v)));
+  });
   const seriesKeys = [...new Set(metrics.flatMap(m => m.series.map(s => s.task + '\u0000' + s.name)))].sort();
   const charts = seriesKeys.map(key => { const [task, name] = key.split('\u0000'); return lineChart(`${task} · ${name}`, metrics.map((m, i) => { const s = m.series.find(x => x.task === task && x.name === name); return s ? { label: runs[i].display_name, points: s.points.map(p => ({ x: p.step, y: p.value })) } : null; }).filter(Boolean)); });
   const cms = [], rocs = [];
@@ -832,7 +902,7 @@ async function comparePage(ids) {
   main(h('h1', {}, `Compare ${runs.length} runs`),
     h('h2', {}, 'Run overview'), table(['Run', 'Status', 'Duration', 'Created'], runs.map(r => h('tr', {}, h('td', {}, h('a', { href: '#/runs/details/' + r.run_id }, r.display_name)), h('td', {}, status(r.state)), h('td', {}, duration(r.created_at, r.finished_at)), h('td', {}, when(r.created_at))))),
     h('h2', {}, 'Parameters'), h('p', { class: 'muted' }, 'Rows marked ≠ differ between runs.'), table(head, paramRows, { 'aria-label': 'Parameters' }),
-    h('h2', {}, 'Scalar metrics'), scalarRows.length ? table(head, scalarRows, { 'aria-label': 'Scalar metrics' }) : h('p', { class: 'muted' }, 'No scalars.'),
+    h('h2', {}, 'Scalar metrics'), scalarRows.length ? [h('p', { class: 'muted' }, 'Rows marked ≠ differ between runs.'), table(head, scalarRows, { 'aria-label': 'Scalar metrics' })] : h('p', { class: 'muted' }, 'No scalars.'),
     h('h2', {}, 'Curves'), charts.length ? h('div', { class: 'toolbar' }, charts) : h('p', { class: 'muted' }, 'No logged curves.'),
     cms.length ? [h('h2', {}, 'Confusion matrices'), h('div', { class: 'toolbar' }, cms)] : null,
     rocs.length ? [h('h2', {}, 'ROC curves'), lineChart('ROC', rocs, 'false positive rate')] : null);

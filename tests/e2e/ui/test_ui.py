@@ -72,6 +72,19 @@ def classifying():
     classify()
 
 
+@dsl.component
+def make_rows(rows: dsl.Output[dsl.Dataset]):
+    with open(rows.path, "w") as f:
+        f.write("a,b\n1,2\n")
+    rows.metadata["row_count"] = 1
+    rows.metadata["source"] = "made up"
+
+
+@dsl.pipeline(name="ui-metadata")
+def with_metadata():
+    make_rows()
+
+
 @dsl.pipeline(name="ui-loop")
 def looping():
     with dsl.ParallelFor(items=["a", "b", "c", "d", "e", "f", "g", "h"]) as item:
@@ -266,9 +279,13 @@ def test_compare_two_runs_shows_their_metrics(browser, data):
     row = [r for r in params.find_elements(By.CSS_SELECTOR, "tbody tr") if r.text.startswith("epochs")][0]
     assert "diff" in row.get_attribute("class") and "≠" in row.text
     assert [c.text for c in row.find_elements(By.TAG_NAME, "td")] == ["3", "5"]
+    # Differing metric rows are marked as differing parameters are.
+    table_ = browser.find_element(By.CSS_SELECTOR, 'table[aria-label="Scalar metrics"]')
+    accuracy = [r for r in table_.find_elements(By.CSS_SELECTOR, "tbody tr") if "accuracy" in r.text][0]
+    assert "diff" in accuracy.get_attribute("class") and "≠" in accuracy.text
     scalars = browser.find_element(By.CSS_SELECTOR, 'table[aria-label="Scalar metrics"]').text
-    assert "learn · accuracy 0.75 0.8333" in scalars
-    assert "learn · Output 0.333333 0.2" in scalars
+    assert "learn · accuracy ≠ 0.75 0.8333" in scalars
+    assert "learn · Output ≠ 0.333333 0.2" in scalars
     lines = browser.find_elements(By.CSS_SELECTOR, 'svg.chart path[data-series]')
     assert sorted(l.get_attribute("data-series") for l in lines) == ["learn-3", "learn-5"]
     shot(browser, "compare-metrics")
@@ -300,6 +317,9 @@ def test_run_page_shows_config_summary_and_curves(browser, data):
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'section[aria-label="Tracking"] svg.chart'), what="curve chart")
     text = browser.find_element(By.CSS_SELECTOR, 'section[aria-label="Tracking"]').text
     assert "accuracy" in text and "0.8333" in text and "(last 0.2)" in text
+    # The run's parameters are shown once (Details), not again as a "Config" table.
+    headings = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "main h2")]
+    assert headings.count("Run parameters") == 1 and "Config" not in headings, headings
 
 
 def test_toggle_a_recurring_run(browser, client, data):
@@ -468,3 +488,40 @@ def test_sign_in_with_a_token(browser):
     browser.find_element(By.CSS_SELECTOR, "#who button").click()
     wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Sign in", what="signed out")
     assert browser.get_cookie("penstock_token") is None
+
+
+def test_runs_list_names_the_pipeline_version(browser, client, data):
+    exp = client.create_experiment("ui-versions")
+    versions = client.list_pipeline_versions(data["pipeline"]).pipeline_versions
+    run = client.run_pipeline(experiment_id=exp.experiment_id, job_name="from-a-version",
+                              pipeline_id=data["pipeline"], version_id=versions[0].pipeline_version_id)
+    assert wait_run(client, run.run_id).state == "SUCCEEDED"
+    open_page(browser, f"/experiments/details/{exp.experiment_id}", "ui-versions")
+    cell = wait_for(browser, lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "tr[data-run]") if "from-a-version" in r.text], what="the run row")[0]
+    wait_for(browser, lambda d: "ui-greeting · ui-greeting" in cell.text, what="pipeline and version names in the row")
+    assert " version " not in f" {cell.text} "
+
+
+def test_pipeline_page_draws_nested_dags_and_shows_yaml(browser, client, tmp_path):
+    path = str(tmp_path / "loop.yaml")
+    kfp.compiler.Compiler().compile(looping, path)
+    p = client.upload_pipeline(path, pipeline_name="ui-loop")
+    open_page(browser, f"/pipelines/details/{p.pipeline_id}", "ui-loop")
+    nodes = browser.find_elements(By.CSS_SELECTOR, ".graph .node")
+    paths = sorted(n.get_attribute("data-task") for n in nodes)
+    assert len(paths) == 2 and paths[0].startswith("for-loop") and paths[1].endswith("/say"), paths
+    subtitles = [n.find_elements(By.TAG_NAME, "text")[1].text.strip() for n in nodes]
+    assert "task" not in subtitles and "loop" in subtitles and "alpine" in subtitles, subtitles
+    spec = browser.find_element(By.CSS_SELECTOR, 'pre[data-format="yaml"]').text
+    assert spec.startswith("components:") or "pipelineInfo:" in spec, spec[:200]
+    assert not spec.lstrip().startswith("{")
+
+
+def test_artifact_metadata_is_shown(browser, client):
+    run = client.create_run_from_pipeline_func(with_metadata, arguments={}, run_name="metadata")
+    assert wait_run(client, run.run_id).state == "SUCCEEDED"
+    open_page(browser, f"/runs/details/{run.run_id}", "metadata")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.graph .node[data-task="make-rows"]'), what="node")[0].click()
+    meta = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'aside table[aria-label="Metadata of rows"]'), what="metadata table")[0]
+    text = meta.text
+    assert "row_count" in text and "1" in text and "made up" in text, text
