@@ -234,6 +234,15 @@ fn process_alive(pid: i64) -> bool {
 pub fn stored_pipeline(run: &RunRecord) -> ApiResult<Pipeline> {
     let spec = crate::wire::spec_with_platform(&run.pipeline_spec, run.platform_spec.as_ref());
     let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
-    penstock_spec::parse_pipeline(&format!("run {}", run.run_id), &bytes)
+    // It was checked against the limits when the run was created (the server's limits may have
+    // been raised for it since); the structural checks still apply.
+    let accepted = penstock_spec::Limits {
+        max_dag_depth: usize::MAX,
+        max_tasks: usize::MAX,
+        max_loop_items: usize::MAX,
+        max_name_length: usize::MAX,
+        max_spec_bytes: usize::MAX,
+    };
+    penstock_spec::parse_pipeline_with_limits(&format!("run {}", run.run_id), &bytes, &accepted)
         .map_err(|e| ApiError::internal(format!("the stored pipeline no longer parses: {e}")))
 }
