@@ -12,3 +12,4 @@ mod semantics;
 mod server;
 mod ui;
 mod util;
+mod warm;

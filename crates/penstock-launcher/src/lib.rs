@@ -19,6 +19,7 @@
 pub mod metrics;
 pub mod python_env;
 pub mod render;
+pub mod warm;
 
 use async_trait::async_trait;
 use penstock_engine::params::{coerce_value, parse_output_file};
@@ -52,6 +53,9 @@ pub struct LauncherConfig {
     /// Where Python environments are kept (default `PENSTOCK_HOME/venvs`); several homes may
     /// share one folder.
     pub venvs_dir: Option<PathBuf>,
+    /// Start lightweight Python components from warm interpreters ([`warm`]); off with
+    /// `--no-warm`.
+    pub warm: bool,
 }
 
 /// The `kfp` version Penstock is tested against, used for lightweight components by default.
@@ -66,6 +70,7 @@ impl LauncherConfig {
             kfp_runtime: KfpRuntime::Version(DEFAULT_KFP_RUNTIME.into()),
             log_cap_bytes: 64 << 20,
             venvs_dir: None,
+            warm: true,
         }
     }
 }
@@ -75,6 +80,7 @@ impl LauncherConfig {
 pub struct LocalLauncher {
     config: LauncherConfig,
     envs: PythonEnvs,
+    warm: warm::WarmPool,
 }
 
 /// Replaces characters that are unsafe in file names; keeps the DAG path's `/` as folders.
@@ -100,7 +106,11 @@ impl LocalLauncher {
             .clone()
             .unwrap_or_else(|| config.home.join("venvs"));
         let envs = PythonEnvs::new(venvs, config.python.clone());
-        LocalLauncher { config, envs }
+        LocalLauncher {
+            config,
+            envs,
+            warm: warm::WarmPool::default(),
+        }
     }
 
     fn run_dir(&self, run_id: &str) -> PathBuf {
@@ -225,7 +235,7 @@ async fn pump(mut reader: impl tokio::io::AsyncRead + Unpin, log: Arc<CappedLog>
 }
 
 fn kill_group(pid: Option<u32>, signal: nix::sys::signal::Signal) {
-    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
     }
 }
@@ -234,6 +244,251 @@ fn failed(message: String) -> LaunchOutcome {
     LaunchOutcome::Failed {
         message,
         exit_code: None,
+    }
+}
+
+/// How a task's process ended.
+enum ExitKind {
+    Code(i32),
+    Signal(i32),
+}
+
+/// What running a task's process came to.
+enum Ended {
+    Exited(ExitKind),
+    Canceled,
+    Failed(String),
+}
+
+/// Waits until the warm child has ended (or its report is lost).
+async fn warm_end(child: &mut warm::WarmChild) -> Option<ExitKind> {
+    loop {
+        match child.next().await {
+            warm::Event::Pid(_) => continue,
+            warm::Event::Exit(c) => return Some(ExitKind::Code(c)),
+            warm::Event::Signal(s) => return Some(ExitKind::Signal(s)),
+            warm::Event::Error(_) | warm::Event::Lost => return None,
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 1)
+        .is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
+}
+
+impl LocalLauncher {
+    /// Starts `argv` as a new process in its own group and waits for it.
+    async fn run_cold(
+        &self,
+        program: &str,
+        argv: &[String],
+        overrides: &[(String, String)],
+        paths: &TaskPaths,
+        log: &Arc<CappedLog>,
+        cancel: &CancellationToken,
+    ) -> Ended {
+        let mut cmd = Command::new(program);
+        cmd.args(&argv[1..])
+            .current_dir(&paths.work_dir)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in overrides {
+            cmd.env(k, v);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return Ended::Failed(format!("cannot start `{program}`: {e}")),
+        };
+        let pid = child.id();
+        let mut pumps = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            pumps.push(tokio::spawn(pump(out, log.clone())));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps.push(tokio::spawn(pump(err, log.clone())));
+        }
+        let status = tokio::select! {
+            status = child.wait() => Some(status),
+            _ = cancel.cancelled() => None,
+        };
+        let Some(status) = status else {
+            kill_group(pid, nix::sys::signal::Signal::SIGTERM);
+            if tokio::time::timeout(Duration::from_millis(800), child.wait())
+                .await
+                .is_err()
+            {
+                kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait().await;
+            }
+            kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+            for p in pumps {
+                p.abort();
+            }
+            return Ended::Canceled;
+        };
+        // Leftover background processes of the task die with it.
+        kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+        for p in pumps {
+            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+        }
+        match status {
+            Ok(s) => {
+                use std::os::unix::process::ExitStatusExt;
+                Ended::Exited(match s.code() {
+                    Some(code) => ExitKind::Code(code),
+                    None => ExitKind::Signal(s.signal().unwrap_or(0)),
+                })
+            }
+            Err(e) => Ended::Failed(format!("waiting for `{program}`: {e}")),
+        }
+    }
+
+    /// Starts a lightweight component from the warm interpreter of `venv` and waits for it.
+    /// An error says why it could not start (nothing of the task ran: run it cold).
+    async fn run_warm(
+        &self,
+        venv: &Path,
+        lightweight: &warm::Lightweight,
+        overrides: &[(String, String)],
+        paths: &TaskPaths,
+        log: &Arc<CappedLog>,
+        cancel: &CancellationToken,
+    ) -> Result<Ended, String> {
+        let mut env = std::collections::HashMap::new();
+        for (k, v) in std::env::vars_os() {
+            let (Some(k), Some(v)) = (k.to_str(), v.to_str()) else {
+                return Err("Penstock's environment has a variable that is not UTF-8".into());
+            };
+            env.insert(k.to_string(), v.to_string());
+        }
+        for (k, v) in overrides {
+            env.insert(k.clone(), v.clone());
+        }
+        let base_env: Vec<(String, String)> = overrides
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "PATH" | "VIRTUAL_ENV" | "PYTHONUNBUFFERED"))
+            .cloned()
+            .collect();
+        let io = |e: std::io::Error| format!("cannot set up the task's output: {e}");
+        let stdin: std::os::fd::OwnedFd = std::fs::File::open("/dev/null").map_err(io)?.into();
+        let (out_r, out_w) = warm::pipe().map_err(io)?;
+        let (err_r, err_w) = warm::pipe().map_err(io)?;
+        let out_r = warm::pipe_reader(out_r).map_err(io)?;
+        let err_r = warm::pipe_reader(err_r).map_err(io)?;
+        let task = warm::WarmTask {
+            cwd: &paths.work_dir,
+            env,
+            source: &lightweight.source,
+            args: &lightweight.args,
+        };
+        let mut child = self
+            .warm
+            .start(venv, &base_env, &task, [stdin, out_w, err_w])
+            .await?;
+        log.write(
+            format!(
+                "[penstock] warm start: forked by the warm interpreter (pid {}) of {}\n",
+                child.server_pid,
+                venv.display()
+            )
+            .as_bytes(),
+        );
+        let pumps = [
+            tokio::spawn(pump(out_r, log.clone())),
+            tokio::spawn(pump(err_r, log.clone())),
+        ];
+        let mut pid: Option<u32> = None;
+        let status = loop {
+            let event = tokio::select! {
+                event = child.next() => event,
+                _ = cancel.cancelled() => break None,
+            };
+            match event {
+                warm::Event::Pid(p) => pid = Some(p),
+                warm::Event::Exit(c) => break Some(Some(ExitKind::Code(c))),
+                warm::Event::Signal(s) => break Some(Some(ExitKind::Signal(s))),
+                warm::Event::Error(e) => {
+                    kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+                    for p in pumps {
+                        p.abort();
+                    }
+                    return Err(format!("it could not start the task: {e}"));
+                }
+                warm::Event::Lost if pid.is_none() => {
+                    for p in pumps {
+                        p.abort();
+                    }
+                    return Err("it closed the connection before starting the task".into());
+                }
+                warm::Event::Lost => break Some(None),
+            }
+        };
+        let Some(status) = status else {
+            // Cancelled: make sure the pid is known, then kill the group as for a cold task.
+            if pid.is_none() {
+                let wait_pid = async {
+                    match child.next().await {
+                        warm::Event::Pid(p) => Some(p),
+                        _ => None,
+                    }
+                };
+                pid = tokio::time::timeout(Duration::from_secs(2), wait_pid)
+                    .await
+                    .ok()
+                    .flatten();
+            }
+            kill_group(pid, nix::sys::signal::Signal::SIGTERM);
+            if tokio::time::timeout(Duration::from_millis(800), warm_end(&mut child))
+                .await
+                .is_err()
+            {
+                kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = tokio::time::timeout(Duration::from_secs(2), warm_end(&mut child)).await;
+            }
+            kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+            for p in pumps {
+                p.abort();
+            }
+            return Ok(Ended::Canceled);
+        };
+        let status = match status {
+            Some(s) => s,
+            None => {
+                // The warm interpreter died and the task did not report: wait for it to end.
+                while pid.is_some_and(process_alive) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                        _ = cancel.cancelled() => {
+                            kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+                            for p in pumps {
+                                p.abort();
+                            }
+                            return Ok(Ended::Canceled);
+                        }
+                    }
+                }
+                kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+                for p in pumps {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+                }
+                return Ok(Ended::Failed(format!(
+                    "the task's process ({}) ended, but its exit status was lost with its warm interpreter",
+                    pid.unwrap_or(0)
+                )));
+            }
+        };
+        // Leftover background processes of the task die with it.
+        kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+        for p in pumps {
+            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+        }
+        Ok(Ended::Exited(status))
     }
 }
 
@@ -317,26 +572,22 @@ impl LocalLauncher {
                 request.container.image
             ));
         };
-        let mut cmd = Command::new(&program);
-        cmd.args(&argv[1..])
-            .current_dir(&paths.work_dir)
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .env("TMPDIR", &paths.tmp_dir)
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PENSTOCK_RUN_ID", &request.run_id)
-            .env("PENSTOCK_TASK_ID", &request.task_id);
+        // The task's environment on top of Penstock's, in order (later entries win).
+        let mut overrides: Vec<(String, String)> = vec![
+            ("TMPDIR".into(), paths.tmp_dir.display().to_string()),
+            ("PYTHONUNBUFFERED".into(), "1".into()),
+            ("PENSTOCK_RUN_ID".into(), request.run_id.clone()),
+            ("PENSTOCK_TASK_ID".into(), request.task_id.clone()),
+        ];
         if let Some(dir) = &venv {
             let path = std::env::var("PATH").unwrap_or_default();
-            cmd.env("PATH", format!("{}:{path}", dir.join("bin").display()))
-                .env("VIRTUAL_ENV", dir);
+            overrides.push((
+                "PATH".into(),
+                format!("{}:{path}", dir.join("bin").display()),
+            ));
+            overrides.push(("VIRTUAL_ENV".into(), dir.display().to_string()));
         }
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
+        overrides.extend(env.iter().cloned());
         let file = match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -359,64 +610,66 @@ impl LocalLauncher {
             Ok(t) => t,
             Err(e) => return failed(format!("{}: {e}", metrics_raw.display())),
         };
-        cmd.env("PENSTOCK_METRICS_FILE", &metrics_raw);
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => return failed(format!("cannot start `{program}`: {e}")),
-        };
+        overrides.push((
+            "PENSTOCK_METRICS_FILE".into(),
+            metrics_raw.display().to_string(),
+        ));
         let stop_tail = CancellationToken::new();
         let tailing = tokio::spawn(follow_metrics(tail, log.clone(), stop_tail.clone()));
-        let pid = child.id();
-        let mut pumps = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            pumps.push(tokio::spawn(pump(out, log.clone())));
+        let mut ended = None;
+        if let (Some(dir), Some(lightweight)) = (&venv, warm::detect_lightweight(&argv)) {
+            let interfering = env
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .find(|k| warm::affects_interpreter(k));
+            if !self.config.warm {
+                log.write(b"[penstock] cold start: warm interpreters are off (--no-warm)\n");
+            } else if let Some(name) = interfering {
+                log.write(
+                    format!("[penstock] cold start: the task sets {name}, which changes how Python starts\n")
+                        .as_bytes(),
+                );
+            } else {
+                match self
+                    .run_warm(dir, &lightweight, &overrides, &paths, &log, &cancel)
+                    .await
+                {
+                    Ok(e) => ended = Some(e),
+                    Err(reason) => log.write(
+                        format!("[penstock] cold start: the warm interpreter is unavailable: {reason}\n")
+                            .as_bytes(),
+                    ),
+                }
+            }
         }
-        if let Some(err) = child.stderr.take() {
-            pumps.push(tokio::spawn(pump(err, log.clone())));
-        }
-        let status = tokio::select! {
-            status = child.wait() => Some(status),
-            _ = cancel.cancelled() => None,
+        let ended = match ended {
+            Some(e) => e,
+            None => {
+                self.run_cold(&program, &argv, &overrides, &paths, &log, &cancel)
+                    .await
+            }
         };
         stop_tail.cancel();
         let _ = tailing.await;
-        let Some(status) = status else {
-            kill_group(pid, nix::sys::signal::Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_millis(800), child.wait())
-                .await
-                .is_err()
-            {
-                kill_group(pid, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait().await;
+        let status = match ended {
+            Ended::Canceled => {
+                log.write(b"[penstock] cancelled: process group killed\n");
+                return LaunchOutcome::Canceled;
             }
-            kill_group(pid, nix::sys::signal::Signal::SIGKILL);
-            for p in pumps {
-                p.abort();
-            }
-            log.write(b"[penstock] cancelled: process group killed\n");
-            return LaunchOutcome::Canceled;
+            Ended::Failed(message) => return failed(message),
+            Ended::Exited(status) => status,
         };
-        // Leftover background processes of the task die with it.
-        kill_group(pid, nix::sys::signal::Signal::SIGKILL);
-        for p in pumps {
-            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
-        }
-        let status = match status {
-            Ok(s) => s,
-            Err(e) => return failed(format!("waiting for `{program}`: {e}")),
-        };
-        if !status.success() {
-            use std::os::unix::process::ExitStatusExt;
-            return match status.code() {
-                Some(code) => LaunchOutcome::Failed {
+        match status {
+            ExitKind::Code(0) => {}
+            ExitKind::Code(code) => {
+                return LaunchOutcome::Failed {
                     message: format!("`{program}` exited with code {code}"),
                     exit_code: Some(code),
-                },
-                None => failed(format!(
-                    "`{program}` was killed by signal {}",
-                    status.signal().unwrap_or(0)
-                )),
-            };
+                }
+            }
+            ExitKind::Signal(signal) => {
+                return failed(format!("`{program}` was killed by signal {signal}"))
+            }
         }
         // Reading outputs may copy large artifacts (custom paths): off the async threads.
         let (owned_request, owned_paths) = (request.clone(), paths.clone());

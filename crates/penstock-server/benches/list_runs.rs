@@ -187,6 +187,7 @@ fn main() {
             task_slots: 2,
             kfp_runtime: KfpRuntime::Pinned,
             venvs_dir: None,
+            warm: true,
         register_examples: false,
         security: Default::default(),
         limits: Default::default(),

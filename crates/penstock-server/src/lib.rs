@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub kfp_runtime: KfpRuntime,
     /// Where Python environments are kept (default: under the home).
     pub venvs_dir: Option<PathBuf>,
+    /// Start lightweight Python components from warm interpreters (`--no-warm` turns it off).
+    pub warm: bool,
     /// Register the example pipelines in a home that never had them.
     pub register_examples: bool,
     /// Authentication and the hosts served.
@@ -84,6 +86,7 @@ impl Server {
         let mut launcher_config = LauncherConfig::new(config.home.clone());
         launcher_config.kfp_runtime = config.kfp_runtime.clone();
         launcher_config.venvs_dir = config.venvs_dir.clone();
+        launcher_config.warm = config.warm;
         let launcher = Arc::new(LocalLauncher::new(launcher_config));
         let engine = RunEngine::new(Arc::new(store.clone()), launcher, Arc::new(SystemClock))
             .with_task_slots(config.task_slots)

@@ -36,6 +36,7 @@ async fn open(home: &std::path::Path) -> Server {
         task_slots: 4,
         kfp_runtime: KfpRuntime::Pinned,
         venvs_dir: None,
+        warm: true,
         register_examples: false,
         security: Default::default(),
         limits: Default::default(),

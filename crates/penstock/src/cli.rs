@@ -111,6 +111,10 @@ pub struct RunFlags {
     /// Where lightweight components' Python environments are kept (default `HOME/venvs`).
     #[arg(long, env = "PENSTOCK_VENVS", value_name = "DIR")]
     pub venvs: Option<PathBuf>,
+    /// Start every lightweight Python component as a fresh process instead of forking it from
+    /// a warm interpreter that has already imported `kfp`.
+    #[arg(long, env = "PENSTOCK_NO_WARM")]
+    pub no_warm: bool,
     /// How many tasks may execute at once (default: the number of CPU cores).
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -195,6 +199,10 @@ pub struct ServerFlags {
     /// Where lightweight components' Python environments are kept (default `HOME/venvs`).
     #[arg(long, env = "PENSTOCK_VENVS", value_name = "DIR")]
     pub venvs: Option<PathBuf>,
+    /// Start every lightweight Python component as a fresh process instead of forking it from
+    /// a warm interpreter that has already imported `kfp`.
+    #[arg(long, env = "PENSTOCK_NO_WARM")]
+    pub no_warm: bool,
     /// Do not register the example pipelines in a fresh home.
     #[arg(long, env = "PENSTOCK_NO_EXAMPLES")]
     pub no_examples: bool,

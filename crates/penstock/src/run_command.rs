@@ -117,6 +117,7 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         v => KfpRuntime::Version(v.to_string()),
     };
     config.venvs_dir = flags.venvs.clone().map(crate::cli::absolute);
+    config.warm = !flags.no_warm;
     let launcher = Arc::new(LocalLauncher::new(config));
     let json = flags.output == OutputFormat::Json;
     let slots = flags.parallelism.unwrap_or_else(|| {

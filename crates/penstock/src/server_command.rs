@@ -84,6 +84,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             v => KfpRuntime::Version(v.to_string()),
         },
         venvs_dir: flags.venvs.map(crate::cli::absolute),
+        warm: !flags.no_warm,
         register_examples: !flags.no_examples,
         security: SecurityConfig {
             auth,
