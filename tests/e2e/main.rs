@@ -6,6 +6,7 @@
 
 mod cli;
 mod corpus;
+mod durable;
 mod examples;
 mod security;
 mod semantics;

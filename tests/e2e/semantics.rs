@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Compiles the pipeline `source` (a Python file defining `main`) into `dir/<name>.yaml`.
-fn compile_source(dir: &Path, name: &str, source: &str) -> PathBuf {
+pub(crate) fn compile_source(dir: &Path, name: &str, source: &str) -> PathBuf {
     let py = dir.join(format!("{name}.py"));
     let out = dir.join(format!("{name}.yaml"));
     let program = format!(

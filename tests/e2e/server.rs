@@ -66,7 +66,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn get(url: &str) -> Value {
+pub(crate) fn get(url: &str) -> Value {
     let out = Command::new(python())
         .args([
             "-c",
@@ -79,7 +79,7 @@ fn get(url: &str) -> Value {
         .unwrap_or_else(|_| panic!("GET {url}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
-fn post(url: &str, body: &Value) -> Value {
+pub(crate) fn post(url: &str, body: &Value) -> Value {
     let out = Command::new(python())
         .args([
             "-c",
@@ -149,7 +149,7 @@ fn sleeper_spec() -> Value {
 }
 
 #[test]
-fn a_hard_killed_server_restarts_with_everything_and_no_run_left_running() {
+fn a_hard_killed_server_restarts_with_everything_and_resumes_its_run() {
     let home = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(home.path());
     let exp = post(
@@ -181,17 +181,36 @@ fn a_hard_killed_server_restarts_with_everything_and_no_run_left_running() {
         exp["experiment_id"].as_str().unwrap_or_default()
     ));
     assert_eq!(got["display_name"], "survives");
+    // The run is resumed: its interrupted task starts again as attempt 2, and exactly one
+    // `sleep` of it is alive (the killed server's was stopped by its watchdog).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = get(&format!("{}/apis/v2beta1/runs/{run_id}", server.url));
+        let nap = run["run_details"]["task_details"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["penstock"]["path"] == "nap").cloned())
+            .unwrap_or_default();
+        if run["state"] == "RUNNING"
+            && nap["penstock"]["attempts"] == 2
+            && nap["penstock"]["state"] == "RUNNING"
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run was not resumed: {run}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sleeping = || {
+        penstock_launcher::reaper::marked_processes(penstock_launcher::reaper::RUN_ENV, &run_id)
+            .len()
+    };
+    assert_eq!(sleeping(), 1, "one live execution of the task");
+    post(
+        &format!("{}/apis/v2beta1/runs/{run_id}:terminate", server.url),
+        &serde_json::json!({}),
+    );
     let run = get(&format!("{}/apis/v2beta1/runs/{run_id}", server.url));
-    assert_eq!(run["state"], "FAILED", "{run}");
-    let message = run["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("server stopped"), "{message}");
-    let tasks = run["run_details"]["task_details"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(tasks.iter().all(|t| t["state"] != "RUNNING"), "{tasks:?}");
-    // The orphaned process of the killed server is not ours to wait for.
-    let _ = Command::new("pkill").args(["-f", "sleep 30.0623"]).status();
+    assert_eq!(run["state"], "CANCELED", "{run}");
+    assert_eq!(sleeping(), 0);
 }
 
 #[test]

@@ -69,10 +69,15 @@ pub struct RunOptions {
     pub cache_max_age: Option<Duration>,
     /// The pipeline root (`{{$.pipeline_root}}`).
     pub pipeline_root: String,
-    /// The tasks of an earlier execution of this run, by path (for [`RunEngine::retry`]).
-    /// Container and importer tasks that produced outputs are kept as they are; every other
-    /// task runs again, continuing its attempt numbers.
+    /// The tasks of an earlier execution of this run, by path (for [`RunEngine::retry`] and
+    /// [`RunEngine::resume`]). Container and importer tasks that produced outputs are kept as
+    /// they are; every other task runs again, continuing its attempt numbers.
     pub earlier_tasks: BTreeMap<String, TaskRecord>,
+    /// Resuming an interrupted execution rather than retrying a failed one: container and
+    /// importer tasks that had already FAILED also stand (the run reaches the state an
+    /// uninterrupted execution would), and re-created tasks record the interruption as their
+    /// reason.
+    pub resume: bool,
 }
 
 /// Bounds the engine enforces while it expands a run, whatever the spec allowed: loop items
@@ -242,6 +247,36 @@ impl RunEngine {
     ) -> Result<RunRecord, EngineError> {
         self.reopen(&mut run).await?;
         self.drive(run, pipeline, options, cancel).await
+    }
+
+    /// Continues a run whose execution was interrupted (its process was killed while the run
+    /// was PENDING or RUNNING): the same code path as [`RunEngine::retry`], with
+    /// `options.earlier_tasks` holding what the interrupted execution recorded and
+    /// `options.resume` set. Finished container and importer tasks keep their outcome and are
+    /// not executed again; tasks that were running start again as a new attempt. The caller
+    /// must have stopped the interrupted execution's processes for certain.
+    pub async fn resume(
+        &self,
+        run: RunRecord,
+        pipeline: Arc<Pipeline>,
+        mut options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunRecord, EngineError> {
+        options.resume = true;
+        match run.state {
+            RunState::Pending => self.execute(run, pipeline, options, cancel).await,
+            RunState::Running => {
+                // Recorded again: this process now owns the run.
+                self.store.update_run(&run).await?;
+                self.observer.run_changed(&run);
+                self.drive(run, pipeline, options, cancel).await
+            }
+            other => Err(EngineError::IllegalTransition {
+                what: format!("run {}", run.run_id),
+                from: other.name().into(),
+                to: RunState::Running.name().into(),
+            }),
+        }
     }
 
     /// The first half of [`RunEngine::retry`]: records a FAILED run as RUNNING again (so a
@@ -588,19 +623,30 @@ fn run_dag(
             let kind = kind_of(&ctx, spec);
             let earlier = ctx.options.earlier_tasks.get(&path);
             if let Some(kept) = earlier.filter(|t| {
-                t.state.produced_outputs()
-                    && matches!(t.kind, TaskKind::Container | TaskKind::Importer)
+                matches!(t.kind, TaskKind::Container | TaskKind::Importer)
+                    && (t.state.produced_outputs()
+                        || (ctx.options.resume && t.state == TaskState::Failed))
             }) {
-                // Retry: this task's outputs stand; run_task returns them without executing.
+                // Retry or resume: this task's outcome stands; run_task returns it without
+                // executing.
                 records.insert(name.clone(), kept.clone());
                 continue;
             }
             let mut record = ctx.new_task(parent_id.as_deref(), &path, name, kind, None);
             record.attempts = earlier.map(|t| t.attempts).unwrap_or(0);
-            let message = if earlier.is_some() {
-                "created again by a retry of the run"
-            } else {
-                "created"
+            let interrupted;
+            let message = match earlier {
+                None => "created",
+                Some(_) if !ctx.options.resume => "created again by a retry of the run",
+                Some(t) if t.state == TaskState::Running => {
+                    interrupted = format!(
+                        "created again after an interruption: attempt {} was RUNNING when the \
+                         process executing the run stopped; its processes were stopped",
+                        t.attempts
+                    );
+                    &interrupted
+                }
+                Some(_) => "created again when the interrupted run was resumed",
             };
             if let Err(e) = ctx.engine.store.upsert_task(&record, Some(message)).await {
                 return DagResult {
@@ -642,6 +688,9 @@ fn run_dag(
                     continue;
                 };
                 let deps = task_dependencies(&spec);
+                // Kept from an earlier execution (retry, resume): its outcome stands whatever
+                // happened around it since.
+                let kept = record.state.is_terminal();
                 let waits_for_all = spec
                     .trigger_policy
                     .as_ref()
@@ -654,7 +703,9 @@ fn run_dag(
                         })
                     })
                     .map(|d| d.to_string());
-                let not_start = if ctx.cancel.is_cancelled() {
+                let not_start = if kept {
+                    None
+                } else if ctx.cancel.is_cancelled() {
                     Some((
                         TaskState::Canceled,
                         "the run was cancelled before this task started".to_string(),
@@ -1125,12 +1176,12 @@ async fn run_task_inner(
     dag_inputs: &TaskIo,
     upstream: &BTreeMap<String, TaskOutcome>,
 ) -> Result<TaskOutcome, EngineError> {
-    if record.state.produced_outputs() {
-        // Kept from an earlier execution of this run (retry).
+    if record.state.is_terminal() {
+        // Kept from an earlier execution of this run (retry, resume).
         return Ok(TaskOutcome {
             state: record.state,
             outputs: record.outputs.clone(),
-            error: None,
+            error: record.error.clone(),
         });
     }
     let Some(callee) = ctx.component(Some(&spec.component_ref.name)).cloned() else {

@@ -18,6 +18,7 @@
 
 pub mod metrics;
 pub mod python_env;
+pub mod reaper;
 pub mod render;
 pub mod warm;
 
@@ -578,6 +579,11 @@ impl LocalLauncher {
             ("PYTHONUNBUFFERED".into(), "1".into()),
             ("PENSTOCK_RUN_ID".into(), request.run_id.clone()),
             ("PENSTOCK_TASK_ID".into(), request.task_id.clone()),
+            // Finds this task's processes if this process dies (see `reaper`).
+            (
+                reaper::SUPERVISOR_ENV.into(),
+                std::process::id().to_string(),
+            ),
         ];
         if let Some(dir) = &venv {
             let path = std::env::var("PATH").unwrap_or_default();

@@ -92,19 +92,17 @@ impl Server {
             .with_task_slots(config.task_slots)
             .with_limits(config.limits.run);
         let supervisor = RunSupervisor::new(engine, store.clone(), config.home.clone());
-        let settled = supervisor
-            .settle_interrupted_runs()
-            .await
-            .map_err(|e| StartError(format!("cannot settle interrupted runs: {e}")))?;
         if config.register_examples {
             examples::register_examples(&store, &config.home)
                 .await
                 .map_err(|e| StartError(format!("cannot register the examples: {}", e.message)))?;
         }
-        if settled > 0 {
-            tracing::warn!(
-                "{settled} run(s) were interrupted by the previous shutdown and are now FAILED"
-            );
+        let resumed = supervisor
+            .resume_interrupted_runs()
+            .await
+            .map_err(|e| StartError(format!("cannot resume interrupted runs: {e}")))?;
+        if resumed > 0 {
+            tracing::warn!("{resumed} interrupted run(s) resumed");
         }
         Ok(Server {
             state: ApiState {
@@ -129,7 +127,8 @@ impl Server {
     }
 
     /// Serves the API and runs the recurring-run scheduler until `shutdown` completes, then
-    /// stops the scheduler, cancels active runs and waits until they are recorded.
+    /// stops the scheduler; active runs are left to resume at the next start (their task
+    /// processes are stopped when this process exits, by the `penstock reap` watchdog).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -148,7 +147,7 @@ impl Server {
             .await;
         stop_scheduler.cancel();
         let _ = scheduler.await;
-        self.state.supervisor.shutdown().await;
+        self.state.supervisor.shutdown();
         served
     }
 }

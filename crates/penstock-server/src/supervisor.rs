@@ -1,8 +1,9 @@
 //! Runs started through the API execute inside the server with the same [`RunEngine`] as
 //! `penstock run`. The supervisor records each run with its bookkeeping, executes it in the
 //! background, and keeps what is needed to terminate it; it also retries failed runs and, at
-//! start-up, settles runs whose process is gone (a `penstock run` executing beside the server
-//! in the same home is left alone).
+//! start-up, resumes runs whose process is gone (a `penstock run` executing beside the server
+//! in the same home is left alone): their leftover task processes are stopped for certain,
+//! then the run is re-driven from the store (`RunEngine::resume`, the retry path).
 
 use crate::error::{ApiError, ApiResult};
 use jiff::Timestamp;
@@ -20,9 +21,21 @@ use tokio_util::task::TaskTracker;
 /// How long `terminate` waits for a run to reach CANCELED before answering.
 const TERMINATE_WAIT: Duration = Duration::from_secs(2);
 
-/// The error runs left RUNNING by a previous server process get.
-pub const INTERRUPTED: &str = "the Penstock server stopped while this run was running; \
-     its unfinished tasks were not completed (retry the run to execute them again)";
+/// The error an interrupted run gets when it cannot be resumed (its stored spec no longer
+/// parses); the reason follows.
+pub const UNRESUMABLE: &str =
+    "the process executing this run stopped, and the run cannot be resumed";
+
+/// How a spawned execution begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// A new run.
+    New,
+    /// A FAILED run recorded RUNNING again by `RunEngine::reopen`.
+    Retry,
+    /// A run an earlier process left PENDING or RUNNING.
+    Resume,
+}
 
 struct ActiveRun {
     cancel: CancellationToken,
@@ -56,17 +69,49 @@ impl RunSupervisor {
         &self.engine
     }
 
-    /// Marks runs a previous process left PENDING or RUNNING as FAILED (they can then be
-    /// retried). Returns how many.
-    pub async fn settle_interrupted_runs(&self) -> Result<usize, penstock_engine::StoreError> {
-        let ids = self
-            .store
-            .fail_interrupted_runs(INTERRUPTED, Timestamp::now(), process_alive)
-            .await?;
-        for id in &ids {
-            tracing::warn!(run = %id, "marked FAILED: the previous server stopped while it ran");
+    /// Resumes the runs a previous process left PENDING or RUNNING (claimed in one
+    /// transaction, so two servers starting at once never both take one): each run's leftover
+    /// task processes are stopped and waited for, then it is re-driven from the store. A run
+    /// that cannot be resumed is recorded FAILED with the reason. Returns how many resumed.
+    pub async fn resume_interrupted_runs(
+        self: &Arc<Self>,
+    ) -> Result<usize, penstock_engine::StoreError> {
+        let ids = self.store.claim_interrupted_runs(process_alive).await?;
+        let mut resumed = 0;
+        for id in ids {
+            let run_id = id.clone();
+            let stopped = tokio::task::spawn_blocking(move || {
+                penstock_launcher::reaper::stop_run_processes(&run_id)
+            })
+            .await
+            .unwrap_or(0);
+            if stopped > 0 {
+                tracing::warn!(run = %id, "stopped {stopped} leftover process(es) of the interrupted run");
+            }
+            match self.prepare_resume(&id).await {
+                Ok((run, pipeline, options)) => {
+                    tracing::warn!(run = %id, "resuming: the process executing it stopped");
+                    self.spawn(run, Arc::new(pipeline), options, Start::Resume);
+                    resumed += 1;
+                }
+                Err(why) => {
+                    tracing::error!(run = %id, "cannot resume: {why}");
+                    self.store
+                        .fail_run(&id, &format!("{UNRESUMABLE}: {why}"), Timestamp::now())
+                        .await?;
+                }
+            }
         }
-        Ok(ids.len())
+        Ok(resumed)
+    }
+
+    async fn prepare_resume(&self, id: &str) -> Result<(RunRecord, Pipeline, RunOptions), String> {
+        let (run, meta) = self.store.get_run(id).await.map_err(|e| e.to_string())?;
+        let pipeline = stored_pipeline(&run).map_err(|e| e.message)?;
+        let tasks = self.store.list_tasks(id).await.map_err(|e| e.to_string())?;
+        let mut options = self.options(&run, &meta);
+        options.earlier_tasks = tasks.into_iter().map(|t| (t.path.clone(), t)).collect();
+        Ok((run, pipeline, options))
     }
 
     fn options(&self, run: &RunRecord, meta: &RunMeta) -> RunOptions {
@@ -92,7 +137,7 @@ impl RunSupervisor {
     ) -> ApiResult<()> {
         self.store.insert_run_with_meta(&run, &meta).await?;
         let options = self.options(&run, &meta);
-        self.spawn(run, pipeline, options, false);
+        self.spawn(run, pipeline, options, Start::New);
         Ok(())
     }
 
@@ -105,7 +150,7 @@ impl RunSupervisor {
         pipeline: Arc<Pipeline>,
     ) {
         let options = self.options(&run, meta);
-        self.spawn(run, pipeline, options, false);
+        self.spawn(run, pipeline, options, Start::New);
     }
 
     fn spawn(
@@ -113,7 +158,7 @@ impl RunSupervisor {
         run: RunRecord,
         pipeline: Arc<Pipeline>,
         options: RunOptions,
-        retry: bool,
+        start: Start,
     ) {
         let cancel = CancellationToken::new();
         let (done_tx, done_rx) = watch::channel(false);
@@ -129,12 +174,14 @@ impl RunSupervisor {
         }
         let this = self.clone();
         self.tracker.spawn(async move {
-            let result = if retry {
-                this.engine
-                    .continue_reopened(run, pipeline, options, cancel)
-                    .await
-            } else {
-                this.engine.execute(run, pipeline, options, cancel).await
+            let result = match start {
+                Start::Retry => {
+                    this.engine
+                        .continue_reopened(run, pipeline, options, cancel)
+                        .await
+                }
+                Start::Resume => this.engine.resume(run, pipeline, options, cancel).await,
+                Start::New => this.engine.execute(run, pipeline, options, cancel).await,
             };
             match result {
                 Ok(done) => tracing::info!(run = %run_id, state = %done.state, "run finished"),
@@ -200,7 +247,7 @@ impl RunSupervisor {
             .reopen(&mut run)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        self.spawn(run, Arc::new(pipeline), options, true);
+        self.spawn(run, Arc::new(pipeline), options, Start::Retry);
         Ok(())
     }
 
@@ -212,15 +259,17 @@ impl RunSupervisor {
             .unwrap_or(false)
     }
 
-    /// Cancels every active run and waits for all of them to be recorded (graceful shutdown).
-    pub async fn shutdown(&self) {
-        if let Ok(active) = self.active.lock() {
-            for a in active.values() {
-                a.cancel.cancel();
-            }
-        }
+    /// Graceful shutdown: active runs are interrupted, not cancelled. They stay recorded as
+    /// they are (RUNNING), their task processes are stopped when this process exits (by the
+    /// `penstock reap` watchdog, or at the next start), and the next server resumes them.
+    /// Returns how many runs were interrupted.
+    pub fn shutdown(&self) -> usize {
         self.tracker.close();
-        self.tracker.wait().await;
+        let active = self.active.lock().map(|a| a.len()).unwrap_or(0);
+        if active > 0 {
+            tracing::warn!("{active} active run(s) interrupted; they resume at the next start");
+        }
+        active
     }
 }
 

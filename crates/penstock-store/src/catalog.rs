@@ -998,6 +998,94 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
+    /// Claims the runs left PENDING or RUNNING by a process that is no longer alive (`alive`
+    /// says whether a process id still exists): in one transaction each becomes owned by this
+    /// process, so two processes starting at once never both resume a run. Returns their ids.
+    pub async fn claim_interrupted_runs(
+        &self,
+        alive: impl Fn(i64) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let me = std::process::id() as i64;
+        let mut tx = self.writer.begin().await.map_err(err)?;
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT run_id, owner_pid FROM runs WHERE state IN ('PENDING', 'RUNNING')",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        let mut claimed = Vec::new();
+        for (id, owner) in rows {
+            if owner.is_some_and(|p| p == me || alive(p)) {
+                continue;
+            }
+            let done = sqlx::query(
+                "UPDATE runs SET owner_pid = ? WHERE run_id = ? AND owner_pid IS ?
+                 AND state IN ('PENDING', 'RUNNING')",
+            )
+            .bind(me)
+            .bind(&id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            if done.rows_affected() == 1 {
+                claimed.push(id);
+            }
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(claimed)
+    }
+
+    /// Claims one interrupted run (PENDING or RUNNING, its owner gone) for this process.
+    /// `Ok(None)` when it is claimed; otherwise the id of the live process executing it.
+    pub async fn claim_run(
+        &self,
+        run_id: &str,
+        alive: impl Fn(i64) -> bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let me = std::process::id() as i64;
+        let owner: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT owner_pid FROM runs WHERE run_id = ? AND state IN ('PENDING', 'RUNNING')",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        let owner = owner.flatten();
+        if let Some(p) = owner.filter(|p| *p != me && alive(*p)) {
+            return Ok(Some(p));
+        }
+        let done = sqlx::query(
+            "UPDATE runs SET owner_pid = ? WHERE run_id = ? AND owner_pid IS ?
+             AND state IN ('PENDING', 'RUNNING')",
+        )
+        .bind(me)
+        .bind(run_id)
+        .bind(owner)
+        .execute(&self.writer)
+        .await
+        .map_err(err)?;
+        if done.rows_affected() == 1 {
+            Ok(None)
+        } else {
+            Err(StoreError(format!(
+                "run {run_id} changed while it was being claimed; try again"
+            )))
+        }
+    }
+
+    /// Records a run that cannot go on as FAILED with `why`, with its unfinished tasks.
+    pub async fn fail_run(
+        &self,
+        run_id: &str,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(err)?;
+        fail_run_in(&mut tx, run_id, why, now).await?;
+        tx.commit().await.map_err(err)
+    }
+
     /// Marks every run left PENDING or RUNNING by a process that is gone (`alive(pid)` is
     /// false) as FAILED with `why`, and its unfinished tasks likewise, so they can be retried.
     /// Runs another live process executes (a `penstock run` beside the server) are left alone.
@@ -1021,43 +1109,7 @@ impl SqliteStore {
             .map(|(id, _)| id)
             .collect();
         for id in &ids {
-            let tasks: Vec<String> = sqlx::query_scalar(
-                "SELECT task_id FROM tasks WHERE run_id = ? AND state IN ('PENDING', 'RUNNING')",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(err)?;
-            for task in &tasks {
-                sqlx::query(
-                    "UPDATE tasks SET state = 'FAILED', error = ?, finished_at = ? WHERE task_id = ?",
-                )
-                .bind(why)
-                .bind(now.to_string())
-                .bind(task)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-                sqlx::query(
-                    "INSERT INTO task_states (task_id, state, at, message) VALUES (?, 'FAILED', ?, ?)",
-                )
-                .bind(task)
-                .bind(now.to_string())
-                .bind(why)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-            }
-            sqlx::query(
-                "UPDATE runs SET state = 'FAILED', error = ?, finished_at = ?, finished_at_ms = ? WHERE run_id = ?",
-            )
-            .bind(why)
-            .bind(now.to_string())
-            .bind(ms(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+            fail_run_in(&mut tx, id, why, now).await?;
         }
         tx.commit().await.map_err(err)?;
         Ok(ids)
@@ -1402,5 +1454,52 @@ async fn insert_version_row(
             db(e)
         }
     })?;
+    Ok(())
+}
+
+/// Within `tx`: the run and its PENDING/RUNNING tasks become FAILED with `why`.
+async fn fail_run_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: &str,
+    why: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let tasks: Vec<String> = sqlx::query_scalar(
+        "SELECT task_id FROM tasks WHERE run_id = ? AND state IN ('PENDING', 'RUNNING')",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(err)?;
+    for task in &tasks {
+        sqlx::query(
+            "UPDATE tasks SET state = 'FAILED', error = ?, finished_at = ? WHERE task_id = ?",
+        )
+        .bind(why)
+        .bind(now.to_string())
+        .bind(task)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+        sqlx::query(
+            "INSERT INTO task_states (task_id, state, at, message) VALUES (?, 'FAILED', ?, ?)",
+        )
+        .bind(task)
+        .bind(now.to_string())
+        .bind(why)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    }
+    sqlx::query(
+        "UPDATE runs SET state = 'FAILED', error = ?, finished_at = ?, finished_at_ms = ? WHERE run_id = ?",
+    )
+    .bind(why)
+    .bind(now.to_string())
+    .bind(ms(now))
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
     Ok(())
 }

@@ -45,6 +45,14 @@ pub enum Command {
     /// Manage recurring runs (they fire while `penstock server` runs with the same home).
     #[command(subcommand, name = "recurring-runs")]
     RecurringRuns(RecurringCommand),
+    /// The watchdog `penstock run` and `penstock server` start beside themselves: when the
+    /// supervising process dies, it stops that process's task processes.
+    #[command(hide = true)]
+    Reap {
+        /// The process to watch.
+        #[arg(long)]
+        supervisor: u32,
+    },
     /// Manage the API tokens `penstock server --auth tokens` accepts.
     #[command(subcommand)]
     Tokens(TokensCommand),
@@ -61,12 +69,13 @@ impl Command {
     /// Whether the command only reads and prints (no runs executed, nothing to clean up).
     pub fn only_prints(&self) -> bool {
         match self {
+            Command::Runs(RunsCommand::Resume { .. }) => false,
             Command::Runs(_) | Command::Logs { .. } => true,
             Command::Tokens(t) => matches!(t, TokensCommand::List),
             Command::RecurringRuns(r) => {
                 matches!(r, RecurringCommand::List | RecurringCommand::Get { .. })
             }
-            Command::Run(_) | Command::Server(_) => false,
+            Command::Run(_) | Command::Server(_) | Command::Reap { .. } => false,
         }
     }
 }
@@ -362,6 +371,15 @@ pub enum RunsCommand {
         #[arg(required = true, num_args = 2..)]
         runs: Vec<String>,
     },
+    /// Continue a run whose `penstock run` was killed: finished tasks keep their outcome,
+    /// interrupted ones start again as a new attempt.
+    Resume {
+        /// The run id (or a unique prefix).
+        run: String,
+        /// Output format of the final report.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
     /// Show one run with its tasks and its summary (scalars and logged curves).
     Get {
         /// The run id (or a unique prefix).
@@ -408,10 +426,26 @@ pub async fn dispatch(cli: Cli) -> Outcome {
         Command::Server(flags) => crate::server_command::serve(home, flags).await,
         Command::Logs { run, task } => logs_command(&home, &run, &task).await,
         Command::Tokens(cmd) => crate::tokens_command::tokens_command(&home, cmd).await,
+        Command::Reap { supervisor } => {
+            let stopped = tokio::task::spawn_blocking(move || {
+                penstock_launcher::reaper::watch_supervisor(supervisor)
+            })
+            .await
+            .unwrap_or(0);
+            if stopped > 0 {
+                tracing::warn!(
+                    "process {supervisor} stopped; stopped {stopped} of its task processes"
+                );
+            }
+            Outcome::Success
+        }
     }
 }
 
 async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
+    if let RunsCommand::Resume { run, output } = &cmd {
+        return crate::resume_command::resume_run(home, run, *output).await;
+    }
     let store = match open_store(home).await {
         Ok(s) => s,
         Err(e) => {
@@ -420,6 +454,7 @@ async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
         }
     };
     match cmd {
+        RunsCommand::Resume { .. } => Outcome::Failure,
         RunsCommand::List { limit, output } => match store.list_runs(limit).await {
             Ok(runs) => {
                 if output == OutputFormat::Json {

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod kfp_json;
 pub mod progress;
 pub mod recurring_command;
+pub mod resume_command;
 pub mod run_command;
 pub mod server_command;
 pub mod tokens_command;

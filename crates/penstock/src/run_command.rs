@@ -9,10 +9,12 @@ use penstock_engine::params::{
 };
 use penstock_engine::policy::parse_duration;
 use penstock_engine::{
-    ParameterMap, RunEngine, RunOptions, RunState, SystemClock, TaskLauncher, TaskState,
+    ParameterMap, RunEngine, RunOptions, RunRecord, RunState, SystemClock, TaskLauncher, TaskState,
 };
 use penstock_launcher::python_env::KfpRuntime;
 use penstock_launcher::{LauncherConfig, LocalLauncher};
+use penstock_spec::Pipeline;
+use penstock_store::SqliteStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -137,32 +139,6 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
             jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S")
         )
     });
-    let cancel = CancellationToken::new();
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Registered before the run starts, so an early Ctrl-C or SIGTERM still cancels cleanly.
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut sigint), Ok(mut sigterm)) => {
-            let cancel = cancel.clone();
-            let interrupted = interrupted.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = sigint.recv() => {}
-                    _ = sigterm.recv() => {}
-                }
-                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                eprintln!("penstock: interrupted, cancelling the run…");
-                cancel.cancel();
-            });
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("penstock: cannot listen for Ctrl-C: {e}");
-            return Outcome::Failure;
-        }
-    }
     let run = match engine
         .create_run(run_id, display_name, &pipeline, parameters)
         .await
@@ -193,25 +169,98 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
             .to_string(),
         ..Default::default()
     };
-    let finished = match engine.execute(run, pipeline.clone(), options, cancel).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("penstock: {e}");
-            return Outcome::Failure;
-        }
+    let foreground = Foreground {
+        engine: &engine,
+        store: store.as_ref(),
+        launcher: launcher.as_ref(),
+        json,
     };
-    let tasks = store.list_tasks(&finished.run_id).await.unwrap_or_default();
-    if json {
-        println!("{}", kfp_json::run_json(&finished, &tasks));
-    } else {
-        print_summary(&finished, &tasks, launcher.as_ref()).await;
-    }
-    match finished.state {
-        RunState::Succeeded => Outcome::Success,
-        RunState::Canceled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => {
-            Outcome::Interrupted
+    foreground.execute(run, pipeline, options, false).await
+}
+
+/// A run executed by this process in the foreground: Ctrl-C cancels it, the summary (or the
+/// run JSON) is printed at the end, and the outcome becomes the exit code.
+pub struct Foreground<'a> {
+    /// The engine executing it.
+    pub engine: &'a RunEngine,
+    /// Where it is recorded.
+    pub store: &'a SqliteStore,
+    /// The launcher (for the failed task's log tail).
+    pub launcher: &'a LocalLauncher,
+    /// Print the run as JSON instead of the summary.
+    pub json: bool,
+}
+
+impl Foreground<'_> {
+    /// Executes `run` (or resumes it, `resume`) to its end.
+    pub async fn execute(
+        &self,
+        run: RunRecord,
+        pipeline: Arc<Pipeline>,
+        options: RunOptions,
+        resume: bool,
+    ) -> Outcome {
+        // A watchdog stops this run's task processes if this process is killed (`kill -9`)
+        // before it could; `penstock runs resume` continues the run afterwards.
+        if let Ok(exe) = std::env::current_exe() {
+            if let Err(e) = penstock_launcher::reaper::spawn_watchdog(&exe) {
+                tracing::warn!("cannot start the task watchdog: {e}");
+            }
         }
-        _ => Outcome::Failure,
+        let cancel = CancellationToken::new();
+        let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut sigint), Ok(mut sigterm)) => {
+                let cancel = cancel.clone();
+                let interrupted = interrupted.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = sigint.recv() => {}
+                        _ = sigterm.recv() => {}
+                    }
+                    interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    eprintln!("penstock: interrupted, cancelling the run…");
+                    cancel.cancel();
+                });
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("penstock: cannot listen for Ctrl-C: {e}");
+                return Outcome::Failure;
+            }
+        }
+        let result = if resume {
+            self.engine.resume(run, pipeline, options, cancel).await
+        } else {
+            self.engine.execute(run, pipeline, options, cancel).await
+        };
+        let finished = match result {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("penstock: {e}");
+                return Outcome::Failure;
+            }
+        };
+        let tasks = self
+            .store
+            .list_tasks(&finished.run_id)
+            .await
+            .unwrap_or_default();
+        if self.json {
+            println!("{}", kfp_json::run_json(&finished, &tasks));
+        } else {
+            print_summary(&finished, &tasks, self.launcher).await;
+        }
+        match finished.state {
+            RunState::Succeeded => Outcome::Success,
+            RunState::Canceled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => {
+                Outcome::Interrupted
+            }
+            _ => Outcome::Failure,
+        }
     }
 }
 

@@ -103,6 +103,16 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             return Outcome::Failure;
         }
     };
+    // Stops the task processes of this server if it is killed (`kill -9`) or stops; the
+    // runs themselves resume at the next start.
+    match std::env::current_exe() {
+        Ok(exe) => {
+            if let Err(e) = penstock_launcher::reaper::spawn_watchdog(&exe) {
+                tracing::warn!("cannot start the task watchdog: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot start the task watchdog: {e}"),
+    }
     let server = match Server::open(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -139,7 +149,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             _ = sigint.recv() => {}
             _ = sigterm.recv() => {}
         }
-        tracing::warn!("shutting down: cancelling active runs");
+        tracing::warn!("shutting down: active runs resume at the next start");
     };
     match server.serve(listener, shutdown).await {
         Ok(()) => Outcome::Success,

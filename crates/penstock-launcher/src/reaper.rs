@@ -1,0 +1,165 @@
+//! Finding and stopping task processes that outlived the Penstock process that supervised them.
+//!
+//! Every task process Penstock starts carries `PENSTOCK_RUN_ID`, `PENSTOCK_TASK_ID` and
+//! `PENSTOCK_SUPERVISOR` (the supervising process's id) in its environment, and its children
+//! inherit them. The markers are set before the process starts, so there is no window in which a
+//! started task cannot be found, and a recycled process id never matches: a process is only ever
+//! stopped because its own environment names the run (or the supervisor) in question.
+//!
+//! - [`stop_run_processes`]: before an interrupted run is resumed, every process of that run is
+//!   killed and waited for, so a task never has two live executions.
+//! - [`watch_supervisor`]: the loop of `penstock reap`, a small watchdog started beside
+//!   `penstock server` and `penstock run`; when the supervisor dies (`kill -9`), it kills the
+//!   supervisor's task processes within [`REAP_POLL`].
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use std::time::{Duration, Instant};
+
+/// The environment variable naming the process that supervises a task.
+pub const SUPERVISOR_ENV: &str = "PENSTOCK_SUPERVISOR";
+/// The environment variable naming a task's run.
+pub const RUN_ENV: &str = "PENSTOCK_RUN_ID";
+/// How often the watchdog checks that its supervisor is alive: the longest a task outlives a
+/// killed supervisor (plus the time to kill it).
+pub const REAP_POLL: Duration = Duration::from_millis(250);
+
+/// The processes (other than this one) whose environment holds `key=value`.
+pub fn marked_processes(key: &str, value: &str) -> Vec<i32> {
+    let needle = format!("{key}={value}");
+    let me = std::process::id() as i32;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        // Unreadable (another user's, or gone meanwhile): not ours.
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == needle.as_bytes())
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Kills every process marked `key=value`, and their process groups, and waits (up to 5 s)
+/// until none is left. Returns how many were found at first.
+pub fn stop_marked(key: &str, value: &str) -> usize {
+    let first = marked_processes(key, value);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut left = first.clone();
+    while !left.is_empty() {
+        for pid in &left {
+            let p = Pid::from_raw(*pid);
+            // The group first (a task and all it started), then the process itself in case it
+            // left its group.
+            if let Ok(group) = nix::unistd::getpgid(Some(p)) {
+                if group.as_raw() > 1 && group.as_raw() != nix::unistd::getpgrp().as_raw() {
+                    let _ = killpg(group, Signal::SIGKILL);
+                }
+            }
+            let _ = kill(p, Signal::SIGKILL);
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        // Killed processes linger as zombies until reaped by their parent: only living ones
+        // count.
+        left = marked_processes(key, value)
+            .into_iter()
+            .filter(|pid| !is_zombie(*pid))
+            .collect();
+    }
+    first.len()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Stops every process of run `run_id` (before it is resumed).
+pub fn stop_run_processes(run_id: &str) -> usize {
+    stop_marked(RUN_ENV, run_id)
+}
+
+/// Waits until process `supervisor` is gone, then stops every task process it supervised.
+/// Returns how many it stopped.
+pub fn watch_supervisor(supervisor: u32) -> usize {
+    let Ok(raw) = i32::try_from(supervisor) else {
+        return 0;
+    };
+    while kill(Pid::from_raw(raw), None).is_ok() && !is_zombie(raw) {
+        std::thread::sleep(REAP_POLL);
+    }
+    stop_marked(SUPERVISOR_ENV, &supervisor.to_string())
+}
+
+/// Starts `penstock reap --supervisor <this process>` (`program` is the `penstock` binary) in
+/// its own process group, so a terminal's Ctrl-C or a `kill -9` of this process leaves it
+/// running to clean up. Returns the child, or why it could not start.
+pub fn spawn_watchdog(program: &std::path::Path) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(program)
+        .args(["reap", "--supervisor", &std::process::id().to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marked_processes_are_found_and_stopped_with_their_children() {
+        let marker = format!("test-{}", uuid_like());
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30; wait"])
+            .env(RUN_ENV, &marker)
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while marked_processes(RUN_ENV, &marker).len() < 3 {
+            assert!(Instant::now() < deadline, "children never appeared");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(marked_processes(RUN_ENV, "someone-else").is_empty());
+        assert_eq!(stop_run_processes(&marker), 3);
+        let _ = child.wait();
+        let living: Vec<i32> = marked_processes(RUN_ENV, &marker)
+            .into_iter()
+            .filter(|p| !is_zombie(*p))
+            .collect();
+        assert!(living.is_empty(), "{living:?}");
+    }
+
+    fn uuid_like() -> String {
+        format!("{}-{:?}", std::process::id(), Instant::now())
+    }
+
+    use std::os::unix::process::CommandExt;
+}

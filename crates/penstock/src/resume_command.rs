@@ -1,0 +1,136 @@
+//! `penstock runs resume RUN_ID`: continues a run whose `penstock run` was killed (`kill -9`,
+//! a crash, a reboot) exactly as a restarted server resumes its runs: leftover task processes
+//! are stopped for certain, finished tasks keep their outcome, interrupted ones start again as
+//! a new attempt.
+
+use crate::cli::{open_store, OutputFormat};
+use crate::run_command::Foreground;
+use crate::Outcome;
+use penstock_engine::{RunEngine, RunOptions, RunState, SystemClock};
+use penstock_launcher::{LauncherConfig, LocalLauncher};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Runs `penstock runs resume`.
+pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome {
+    let store = match open_store(home).await {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let run = match store.find_run(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            eprintln!("penstock: no run with id '{id}' in {}", home.display());
+            return Outcome::InvalidInput;
+        }
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    if !matches!(run.state, RunState::Pending | RunState::Running) {
+        eprintln!(
+            "penstock: run {} is {}; only an interrupted (PENDING or RUNNING) run can be resumed{}",
+            run.run_id,
+            run.state,
+            if run.state == RunState::Failed {
+                " (a FAILED run is retried through the API or the UI)"
+            } else {
+                ""
+            }
+        );
+        return Outcome::InvalidInput;
+    }
+    match store.claim_run(&run.run_id, process_alive).await {
+        Ok(None) => {}
+        Ok(Some(pid)) => {
+            eprintln!(
+                "penstock: run {} is still being executed by process {pid}",
+                run.run_id
+            );
+            return Outcome::Failure;
+        }
+        Err(e) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    }
+    let run_id = run.run_id.clone();
+    let stopped =
+        tokio::task::spawn_blocking(move || penstock_launcher::reaper::stop_run_processes(&run_id))
+            .await
+            .unwrap_or(0);
+    let pipeline = match penstock_server::supervisor::stored_pipeline(&run) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            let why = format!(
+                "{}: {}",
+                penstock_server::supervisor::UNRESUMABLE,
+                e.message
+            );
+            let _ = store
+                .fail_run(&run.run_id, &why, jiff::Timestamp::now())
+                .await;
+            eprintln!("penstock: {why}");
+            return Outcome::Failure;
+        }
+    };
+    let (tasks, meta) = match (
+        store.list_tasks(&run.run_id).await,
+        store.get_run(&run.run_id).await,
+    ) {
+        (Ok(t), Ok((_, m))) => (t, m),
+        (Err(e), _) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+        (_, Err(e)) => {
+            eprintln!("penstock: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let json = output == OutputFormat::Json;
+    if !json {
+        println!(
+            "Resuming run {} of {} (home {}){}",
+            run.run_id,
+            pipeline.name(),
+            home.display(),
+            if stopped > 0 {
+                format!("; stopped {stopped} leftover process(es)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let options = RunOptions {
+        pipeline_root: meta.pipeline_root.clone().unwrap_or_else(|| {
+            home.join("runs")
+                .join(&run.run_id)
+                .join("artifacts")
+                .display()
+                .to_string()
+        }),
+        earlier_tasks: tasks.into_iter().map(|t| (t.path.clone(), t)).collect(),
+        ..Default::default()
+    };
+    let launcher = Arc::new(LocalLauncher::new(LauncherConfig::new(home.to_path_buf())));
+    let engine = RunEngine::new(store.clone(), launcher.clone(), Arc::new(SystemClock))
+        .with_observer(Arc::new(crate::progress::ProgressPrinter::new(json)));
+    Foreground {
+        engine: &engine,
+        store: store.as_ref(),
+        launcher: launcher.as_ref(),
+        json,
+    }
+    .execute(run, pipeline, options, true)
+    .await
+}
+
+fn process_alive(pid: i64) -> bool {
+    i32::try_from(pid)
+        .is_ok_and(|p| p > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
+}
