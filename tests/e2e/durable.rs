@@ -321,3 +321,73 @@ threads = [threading.Thread(target=client) for _ in range(8)]
     }
     println!("{} acknowledged runs, all present and finished", ids.len());
 }
+
+#[test]
+fn a_run_timeout_fails_the_run_and_keeps_counting_across_a_resume() {
+    let home = Home::new();
+    let log = home.path().join("steps.log");
+    let file = compile_source(home.path(), "durable", DURABLE);
+    let log_param = format!("log={}", log.display());
+    let (code, run, stderr) = home.run(
+        &file,
+        &[
+            "-p",
+            &log_param,
+            "-p",
+            "middle_seconds=60",
+            "--timeout",
+            "3s",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(run["state"], "FAILED");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("exceeded its timeout of 3 s"), "{run}");
+    let run_id = run["run_id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(living(&run_id), 0, "the timed-out task was stopped");
+
+    // Across a resume the timeout keeps counting from the run's start: 8 s in all, 4 s of
+    // which pass before the resume, so the resumed run fails well before 8 s more.
+    let _ = std::fs::remove_file(&log);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
+        .arg("run")
+        .arg(&file)
+        .args([
+            "-p",
+            &log_param,
+            "-p",
+            "middle_seconds=60",
+            "--timeout",
+            "8s",
+        ])
+        .env("PENSTOCK_HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("penstock run");
+    wait_until("middle runs", Duration::from_secs(60), || {
+        started(&log, "middle")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_secs(4));
+    let list = home.penstock(&["runs", "list", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("json");
+    let run_id = list["runs"][0]["run_id"].as_str().expect("run").to_string();
+    let resumed = Instant::now();
+    let out = home.penstock(&["runs", "resume", &run_id, "-o", "json"]);
+    let took = resumed.elapsed();
+    let run: Value = serde_json::from_slice(&out.stdout).expect("run json");
+    assert_eq!(run["state"], "FAILED", "{run}");
+    assert!(
+        run["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exceeded its timeout of 8 s"),
+        "{run}"
+    );
+    assert!(
+        took < Duration::from_secs(7),
+        "the resumed run had its whole timeout again ({took:?})"
+    );
+}

@@ -123,6 +123,7 @@ pub struct RunEngine {
     observer: Arc<dyn RunObserver>,
     task_slots: Option<Arc<Semaphore>>,
     limits: RunLimits,
+    run_timeout: Option<Duration>,
 }
 
 /// Derives a task's id from its run and path, formatted as a UUID, so ids are stable.
@@ -153,7 +154,15 @@ impl RunEngine {
             observer: Arc::new(crate::ports::NoObserver),
             task_slots: None,
             limits: RunLimits::default(),
+            run_timeout: None,
         }
+    }
+
+    /// Gives every run this engine creates a timeout: it FAILS when it has been RUNNING longer
+    /// (counted from its recorded start, so across a resume too).
+    pub fn with_run_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.run_timeout = timeout;
+        self
     }
 
     /// Enforces `limits` while expanding runs (instead of [`RunLimits::default`]).
@@ -218,6 +227,7 @@ impl RunEngine {
             started_at: None,
             finished_at: None,
             outputs: TaskIo::default(),
+            timeout_seconds: self.run_timeout.map(|t| t.as_secs().max(1)),
         }
     }
 
@@ -293,6 +303,8 @@ impl RunEngine {
         run.state = RunState::Running;
         run.error = None;
         run.finished_at = None;
+        // A retry is a new execution: its timeout counts afresh.
+        run.started_at = Some(self.clock.now());
         self.store.update_run(run).await?;
         self.observer.run_changed(run);
         Ok(())
@@ -317,6 +329,66 @@ impl RunEngine {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<RunRecord, EngineError> {
+        // The run's timeout stops it like a cancellation, but the run FAILS. It counts from the
+        // recorded start, so a resumed run has only what is left of it.
+        let cancel = cancel.child_token();
+        let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let timer = run.timeout_seconds.map(|seconds| {
+            let limit = Duration::from_secs(seconds);
+            let elapsed = run
+                .started_at
+                .map(|s| {
+                    let d = self.clock.now().duration_since(s);
+                    Duration::try_from(d).unwrap_or(Duration::ZERO)
+                })
+                .unwrap_or(Duration::ZERO);
+            let left = limit.saturating_sub(elapsed);
+            let clock = self.clock.clone();
+            let cancel = cancel.clone();
+            let timed_out = timed_out.clone();
+            tokio::spawn(async move {
+                clock.sleep(left).await;
+                timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                cancel.cancel();
+            })
+        });
+        let result = self
+            .drive_dag(&mut run, pipeline, options, cancel.clone())
+            .await;
+        if let Some(t) = timer {
+            t.abort();
+        }
+        let result = result?;
+        let (state, error) = if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+            (
+                RunState::Failed,
+                Some(format!(
+                    "the run exceeded its timeout of {} s; its tasks were stopped",
+                    run.timeout_seconds.unwrap_or(0)
+                )),
+            )
+        } else if cancel.is_cancelled() {
+            (
+                RunState::Canceled,
+                Some("the run was cancelled".to_string()),
+            )
+        } else if let Some(err) = result {
+            (RunState::Failed, Some(err))
+        } else {
+            (RunState::Succeeded, None)
+        };
+        self.set_run_state(&mut run, state, error).await?;
+        Ok(run)
+    }
+
+    /// Executes the run's root DAG; the error of the run, if any.
+    async fn drive_dag(
+        &self,
+        run: &mut RunRecord,
+        pipeline: Arc<Pipeline>,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<Option<String>, EngineError> {
         let suffix: String = run
             .run_id
             .chars()
@@ -345,18 +417,7 @@ impl RunEngine {
         let scope = FailScope::root();
         let result = run_dag(ctx.clone(), scope, None, String::new(), None, inputs).await;
         run.outputs = result.outputs;
-        let (state, error) = if ctx.cancel.is_cancelled() {
-            (
-                RunState::Canceled,
-                Some("the run was cancelled".to_string()),
-            )
-        } else if let Some(err) = result.error {
-            (RunState::Failed, Some(err))
-        } else {
-            (RunState::Succeeded, None)
-        };
-        self.set_run_state(&mut run, state, error).await?;
-        Ok(run)
+        Ok(result.error)
     }
 
     async fn set_run_state(

@@ -109,6 +109,10 @@ pub struct RunRecord {
     pub finished_at: Option<Timestamp>,
     /// The pipeline's outputs (root `dagOutputs`).
     pub outputs: TaskIo,
+    /// The run FAILS when it has been RUNNING longer than this (counted from `started_at`, so
+    /// it holds across a resume); `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
 }
 
 /// A task of a run: a node of the expanded DAG.

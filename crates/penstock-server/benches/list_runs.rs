@@ -58,6 +58,7 @@ async fn seed(store: &SqliteStore, runs: usize) -> Vec<String> {
     for i in 0..runs {
         let created = jiff::Timestamp::from_millisecond(base + i as i64 * 1000).expect("time");
         let run = RunRecord {
+            timeout_seconds: None,
             run_id: uuid::Uuid::new_v4().to_string(),
             display_name: format!("run-{i:06}"),
             pipeline_name: "bench".into(),
@@ -191,6 +192,7 @@ fn main() {
         register_examples: false,
         security: Default::default(),
         limits: Default::default(),
+        run_timeout: None,
         })
         .await
         .expect("server");

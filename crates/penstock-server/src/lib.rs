@@ -54,6 +54,8 @@ pub struct ServerConfig {
     pub security: access::SecurityConfig,
     /// Limits on specs and on what one run may expand to.
     pub limits: Limits,
+    /// The timeout every run created by this server gets.
+    pub run_timeout: Option<std::time::Duration>,
 }
 
 /// Limits on what callers may make the server parse and execute (`docs/security.md`).
@@ -90,7 +92,8 @@ impl Server {
         let launcher = Arc::new(LocalLauncher::new(launcher_config));
         let engine = RunEngine::new(Arc::new(store.clone()), launcher, Arc::new(SystemClock))
             .with_task_slots(config.task_slots)
-            .with_limits(config.limits.run);
+            .with_limits(config.limits.run)
+            .with_run_timeout(config.run_timeout);
         let supervisor = RunSupervisor::new(engine, store.clone(), config.home.clone());
         if config.register_examples {
             examples::register_examples(&store, &config.home)

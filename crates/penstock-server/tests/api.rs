@@ -29,6 +29,7 @@ async fn api_with(security: penstock_server::access::SecurityConfig) -> Api {
         register_examples: false,
         security,
         limits: Default::default(),
+        run_timeout: None,
     })
     .await
     .unwrap();
@@ -711,6 +712,7 @@ async fn a_fresh_home_gets_the_examples_once() {
             register_examples: true,
             security: Default::default(),
             limits: Default::default(),
+            run_timeout: None,
         })
         .await
         .unwrap()

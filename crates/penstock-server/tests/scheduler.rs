@@ -40,6 +40,7 @@ async fn open(home: &std::path::Path) -> Server {
         register_examples: false,
         security: Default::default(),
         limits: Default::default(),
+        run_timeout: None,
     })
     .await
     .unwrap()

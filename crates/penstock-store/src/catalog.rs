@@ -451,8 +451,8 @@ pub(crate) async fn insert_run_row(
         "INSERT INTO runs (run_id, display_name, pipeline_name, pipeline_spec, platform_spec, parameters, state,
          error, created_at, created_at_ms, started_at, finished_at, outputs, experiment_id, description,
          storage_state, namespace, pipeline_id, pipeline_version_id, pipeline_root, service_account,
-         recurring_run_id, scheduled_at_ms, finished_at_ms, owner_pid)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         recurring_run_id, scheduled_at_ms, finished_at_ms, owner_pid, timeout_seconds)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&run.run_id)
     .bind(&run.display_name)
@@ -479,6 +479,7 @@ pub(crate) async fn insert_run_row(
     .bind(meta.scheduled_at.map(ms))
     .bind(run.finished_at.map(ms))
     .bind(std::process::id() as i64)
+    .bind(run.timeout_seconds.and_then(|s| i64::try_from(s).ok()))
     .execute(&mut **tx)
     .await
     .map_err(err)?;

@@ -267,6 +267,9 @@ pub(crate) fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
         started_at: parse_ts(r.get("started_at"))?,
         finished_at: parse_ts(r.get("finished_at"))?,
         outputs: serde_json::from_str(&r.get::<String, _>("outputs")).map_err(err)?,
+        timeout_seconds: r
+            .get::<Option<i64>, _>("timeout_seconds")
+            .and_then(|s| u64::try_from(s).ok()),
     })
 }
 

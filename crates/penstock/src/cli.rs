@@ -107,6 +107,10 @@ pub struct RunFlags {
     /// Do not reuse cached outputs older than this (e.g. `30s`, `2h`, `P7D`).
     #[arg(long, value_name = "DURATION")]
     pub cache_max_age: Option<String>,
+    /// The run FAILS when it has been running longer than this (e.g. `30m`, `2h`); counted
+    /// from its start, across `penstock runs resume` too.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     /// Output format of the final report.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -215,6 +219,10 @@ pub struct ServerFlags {
     /// Do not register the example pipelines in a fresh home.
     #[arg(long, env = "PENSTOCK_NO_EXAMPLES")]
     pub no_examples: bool,
+    /// Every run created by this server FAILS when it has been running longer than this (e.g.
+    /// `12h`); counted from its start, across restarts too.
+    #[arg(long, env = "PENSTOCK_RUN_TIMEOUT", value_name = "DURATION")]
+    pub run_timeout: Option<String>,
     /// How callers are authenticated: `none` (only allowed on a loopback address unless
     /// --insecure-no-auth), `tokens` (bearer tokens from `penstock tokens create`) or `proxy`
     /// (an authenticating proxy sets the user in --auth-proxy-user-header).

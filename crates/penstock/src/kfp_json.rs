@@ -166,6 +166,7 @@ mod tests {
 
     fn run() -> RunRecord {
         RunRecord {
+            timeout_seconds: None,
             run_id: "r".into(),
             display_name: "r".into(),
             pipeline_name: "p".into(),

@@ -103,6 +103,10 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         Ok(d) => d,
         Err(e) => return invalid(format!("--cache-max-age: {e}")),
     };
+    let timeout = match flags.timeout.as_deref().map(parse_duration).transpose() {
+        Ok(d) => d,
+        Err(e) => return invalid(format!("--timeout: {e}")),
+    };
     if flags.parallelism == Some(0) {
         return invalid("--parallelism must be at least 1".into());
     }
@@ -130,7 +134,8 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     let engine = RunEngine::new(store.clone(), launcher.clone(), Arc::new(SystemClock))
         .with_observer(Arc::new(ProgressPrinter::new(json)))
         .with_task_slots(slots)
-        .with_limits(limits.run);
+        .with_limits(limits.run)
+        .with_run_timeout(timeout);
     let run_id = uuid::Uuid::now_v7().to_string();
     let display_name = flags.name.clone().unwrap_or_else(|| {
         format!(

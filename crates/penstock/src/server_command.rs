@@ -76,6 +76,18 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             return Outcome::InvalidInput;
         }
     };
+    let run_timeout = match flags
+        .run_timeout
+        .as_deref()
+        .map(penstock_engine::policy::parse_duration)
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("penstock: --run-timeout: {e}");
+            return Outcome::InvalidInput;
+        }
+    };
     let config = ServerConfig {
         home: home.clone(),
         task_slots,
@@ -91,6 +103,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
             allowed_hosts,
         },
         limits,
+        run_timeout,
     };
     use tokio::signal::unix::{signal, SignalKind};
     let (mut sigint, mut sigterm) = match (
