@@ -391,3 +391,70 @@ fn a_run_timeout_fails_the_run_and_keeps_counting_across_a_resume() {
         "the resumed run had its whole timeout again ({took:?})"
     );
 }
+
+#[test]
+fn a_run_whose_kept_artifacts_are_gone_is_failed_with_the_reason_not_resumed() {
+    let home = Home::new();
+    let source = r#"
+@dsl.container_component
+def write(data: dsl.Output[dsl.Dataset]):
+    return dsl.ContainerSpec(image="alpine", command=["sh", "-c", 'mkdir -p "$(dirname "$0")"; echo rows > "$0"'], args=[data.path])
+
+@dsl.container_component
+def nap(data: dsl.Input[dsl.Dataset]):
+    return dsl.ContainerSpec(image="alpine", command=["sh", "-c", 'sleep 60; cat "$0"'], args=[data.path])
+
+@dsl.pipeline(name="gone")
+def main():
+    nap(data=write().outputs["data"])
+"#;
+    let file = compile_source(home.path(), "gone", source);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
+        .arg("run")
+        .arg(&file)
+        .env("PENSTOCK_HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("penstock run");
+    let artifacts = home.path().join("runs");
+    wait_until("the dataset is written", Duration::from_secs(60), || {
+        walk(&artifacts).iter().any(|p| p.ends_with("data"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+    for p in walk(&artifacts) {
+        if p.ends_with("data") {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+    let list = home.penstock(&["runs", "list", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("json");
+    let run_id = list["runs"][0]["run_id"].as_str().expect("run").to_string();
+    let out = home.penstock(&["runs", "resume", &run_id]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot be resumed") && stderr.contains("is gone"),
+        "{stderr}"
+    );
+    let got = home.penstock(&["runs", "get", &run_id, "-o", "json"]);
+    let got: Value = serde_json::from_slice(&got.stdout).expect("json");
+    assert_eq!(got["state"], "FAILED", "never left RUNNING");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -109,6 +109,9 @@ impl RunSupervisor {
         let (run, meta) = self.store.get_run(id).await.map_err(|e| e.to_string())?;
         let pipeline = stored_pipeline(&run).map_err(|e| e.message)?;
         let tasks = self.store.list_tasks(id).await.map_err(|e| e.to_string())?;
+        if let Some(missing) = missing_kept_artifact(&tasks) {
+            return Err(missing);
+        }
         let mut options = self.options(&run, &meta);
         options.earlier_tasks = tasks.into_iter().map(|t| (t.path.clone(), t)).collect();
         Ok((run, pipeline, options))
@@ -271,6 +274,35 @@ impl RunSupervisor {
         }
         active
     }
+}
+
+/// The first output artifact of a finished task that is gone from the local artifact store: a
+/// resume would keep the task and hand downstream tasks a file that no longer exists.
+pub fn missing_kept_artifact(tasks: &[penstock_engine::TaskRecord]) -> Option<String> {
+    tasks
+        .iter()
+        .filter(|t| t.state.produced_outputs())
+        .flat_map(|t| {
+            t.outputs
+                .artifacts
+                .iter()
+                .flat_map(move |(name, list)| list.iter().map(move |a| (t, name, a)))
+        })
+        .find(|(_, _, a)| {
+            // Only local files can be checked here (remote URIs are read where they live).
+            let local = match a.uri.strip_prefix("file://") {
+                Some(path) => path,
+                None if !a.uri.contains("://") => a.uri.as_str(),
+                None => return false,
+            };
+            !std::path::Path::new(local).exists()
+        })
+        .map(|(t, name, _)| {
+            format!(
+                "output artifact '{name}' of finished task '{}' is gone from the artifact store",
+                t.path
+            )
+        })
 }
 
 /// Whether a process with this id exists (signal 0 probes without sending anything).

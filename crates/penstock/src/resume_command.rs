@@ -92,6 +92,14 @@ pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome 
             return Outcome::Failure;
         }
     };
+    if let Some(missing) = penstock_server::supervisor::missing_kept_artifact(&tasks) {
+        let why = format!("{}: {missing}", penstock_server::supervisor::UNRESUMABLE);
+        let _ = store
+            .fail_run(&run.run_id, &why, jiff::Timestamp::now())
+            .await;
+        eprintln!("penstock: {why}");
+        return Outcome::Failure;
+    }
     let json = output == OutputFormat::Json;
     if !json {
         println!(
