@@ -104,6 +104,29 @@ fn check_executions(log: &Path, once: &[&str]) {
     }
 }
 
+/// Starts `penstock run FILE ARGS` in `home`, kills it (`kill -9`) once the middle step runs,
+/// and returns the run's id.
+fn run_and_kill_in_the_middle(home: &Home, file: &Path, log: &Path, args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
+        .arg("run")
+        .arg(file)
+        .args(["-p", &format!("log={}", log.display())])
+        .args(args)
+        .env("PENSTOCK_HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("penstock run");
+    wait_until("middle runs", Duration::from_secs(60), || {
+        started(log, "middle")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let list = home.penstock(&["runs", "list", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("json");
+    list["runs"][0]["run_id"].as_str().expect("run").to_string()
+}
+
 fn spec_json(yaml: &Path) -> Value {
     let out = Command::new(python())
         .args([
@@ -198,28 +221,9 @@ fn a_killed_penstock_run_is_resumed_from_the_cli() {
     let home = Home::new();
     let log = home.path().join("steps.log");
     let file = compile_source(home.path(), "durable", DURABLE);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
-        .arg("run")
-        .arg(&file)
-        .args([
-            "-p",
-            &format!("log={}", log.display()),
-            "-p",
-            "exit_seconds=0",
-        ])
-        .env("PENSTOCK_HOME", home.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("penstock run");
-    wait_until("middle runs", Duration::from_secs(60), || {
-        started(&log, "middle")
-    });
-    let _ = child.kill();
-    let _ = child.wait();
+    let run_id = run_and_kill_in_the_middle(&home, &file, &log, &["-p", "exit_seconds=0"]);
     let list = home.penstock(&["runs", "list", "-o", "json"]);
     let list: Value = serde_json::from_slice(&list.stdout).expect("json");
-    let run_id = list["runs"][0]["run_id"].as_str().expect("run").to_string();
     assert_eq!(list["runs"][0]["state"], "RUNNING");
     wait_until(
         "the killed run's tasks stop",
@@ -349,31 +353,13 @@ fn a_run_timeout_fails_the_run_and_keeps_counting_across_a_resume() {
     // Across a resume the timeout keeps counting from the run's start: 8 s in all, 4 s of
     // which pass before the resume, so the resumed run fails well before 8 s more.
     let _ = std::fs::remove_file(&log);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
-        .arg("run")
-        .arg(&file)
-        .args([
-            "-p",
-            &log_param,
-            "-p",
-            "middle_seconds=60",
-            "--timeout",
-            "8s",
-        ])
-        .env("PENSTOCK_HOME", home.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("penstock run");
-    wait_until("middle runs", Duration::from_secs(60), || {
-        started(&log, "middle")
-    });
-    let _ = child.kill();
-    let _ = child.wait();
+    let run_id = run_and_kill_in_the_middle(
+        &home,
+        &file,
+        &log,
+        &["-p", "middle_seconds=60", "--timeout", "8s"],
+    );
     std::thread::sleep(Duration::from_secs(4));
-    let list = home.penstock(&["runs", "list", "-o", "json"]);
-    let list: Value = serde_json::from_slice(&list.stdout).expect("json");
-    let run_id = list["runs"][0]["run_id"].as_str().expect("run").to_string();
     let resumed = Instant::now();
     let out = home.penstock(&["runs", "resume", &run_id, "-o", "json"]);
     let took = resumed.elapsed();

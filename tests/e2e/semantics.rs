@@ -299,23 +299,10 @@ fn task_display_names_are_shown_and_paths_kept() {
 
     // The server's API.
     let server = ServerProcess::start(home.path());
-    let got = http_get(&format!("{}/apis/v2beta1/runs/{run_id}", server.url));
+    let got = crate::server::get(&format!("{}/apis/v2beta1/runs/{run_id}", server.url));
     let named = task_named(&got, "add the numbers");
     assert_eq!(named["penstock"]["path"], "add");
     assert_eq!(named["state"], "SUCCEEDED");
-}
-
-fn http_get(url: &str) -> Value {
-    let out = Command::new(python())
-        .args([
-            "-c",
-            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-            url,
-        ])
-        .output()
-        .expect("python");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("GET {url}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 /// Every run [`Home::run`] finished is checked with this: no task of a finished run is still

@@ -2,32 +2,12 @@
 //! fresh processes do (`--no-warm`), and a warm interpreter killed from outside only makes
 //! tasks start cold.
 
-use crate::util::{output_param, python, state, task, Home};
+use crate::util::{output_param, state, task, Home};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn compile(dir: &Path, name: &str, source: &str) -> PathBuf {
-    let py = dir.join(format!("{name}.py"));
-    let out = dir.join(format!("{name}.yaml"));
-    let program = format!(
-        "import sys\nfrom kfp import dsl, compiler\n{source}\ncompiler.Compiler().compile(main, sys.argv[1])\n"
-    );
-    std::fs::write(&py, program).expect("write the pipeline source");
-    let compiled = Command::new(python())
-        .arg(&py)
-        .arg(&out)
-        .env("PYTHONWARNINGS", "ignore")
-        .output()
-        .expect("run the SDK compiler");
-    assert!(
-        compiled.status.success(),
-        "compiling {name}: {}",
-        String::from_utf8_lossy(&compiled.stderr)
-    );
-    out
-}
+use crate::semantics::compile_source as compile;
 
 const BEHAVIOURS: &str = r#"
 @dsl.component

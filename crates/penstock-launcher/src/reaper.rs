@@ -24,6 +24,11 @@ pub const RUN_ENV: &str = "PENSTOCK_RUN_ID";
 /// killed supervisor (plus the time to kill it).
 pub const REAP_POLL: Duration = Duration::from_millis(250);
 
+/// Whether a process with this id exists (signal 0 probes without sending anything).
+pub fn process_alive(pid: i64) -> bool {
+    i32::try_from(pid).is_ok_and(|p| p > 0 && kill(Pid::from_raw(p), None).is_ok())
+}
+
 /// The processes (other than this one) whose environment holds `key=value`.
 pub fn marked_processes(key: &str, value: &str) -> Vec<i32> {
     let needle = format!("{key}={value}");

@@ -76,7 +76,10 @@ impl RunSupervisor {
     pub async fn resume_interrupted_runs(
         self: &Arc<Self>,
     ) -> Result<usize, penstock_engine::StoreError> {
-        let ids = self.store.claim_interrupted_runs(process_alive).await?;
+        let ids = self
+            .store
+            .claim_interrupted_runs(penstock_launcher::reaper::process_alive)
+            .await?;
         let mut resumed = 0;
         for id in ids {
             let run_id = id.clone();
@@ -303,12 +306,6 @@ pub fn missing_kept_artifact(tasks: &[penstock_engine::TaskRecord]) -> Option<St
                 t.path
             )
         })
-}
-
-/// Whether a process with this id exists (signal 0 probes without sending anything).
-fn process_alive(pid: i64) -> bool {
-    i32::try_from(pid)
-        .is_ok_and(|p| p > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
 }
 
 /// The pipeline a run executed, rebuilt from its stored spec.

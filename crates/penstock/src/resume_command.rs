@@ -44,7 +44,10 @@ pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome 
         );
         return Outcome::InvalidInput;
     }
-    match store.claim_run(&run.run_id, process_alive).await {
+    match store
+        .claim_run(&run.run_id, penstock_launcher::reaper::process_alive)
+        .await
+    {
         Ok(None) => {}
         Ok(Some(pid)) => {
             eprintln!(
@@ -136,9 +139,4 @@ pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome 
     }
     .execute(run, pipeline, options, true)
     .await
-}
-
-fn process_alive(pid: i64) -> bool {
-    i32::try_from(pid)
-        .is_ok_and(|p| p > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
 }
