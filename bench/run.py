@@ -3,10 +3,13 @@
     bench/run.py            (uses .venv/bin/python for the SDK; builds the release binary)
 
 1. Engine overhead per step: 200-step chain of `true` vs 200 bare spawns of `true`.
-2. 40-step chain of lightweight Python components (fibo(10)) vs kfp.local.SubprocessRunner.
+2. 40-step chain of lightweight Python components (fibo(10)): warm interpreters vs --no-warm vs
+   kfp.local.SubprocessRunner(use_venv=False).
 3. 500-way ParallelFor of `true`: wall time and peak memory of Penstock.
 """
+import json
 import os
+import statistics
 import resource
 import shutil
 import subprocess
@@ -19,6 +22,9 @@ PYTHON = os.environ.get("PENSTOCK_TEST_PYTHON", os.path.join(ROOT, ".venv/bin/py
 BIN = os.path.join(ROOT, "target/release/penstock")
 
 
+LAST_RUNS = {}
+
+
 def penstock(yaml, home, *extra):
     env = dict(os.environ, PENSTOCK_HOME=home, PENSTOCK_VENVS=os.path.join(ROOT, "target/penstock-bench-venvs"))
     start = time.perf_counter()
@@ -26,7 +32,18 @@ def penstock(yaml, home, *extra):
     wall = time.perf_counter() - start
     if out.returncode != 0:
         sys.exit(f"penstock failed on {yaml}: {out.stderr[-2000:]}")
+    LAST_RUNS.setdefault(extra, []).append(json.loads(out.stdout))
     return wall
+
+
+def median_step(runs):
+    """Median of the tasks' end - start, in ms, over `runs` (run JSON)."""
+    from datetime import datetime
+    def ts(s):
+        return datetime.fromisoformat(s[:26].rstrip("Z") + "+00:00")
+    steps = [(ts(t["end_time"]) - ts(t["start_time"])).total_seconds() * 1000
+             for run in runs for t in run["run_details"]["task_details"] if t.get("end_time")]
+    return statistics.median(steps)
 
 
 def peak_rss_of(cmd, env):
@@ -55,16 +72,23 @@ def main():
     print(f"1. chain of 200 `true`: penstock {chain:.3f}s, 200 bare spawns {bare:.3f}s "
           f"-> engine overhead {per_step_ms:.2f} ms/step, ratio {chain / bare:.2f}x")
 
-    # 2. Lightweight Python chain vs kfp.local (warm: the venv exists after the first run).
+    # 2. Lightweight Python chain: warm interpreters, fresh processes (--no-warm) and kfp.local,
+    # side by side (the venv exists after the first run). Median per step from each task's
+    # start/end in the run JSON.
     penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work))
-    ours = min(penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work)) for _ in range(2))
+    warm = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work)) for _ in range(3)]
+    cold = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work), "--no-warm") for _ in range(3)]
     anchor_out = subprocess.run([PYTHON, os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_40.yaml",
                                  tempfile.mkdtemp(dir=work)], capture_output=True, text=True, cwd=work)
     if anchor_out.returncode != 0:
         sys.exit(f"kfp.local failed: {anchor_out.stderr[-2000:]}")
     anchor = float(anchor_out.stdout.strip().splitlines()[-1])
-    print(f"2. 40 lightweight Python steps: penstock {ours:.2f}s, kfp.local SubprocessRunner {anchor:.2f}s "
-          f"-> penstock is {anchor / ours:.1f}x faster ({ours / 40 * 1000:.0f} ms/step vs {anchor / 40 * 1000:.0f} ms/step)")
+    ours, theirs = min(warm), min(cold)
+    warm_json, cold_json = LAST_RUNS[()][-3:], LAST_RUNS[("--no-warm",)]
+    print(f"2. 40 lightweight Python steps: penstock warm {ours:.2f}s ({ours / 40 * 1000:.0f} ms/step), "
+          f"--no-warm {theirs:.2f}s ({theirs / 40 * 1000:.0f} ms/step), kfp.local SubprocessRunner {anchor:.2f}s "
+          f"({anchor / 40 * 1000:.0f} ms/step) -> warm is {anchor / ours:.1f}x kfp.local, {theirs / ours:.1f}x --no-warm "
+          f"(median step: warm {median_step(warm_json):.1f} ms, --no-warm {median_step(cold_json):.1f} ms)")
 
     # 3. 500-way fan-out.
     env = dict(os.environ, PENSTOCK_HOME=tempfile.mkdtemp(dir=work))
