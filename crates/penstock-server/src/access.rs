@@ -207,6 +207,8 @@ fn is_public(path: &str) -> bool {
         "" | "/"
             | "/index.html"
             | "/ui/app.js"
+            | "/ui/graph.js"
+            | "/ui/vendor/dagre.min.js"
             | "/ui/app.css"
             | "/apis/v2beta1/healthz"
             | crate::api::OPENAPI_PATH

@@ -293,87 +293,7 @@ function depsOf(taskSpec) {
   return [...deps];
 }
 
-// nodes: [{id, label, state, path}], edges: [{from, to, contains}]
-function layout(nodes, edges) {
-  const layer = {};
-  const incoming = {};
-  for (const n of nodes) { layer[n.id] = 0; incoming[n.id] = []; }
-  for (const e of edges) if (incoming[e.to]) incoming[e.to].push(e.from);
-  for (let i = 0; i < nodes.length; i++) {
-    let changed = false;
-    for (const n of nodes) for (const f of incoming[n.id]) if (layer[f] !== undefined && layer[f] + 1 > layer[n.id]) { layer[n.id] = layer[f] + 1; changed = true; }
-    if (!changed) break;
-  }
-  const rows = {};
-  const pos = {};
-  for (const n of [...nodes].sort((a, b) => a.path.localeCompare(b.path, undefined, { numeric: true }))) {
-    const l = layer[n.id]; rows[l] = (rows[l] || 0) + 1;
-    pos[n.id] = { x: 16 + l * 230, y: 16 + (rows[l] - 1) * 64 };
-  }
-  return pos;
-}
-
-function graph(nodes, edges, onSelect, selected) {
-  const pos = layout(nodes, edges);
-  const W = 196, H = 46;
-  const width = Math.max(...Object.values(pos).map(p => p.x), 0) + W + 32;
-  const height = Math.max(...Object.values(pos).map(p => p.y), 0) + H + 32;
-  const root = svg('svg', { width, height, role: 'img', 'aria-label': 'Pipeline graph' },
-    svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#8c959f' }))));
-  for (const e of edges) {
-    const a = pos[e.from], b = pos[e.to];
-    if (!a || !b) continue;
-    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
-    root.append(svg('path', { class: 'edge' + (e.contains ? ' contains' : ''), d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, 'marker-end': 'url(#arrow)' }));
-  }
-  for (const n of nodes) {
-    const p = pos[n.id];
-    const label = n.label.length > 24 ? n.label.slice(0, 23) + '…' : n.label;
-    const g = svg('g', { class: 'node s-' + (n.state || 'NONE') + (selected === n.id ? ' selected' : ''), transform: `translate(${p.x},${p.y})`, tabindex: 0, role: 'button', 'data-task': n.path, 'aria-label': `${n.label}: ${n.state || 'not started'}` },
-      svg('title', {}, `${n.path} — ${n.state || 'not started'}`),
-      svg('rect', { width: W, height: H, rx: 6 }),
-      svg('text', { x: 10, y: 19 }, label),
-      svg('text', { x: 10, y: 36 }, (ICONS[n.state] || '') + ' ' + (n.state ? n.state.toLowerCase() : n.kind || '')));
-    if (onSelect) {
-      g.addEventListener('click', () => onSelect(n.id));
-      g.addEventListener('keydown', ev => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); onSelect(n.id); } });
-    }
-    root.append(g);
-  }
-  return h('div', { class: 'graph' }, root);
-}
-
-// Sub-DAGs, loops and iterations in `collapsed` hide what they contain.
-function runGraphModel(run, collapsed) {
-  const spec = specOf(run);
-  const all = (run.run_details && run.run_details.task_details) || [];
-  const byId = {};
-  for (const t of all) byId[t.task_id] = t;
-  const hidden = t => { for (let p = t.parent_task_id; p; p = byId[p] && byId[p].parent_task_id) if (collapsed && collapsed.has(p)) return true; return false; };
-  const childCount = {};
-  for (const t of all) if (t.parent_task_id) childCount[t.parent_task_id] = (childCount[t.parent_task_id] || 0) + 1;
-  const tasks = all.filter(t => !hidden(t));
-  const byPath = {};
-  for (const t of tasks) byPath[t.penstock.path] = t;
-  const nodes = tasks.map(t => ({ id: t.task_id, path: t.penstock.path, state: t.penstock.state, kind: t.penstock.kind,
-    label: t.display_name + (collapsed && collapsed.has(t.task_id) && childCount[t.task_id] ? ` [+${childCount[t.task_id]}]` : '') }));
-  const edges = [];
-  for (const t of tasks) {
-    if (t.parent_task_id) edges.push({ from: t.parent_task_id, to: t.task_id, contains: true });
-    if (t.penstock.kind === 'iteration') continue;
-    const path = t.penstock.path;
-    const cut = path.lastIndexOf('/');
-    const parent = cut < 0 ? '' : path.slice(0, cut);
-    const name = cut < 0 ? path : path.slice(cut + 1);
-    const ts = (dagAt(spec, parent).tasks || {})[name];
-    if (!ts) continue;
-    for (const d of depsOf(ts)) {
-      const dep = byPath[parent ? parent + '/' + d : d];
-      if (dep) edges.push({ from: dep.task_id, to: t.task_id });
-    }
-  }
-  return { nodes, edges };
-}
+// The graph itself (layout, drawing, collapsing, zoom) is in graph.js.
 
 // What a spec task is, in a few words: a loop, a condition, a nested pipeline, or the image its
 // container runs.
@@ -386,26 +306,6 @@ function specTaskKind(spec, t) {
   if (exec.importer) return 'importer';
   if (exec.container) return exec.container.image || 'container';
   return 'task';
-}
-
-// The whole spec as a graph: every DAG's tasks, nested DAGs (conditions, loops, pipelines) joined
-// to what they contain, as on a run's page.
-function specGraphModel(spec) {
-  const nodes = [], edges = [];
-  const comps = spec.components || {};
-  function walk(dag, prefix, parent, depth) {
-    const tasks = (dag || {}).tasks || {};
-    for (const [n, t] of Object.entries(tasks)) {
-      const id = prefix + n;
-      nodes.push({ id, path: id, label: (t.taskInfo || {}).name || n, kind: specTaskKind(spec, t) });
-      if (parent) edges.push({ from: parent, to: id, contains: true });
-      for (const d of depsOf(t)) if (tasks[d]) edges.push({ from: prefix + d, to: id });
-      const comp = comps[(t.componentRef || {}).name];
-      if (comp && comp.dag && depth < 32) walk(comp.dag, id + '/', id, depth + 1);
-    }
-  }
-  walk((spec.root || {}).dag, '', null, 0);
-  return { nodes, edges };
 }
 
 // A JSON value as YAML (block style), for showing specs the way the SDK writes them.
@@ -515,6 +415,7 @@ async function runPage(id) {
   const head = h('div'), graphBox = h('div'), panel = h('aside', { class: 'panel', 'aria-label': 'Task' }, h('p', { class: 'muted' }, 'Select a task in the graph.'));
   const details = h('section'), tracking = h('section', { 'aria-label': 'Tracking' });
   main(head, h('div', { class: 'cols' }, graphBox, panel), details, tracking);
+  view.gv = graphView({ label: 'Run graph', onSelect: sel => { view.selected = sel; view.tab = view.tab || 'io'; stopStreams(); renderPanel(); } });
   async function act(verb) {
     try { if (verb === 'delete') { await api(`${API}/runs/${id}`, { method: 'DELETE' }); location.hash = '#/runs'; return; } await post(`${API}/runs/${id}:${verb}`); await refresh(); } catch (e) { head.append(errorBox(e)); }
   }
@@ -525,10 +426,10 @@ async function runPage(id) {
     const body = h('div');
     const children = (view.run.run_details.task_details || []).filter(c => c.parent_task_id === t.task_id);
     const structure = children.length ? h('div', { class: 'toolbar' },
-      h('button', { id: 'toggle-children', onclick: () => { view.collapsed.has(t.task_id) ? view.collapsed.delete(t.task_id) : view.collapsed.add(t.task_id); renderPanel(); refreshGraphOnly(); } },
-        view.collapsed.has(t.task_id) ? `Expand (${children.length} inside)` : 'Collapse'),
-      t.penstock.kind === 'loop' && h('select', { 'aria-label': 'Show iteration', onchange: ev => { view.collapsed.delete(t.task_id); view.selected = ev.target.value; stopStreams(); renderPanel(); refreshGraphOnly(); } },
-        h('option', { value: '' }, 'Show iteration…'), children.map(c => h('option', { value: c.task_id }, c.display_name)))) : null;
+      h('button', { id: 'toggle-children', 'aria-expanded': String(view.gv.isOpen(t.task_id)), onclick: () => { view.gv.toggle(t.task_id); renderPanel(); } },
+        view.gv.isOpen(t.task_id) ? 'Collapse' : `Expand (${children.length} inside)`),
+      t.penstock.kind === 'loop' && h('select', { 'aria-label': 'Show iteration', onchange: ev => { if (!ev.target.value) return; view.selected = ev.target.value; view.gv.showIteration(t.task_id, ev.target.value); stopStreams(); renderPanel(); } },
+        h('option', { value: '' }, 'Show iteration…'), children.map(c => h('option', { value: c.task_id }, c.display_name + ' ' + (ICONS[c.penstock.state] || '') + ' ' + (c.penstock.state || 'pending').toLowerCase())))) : null;
     fill(panel, h('h2', {}, t.display_name, ' ', status(t.penstock.state)), structure,
       h('div', { class: 'tabs', role: 'tablist' }, tabs.map(([k, label]) => h('button', { role: 'tab', 'aria-selected': String(view.tab === k), onclick: () => { view.tab = k; view.logFor = null; renderPanel(); } }, label))), body);
     if (view.tab === 'io') {
@@ -598,16 +499,11 @@ async function runPage(id) {
         run.storage_state === 'ARCHIVED' ? h('button', { onclick: () => act('unarchive') }, 'Restore') : h('button', { onclick: () => act('archive') }, 'Archive'),
         h('button', { onclick: () => { if (confirm('Delete this run and its artifacts?')) act('delete'); } }, 'Delete')),
       run.error && h('p', { class: 'error', role: 'status' }, run.error.message)));
-    if (!view.collapsed) view.collapsed = new Set();
-    for (const t of run.run_details.task_details || []) {
-      // Loops with many iterations start collapsed; the user's choice sticks afterwards.
-      if (t.penstock.kind === 'loop' && !(view.seen || (view.seen = new Set())).has(t.task_id)) {
-        view.seen.add(t.task_id);
-        if ((run.run_details.task_details || []).filter(c => c.parent_task_id === t.task_id).length > 5) view.collapsed.add(t.task_id);
-      }
-    }
-    const model = runGraphModel(run, view.collapsed);
-    fill(graphBox, model.nodes.length ? graph(model.nodes, model.edges, sel => { view.selected = sel; view.tab = view.tab || 'io'; stopStreams(); renderPanel(); refreshGraphOnly(); }, view.selected) : h('p', { class: 'muted' }, 'No tasks yet.'));
+    const tree = runGraphTree(run);
+    if (tree.children.length) {
+      if (graphBox.firstChild !== view.gv.el) fill(graphBox, view.gv.el);
+      view.gv.update(tree);
+    } else fill(graphBox, h('p', { class: 'muted' }, 'No tasks yet.'));
     const params = Object.entries((run.runtime_config || {}).parameters || {});
     fill(details, h('h2', {}, 'Details'), h('dl', { class: 'kv' }, h('dt', {}, 'Run ID'), h('dd', {}, run.run_id), h('dt', {}, 'Status'), h('dd', {}, status(s)),
       h('dt', {}, 'Created'), h('dd', {}, when(run.created_at)), h('dt', {}, 'Finished'), h('dd', {}, when(run.finished_at)), h('dt', {}, 'Duration'), h('dd', {}, duration(run.created_at, run.finished_at)),
@@ -618,7 +514,6 @@ async function runPage(id) {
     return run;
   }
   function stopStreams() { streams.forEach(c => c.abort()); streams = []; view.logFor = null; }
-  function refreshGraphOnly() { const model = runGraphModel(view.run, view.collapsed); fill(graphBox, graph(model.nodes, model.edges, sel => { view.selected = sel; stopStreams(); renderPanel(); refreshGraphOnly(); }, view.selected)); }
   await refresh();
   every(1500, async () => { if (view.run && TERMINAL.includes(view.run.state) && view.ended) return; const r = await refresh().catch(() => null); if (r && TERMINAL.includes(r.state)) view.ended = true; });
 }
@@ -696,14 +591,20 @@ async function pipelinePage(pid, vid) {
     try { const nv = await api(`${API}/pipelines/upload_version?pipelineid=${pid}&name=${encodeURIComponent(vname.value)}`, { method: 'POST', body: fd, headers: {} }); location.hash = `#/pipelines/details/${pid}/version/${nv.pipeline_version_id}`; } catch (e) { form.append(errorBox(e)); }
   } }, h('label', { for: 'ver-file' }, 'File'), file, h('label', { for: 'ver-name' }, 'Version name'), vname, h('p', {}, h('button', {}, 'Upload version')));
   const spec = v ? (v.pipeline_spec.pipeline_spec || v.pipeline_spec) : {};
-  const model = specGraphModel(spec);
+  const tree = specGraphTree(spec);
+  const gv = graphView({ label: 'Pipeline graph', onSelect: id => {
+    const it = gv.items.get(id);
+    fill(picked, it ? [h('strong', {}, it.label), ' · path ', h('code', {}, it.path), it.component ? [' · component ', h('code', {}, it.component)] : null, ' · ', it.sub || ''] : '');
+  } });
+  const picked = h('p', { class: 'muted', 'aria-live': 'polite', 'data-graph-detail': '' });
   main(h('h1', {}, 'Pipeline: ', p.display_name), h('p', {}, p.description || ''),
     h('div', { class: 'toolbar' }, v && h('a', { class: 'button', href: `#/runs/new?pipeline=${pid}&version=${v.pipeline_version_id}` }, 'Create run'),
       h('label', { for: 'ver-select', style: 'display:inline' }, 'Version '),
       h('select', { id: 'ver-select', onchange: ev => { location.hash = `#/pipelines/details/${pid}/version/${ev.target.value}`; } }, versions.map(x => h('option', { value: x.pipeline_version_id, selected: v && x.pipeline_version_id === v.pipeline_version_id }, x.display_name)))),
-    h('h2', {}, 'Graph'), model.nodes.length ? graph(model.nodes, model.edges) : h('p', { class: 'muted' }, 'No tasks.'),
+    h('h2', {}, 'Graph'), tree.children.length ? [gv.el, picked] : h('p', { class: 'muted' }, 'No tasks.'),
     h('h2', {}, 'Pipeline spec'), h('pre', { class: 'code', 'data-format': 'yaml' }, toYaml(spec)),
     h('h2', {}, 'New version'), form);
+  gv.update(tree);
 }
 
 // ---- creating runs ---------------------------------------------------------------------------------

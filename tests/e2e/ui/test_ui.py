@@ -91,6 +91,44 @@ def looping():
         say(text=item)
 
 
+@dsl.pipeline(name="ui-inner")
+def inner(text: str = "x"):
+    say(text=text).set_display_name("Inner say")
+
+
+@dsl.pipeline(name="ui-nested")
+def nested(n: int = 7):
+    bye = say(text="bye").set_display_name("Say goodbye")
+    with dsl.ExitHandler(bye):
+        first = say(text="start").set_display_name("Greet the user")
+        with dsl.If(n > 5):
+            inner(text="big").after(first)
+        with dsl.Else():
+            say(text="small").set_display_name("Small case")
+        with dsl.ParallelFor(items=["p", "q"]) as item:
+            say(text=item).set_display_name("Per item").after(first)
+
+
+@dsl.pipeline(name="ui-huge-loop")
+def huge_loop(items: list = list(range(1000))):
+    with dsl.ParallelFor(items=items, parallelism=64) as item:
+        chatty(lines=0).set_display_name("tick").set_caching_options(False)
+
+
+@dsl.pipeline(name="ui-300-tasks")
+def three_hundred():
+    # 30 chains of 10 tasks, each chain fed by the one before it every third step.
+    prev = [None] * 30
+    for step in range(10):
+        for chain in range(30):
+            t = say(text=f"{chain}-{step}")
+            if prev[chain] is not None:
+                t.after(prev[chain])
+            if step % 3 == 2 and chain > 0 and prev[chain - 1] is not None:
+                t.after(prev[chain - 1])
+            prev[chain] = t
+
+
 @pytest.fixture(scope="module")
 def client():
     return kfp.Client(host=URL)
@@ -350,25 +388,164 @@ def test_phone_width_has_no_page_level_horizontal_scroll(browser, data):
         browser.set_window_size(1280, 900)
 
 
+def graph_facts(browser):
+    """What the graph draws: node boxes, group boxes and edges, in page coordinates."""
+    return browser.execute_script("""
+        const box = r => { const b = r.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+        return {
+          nodes: [...document.querySelectorAll('.graph .node')].map(n => ({path: n.dataset.taskPath, task: n.dataset.task, group: n.dataset.group || null, box: box(n.querySelector('rect')), text: n.textContent})),
+          groups: [...document.querySelectorAll('.graph .group')].map(g => ({path: g.dataset.group, box: box(g.querySelector('rect.body')), text: g.querySelector('.group-head').textContent})),
+          edges: [...document.querySelectorAll('.graph path.edge')].map(e => [e.dataset.from, e.dataset.to]),
+        };""")
+
+
+def overlaps(a, b):
+    return a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
+
+
+def contains(a, b):
+    return a[0] <= b[0] + 0.5 and a[1] <= b[1] + 0.5 and a[2] >= b[2] - 0.5 and a[3] >= b[3] - 0.5
+
+
+def check_graph(browser):
+    """No two node boxes overlap, groups either nest or stay apart, every edge joins drawn boxes."""
+    f = graph_facts(browser)
+    nodes, groups = f["nodes"], f["groups"]
+    for i, a in enumerate(nodes):
+        assert a["path"] and a["task"] == a["path"], a
+        for b in nodes[i + 1:]:
+            assert not overlaps(a["box"], b["box"]), f"{a['path']} overlaps {b['path']}"
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            assert contains(a["box"], b["box"]) or contains(b["box"], a["box"]) or not overlaps(a["box"], b["box"]), f"{a['path']} and {b['path']}"
+        for n in nodes:
+            assert contains(a["box"], n["box"]) or not overlaps(a["box"], n["box"]), f"{n['path']} sticks out of {a['path']}"
+            assert contains(a["box"], n["box"]) == n["path"].startswith((a["path"] + "/", a["path"] + "[")), f"{n['path']} and group {a['path']}"
+    drawn = {n["path"] for n in nodes} | {g["path"] for g in groups}
+    for a, b in f["edges"]:
+        assert a in drawn and b in drawn, (a, b)
+    return f
+
+
 def test_big_loops_start_collapsed_and_expand_on_request(browser, client):
     run = client.create_run_from_pipeline_func(looping, arguments={})
     assert wait_run(client, run.run_id).state == "SUCCEEDED"
     open_page(browser, f"/runs/details/{run.run_id}", "ui-loop")
     nodes = lambda d: d.find_elements(By.CSS_SELECTOR, ".graph .node")
     wait_for(browser, lambda d: len(nodes(d)) == 1, what="only the collapsed loop")
-    loop_path = nodes(browser)[0].get_attribute("data-task")
-    assert "[+8]" in nodes(browser)[0].text
-    node = lambda: browser.find_element(By.CSS_SELECTOR, f'.graph .node[data-task="{loop_path}"]')
+    loop_path = nodes(browser)[0].get_attribute("data-task-path")
+    assert nodes(browser)[0].get_attribute("data-group") == loop_path
+    # The collapsed loop says what it iterates over, how many iterations ran and how they went.
+    text = nodes(browser)[0].text
+    assert "for each in [a, b, c" in text and "8 iterations · 8 ✔" in text, text
+    node = lambda: browser.find_element(By.CSS_SELECTOR, f'.graph [data-task-path="{loop_path}"]')
     node().click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'select[aria-label="Show iteration"]'), what="iteration picker")
     Select(browser.find_element(By.CSS_SELECTOR, 'select[aria-label="Show iteration"]')).select_by_index(4)
-    # Picking an iteration expands the loop: the loop, 8 iterations and a task in each.
-    wait_for(browser, lambda d: len(nodes(d)) == 17, what="expanded loop")
-    assert browser.find_elements(By.CSS_SELECTOR, ".graph .node.selected")
-    node().click()
+    # Picking an iteration opens the loop: 8 iteration groups with a task in each, the picked one selected.
+    wait_for(browser, lambda d: len(nodes(d)) == 8, what="expanded loop")
+    f = check_graph(browser)
+    assert len(f["groups"]) == 9 and {g["path"] for g in f["groups"]} >= {loop_path, f"{loop_path}[3]"}
+    assert browser.find_element(By.CSS_SELECTOR, ".graph .selected").get_attribute("data-group") == f"{loop_path}[3]"
+    # The iterations line up: every task box has the same size.
+    sizes = {(round(n["box"][2] - n["box"][0]), round(n["box"][3] - n["box"][1])) for n in f["nodes"]}
+    assert len(sizes) == 1, sizes
+    shot(browser, "graph-loop-expanded")
+    browser.find_element(By.CSS_SELECTOR, f'.graph [data-group="{loop_path}"] .group-head').click()
     wait_for(browser, lambda d: d.find_elements(By.ID, "toggle-children"), what="collapse button")
     browser.find_element(By.ID, "toggle-children").click()
     wait_for(browser, lambda d: len(nodes(d)) == 1, what="collapsed again")
+    # Expand all / Collapse all, and the keyboard: the toggle opens with Enter.
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="expand-all"]').click()
+    wait_for(browser, lambda d: len(nodes(d)) == 8, what="expand all")
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="collapse-all"]').click()
+    wait_for(browser, lambda d: len(nodes(d)) == 1, what="collapse all")
+    toggle = browser.find_element(By.CSS_SELECTOR, f'.graph .toggle[data-toggle="{loop_path}"]')
+    assert toggle.get_attribute("aria-expanded") == "false" and toggle.get_attribute("tabindex") == "0"
+    browser.execute_script("arguments[0].focus()", toggle)
+    browser.switch_to.active_element.send_keys("\n")
+    wait_for(browser, lambda d: len(nodes(d)) == 8, what="opened with the keyboard")
+    check_graph(browser)
+    # Zoom buttons change the drawing's scale; Fit brings it back.
+    before = browser.execute_script("return document.querySelector('.graph .viewport').getAttribute('transform')")
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="zoom-in"]').click()
+    assert browser.execute_script("return document.querySelector('.graph .viewport').getAttribute('transform')") != before
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="fit"]').click()
+    assert browser.execute_script("return document.querySelector('.graph .viewport').getAttribute('transform')") == before
+
+
+def test_nested_run_graph_shows_names_conditions_and_groups(browser, client):
+    run = client.create_run_from_pipeline_func(nested, arguments={"n": 7}, run_name="nested-graph")
+    assert wait_run(client, run.run_id).state == "SUCCEEDED"
+    open_page(browser, f"/runs/details/{run.run_id}", "nested-graph")
+    wait_for(browser, lambda d: any("Inner say" in n.text for n in d.find_elements(By.CSS_SELECTOR, ".graph .node")), what="nested graph drawn")
+    f = check_graph(browser)
+    labels = " | ".join(n["text"] for n in f["nodes"]) + " | " + " | ".join(g["text"] for g in f["groups"])
+    for words in ["Greet the user", "Say goodbye", "Inner say", "Per item", "if n > 5", "for each in [p, q]"]:
+        assert words in labels, (words, labels)
+    # Internal ids are not labels (they stay in the details panel).
+    assert "condition-" not in labels and "for-loop-" not in labels and "exit-handler-" not in labels, labels
+    # The skipped else branch is drawn as skipped; the data and .after edges are there.
+    assert any("skipped" in g["text"] or "skipped" in n["text"] for g in f["groups"] for n in f["nodes"]), labels
+    assert len(f["edges"]) >= 2, f["edges"]
+    shot(browser, "graph-nested")
+    groups_before = len(f["groups"])
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="collapse-all"]').click()
+    wait_for(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, ".graph .group"), what="all collapsed")
+    collapsed = check_graph(browser)
+    assert len(collapsed["nodes"]) < len(f["nodes"]) and groups_before > 0
+    # A node opens its panel from the keyboard; its internal path is shown in the details tab.
+    exit_scope = [n for n in collapsed["nodes"] if n["group"]][0]["path"]
+    el = browser.find_element(By.CSS_SELECTOR, f'.graph .node[data-task-path="{exit_scope}"]')
+    browser.execute_script("arguments[0].focus()", el)
+    browser.switch_to.active_element.send_keys(" ")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "toggle-children"), what="panel of the group")
+    browser.find_element(By.XPATH, "//aside//button[text()='Task details']").click()
+    wait_for(browser, lambda d: exit_scope in d.find_element(By.CSS_SELECTOR, "aside.panel").text, what="internal path in details")
+    browser.find_element(By.CSS_SELECTOR, 'button[data-action="expand-all"]').click()
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".graph .group")) == groups_before, what="all expanded")
+
+
+def test_huge_runs_and_pipelines_render_fast(browser, client, tmp_path):
+    run = client.create_run_from_pipeline_func(huge_loop, arguments={}, run_name="huge-loop")
+    # Opened while the run is going, the page stays live; the figures are printed after it ends.
+    browser.get(f"{URL}/#/runs/details/{run.run_id}")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".graph .node"), what="graph of the running loop")
+    assert wait_run(client, run.run_id, timeout=600).state == "SUCCEEDED"
+    def timing(ready):
+        # graph.js marks each layout; the first mark is when the graph became interactive.
+        wait_for(browser, ready, timeout=120, what="graph drawn")
+        return browser.execute_script("""const m = performance.getEntriesByName('penstock-graph-render'), d = performance.getEntriesByName('penstock-graph-drawn');
+            return {ready: d[0].startTime, render: m[0].duration, nodes: document.querySelectorAll('.graph .node').length};""")
+    browser.get(f"{URL}/#/runs/details/{run.run_id}")
+    browser.refresh()
+    got = timing(lambda d: "1000 iterations · 1000 ✔" in d.find_element(By.CSS_SELECTOR, ".graph .node").text)
+    print(f"\n1,000-iteration run: graph drawn {got['ready']:.0f} ms after navigation (run JSON fetch included; layout+draw {got['render']:.1f} ms, {got['nodes']} node)")
+    check_graph(browser)
+    shot(browser, "graph-huge-loop")
+    # Opening one iteration of the big loop draws that iteration alone.
+    node = browser.find_element(By.CSS_SELECTOR, ".graph .node")
+    loop_path = node.get_attribute("data-task-path")
+    node.click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'select[aria-label="Show iteration"]'), what="picker")
+    # (1,001 options: picked in the page, Select() would ask for each one; picked again if the
+    # panel was redrawn meanwhile.)
+    pick = """const s = document.querySelector('select[aria-label="Show iteration"]');
+        if (s && !document.querySelector('.graph .group.selected')) { s.selectedIndex = 500; s.dispatchEvent(new Event('change')); }"""
+    wait_for(browser, lambda d: d.execute_script(pick) or d.find_elements(By.CSS_SELECTOR, f'.graph .group.selected[data-group^="{loop_path}["]'), what="the picked iteration shown")
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".graph .node")) == 1
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".graph .group")) == 2
+    assert "showing 1 of 1000" in browser.find_element(By.CSS_SELECTOR, f'.graph .group[data-group="{loop_path}"] .group-head').get_attribute("aria-label")
+    # 300 tasks, drawn from the pipeline spec.
+    path = str(tmp_path / "300.yaml")
+    kfp.compiler.Compiler().compile(three_hundred, path)
+    p = client.upload_pipeline(path, pipeline_name="ui-300-tasks")
+    browser.get(f"{URL}/#/pipelines/details/{p.pipeline_id}")
+    browser.refresh()
+    got = timing(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".graph .node")) == 300)
+    print(f"300-task pipeline: graph drawn {got['ready']:.0f} ms after navigation (layout+draw {got['render']:.1f} ms)")
+    check_graph(browser)
+    shot(browser, "graph-300-tasks")
 
 
 def test_classification_html_and_markdown_visualisations(browser, client):
@@ -507,11 +684,17 @@ def test_pipeline_page_draws_nested_dags_and_shows_yaml(browser, client, tmp_pat
     kfp.compiler.Compiler().compile(looping, path)
     p = client.upload_pipeline(path, pipeline_name="ui-loop")
     open_page(browser, f"/pipelines/details/{p.pipeline_id}", "ui-loop")
-    nodes = browser.find_elements(By.CSS_SELECTOR, ".graph .node")
-    paths = sorted(n.get_attribute("data-task") for n in nodes)
-    assert len(paths) == 2 and paths[0].startswith("for-loop") and paths[1].endswith("/say"), paths
-    subtitles = [n.find_elements(By.TAG_NAME, "text")[1].text.strip() for n in nodes]
-    assert "task" not in subtitles and "loop" in subtitles and "alpine" in subtitles, subtitles
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".graph .node"), what="pipeline graph")
+    f = check_graph(browser)
+    # The loop is a group holding its task; the loop says what it iterates over, the task its image.
+    assert len(f["nodes"]) == 1 and len(f["groups"]) == 1, f
+    loop, task = f["groups"][0], f["nodes"][0]
+    assert loop["path"].startswith("for-loop") and task["path"] == loop["path"] + "/say", f
+    assert "for each in [a, b, c" in loop["text"] and "loop" in loop["text"], loop
+    assert "alpine" in task["text"] and "task" not in task["text"], task
+    # Selecting a node shows its internal path and component.
+    browser.find_element(By.CSS_SELECTOR, ".graph .node").click()
+    assert task["path"] in browser.find_element(By.CSS_SELECTOR, "[data-graph-detail]").text
     spec = browser.find_element(By.CSS_SELECTOR, 'pre[data-format="yaml"]').text
     assert spec.startswith("components:") or "pipelineInfo:" in spec, spec[:200]
     assert not spec.lstrip().startswith("{")
