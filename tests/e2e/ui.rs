@@ -22,7 +22,7 @@ fn web_ui_in_a_real_browser() {
     let token = crate::server::create_token(auth_home.path(), "ui-user", &[]);
     let auth_server = ServerProcess::start_with(auth_home.path(), &["--auth", "tokens"]);
     let status = Command::new(python())
-        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
+        .args(["-m", "pytest", "-q", "-s", "-x", "-p", "no:cacheprovider"])
         .arg(repo_root().join("tests/e2e/ui/test_ui.py"))
         .env("PENSTOCK_URL", &server.url)
         .env("PENSTOCK_AUTH_URL", &auth_server.url)
