@@ -262,9 +262,10 @@ function graphView({ label = 'Pipeline graph', onSelect } = {}) {
     return t;
   }
 
-  let view;
+  let view, mini = null;
   function draw(lay) {
     gv.els.clear();
+    const boxes = [];
     const groups = svg('g', { class: 'groups' }), edgesL = svg('g', { class: 'edges' }), nodes = svg('g', { class: 'nodes' });
     view = svg('g', { class: 'viewport' }, groups, edgesL, nodes);
     const root = svg('svg', { role: 'group', 'aria-label': label, width: '100%', height: '100%' },
@@ -287,6 +288,7 @@ function graphView({ label = 'Pipeline graph', onSelect } = {}) {
             svg('title', {}, c.label + ' — ' + (c.state ? c.state.toLowerCase() : c.sub || '')), svg('rect', { class: 'body', width: c._w, height: c._h }), head);
           activate(head, () => gv.select(c.id));
           groups.append(g);
+          boxes.push([x, y, c._w, c._h, 1]);
           nodes.append(toggleButton(c, x + 5, y + 3, true));
           gv.els.set(c.id, { el: g, state: head.querySelector('.state-text'), item: c, only, room: subRoom });
           place(c._inner, x + GRAPH.PAD, y + GRAPH.HEAD);
@@ -301,6 +303,7 @@ function graphView({ label = 'Pipeline graph', onSelect } = {}) {
             grp ? svg('text', { class: 'summary', x: 10, y: 55 }, clip(c.summary, 32)) : null);
           activate(g, () => gv.select(c.id));
           nodes.append(g);
+          boxes.push([x, y, c._w, c._h, 0]);
           if (grp) nodes.append(toggleButton(c, x + c._w - 26, y + 6, false));
           gv.els.set(c.id, { el: g, state: g.querySelector('.state-text'), summary: g.querySelector('.summary'), item: c });
         }
@@ -310,7 +313,27 @@ function graphView({ label = 'Pipeline graph', onSelect } = {}) {
     const width = box.clientWidth || (document.getElementById('main') || document.body).clientWidth * 0.6;
     const k0 = Math.max(0.45, Math.min(1, (width - 32) / Math.max(1, lay.w)));
     box.style.height = Math.round(Math.min(640, Math.max(140, lay.h * k0 + 40))) + 'px';
-    box.replaceChildren(root);
+    // The minimap: the laid-out boxes scaled down (no labels) and the visible part; only for
+    // graphs larger than their box.
+    mini = null;
+    if (box.clientWidth > 0 && (lay.w > box.clientWidth || lay.h > box.clientHeight)) {
+      const s = Math.min(160 / Math.max(1, lay.w), 110 / Math.max(1, lay.h));
+      const vr = svg('rect', { class: 'mm-view' });
+      mini = { s, vr, el: svg('svg', { class: 'minimap', 'data-minimap': '', width: Math.ceil(lay.w * s) + 4, height: Math.ceil(lay.h * s) + 4, 'aria-hidden': 'true' },
+        svg('g', { transform: 'translate(2,2)' }, ...boxes.map(([x, y, w, hh, grp]) => svg('rect', { class: grp ? 'mm-group' : 'mm-node', x: x * s, y: y * s, width: Math.max(1, w * s), height: Math.max(1, hh * s) })), vr)) };
+      const centre = ev => {
+        const r = mini.el.getBoundingClientRect(), bw = box.clientWidth, bh = box.clientHeight, k = gv.t.k;
+        const gx = (ev.clientX - r.left - 2) / mini.s, gy = (ev.clientY - r.top - 2) / mini.s;
+        gv.t = { k, x: bw / 2 - gx * k, y: bh / 2 - gy * k };
+        gv.moved = true; apply();
+      };
+      let down = false;
+      mini.el.addEventListener('pointerdown', ev => { if (ev.button !== 0 || !gv.t) return; ev.stopPropagation(); down = true; mini.el.setPointerCapture(ev.pointerId); centre(ev); });
+      mini.el.addEventListener('pointermove', ev => { if (down) centre(ev); });
+      const up = () => { down = false; };
+      mini.el.addEventListener('pointerup', up); mini.el.addEventListener('pointercancel', up);
+    }
+    box.replaceChildren(root, ...(mini ? [mini.el] : []));
     if (!gv.moved || !gv.t) fit(); else apply();
   }
 
@@ -329,7 +352,15 @@ function graphView({ label = 'Pipeline graph', onSelect } = {}) {
   }
 
   // ---- zoom and pan ----
-  function apply() { if (view && gv.t) view.setAttribute('transform', `translate(${gv.t.x},${gv.t.y}) scale(${gv.t.k})`); }
+  function apply() {
+    if (!view || !gv.t) return;
+    view.setAttribute('transform', `translate(${gv.t.x},${gv.t.y}) scale(${gv.t.k})`);
+    if (mini) {
+      const { s, vr } = mini, k = gv.t.k;
+      vr.setAttribute('x', (-gv.t.x / k) * s); vr.setAttribute('y', (-gv.t.y / k) * s);
+      vr.setAttribute('width', box.clientWidth / k * s); vr.setAttribute('height', box.clientHeight / k * s);
+    }
+  }
   function fit() {
     if (!gv.size) return;
     const bw = box.clientWidth || 800, bh = box.clientHeight || 400;
@@ -352,7 +383,7 @@ function graphView({ label = 'Pipeline graph', onSelect } = {}) {
   }, { passive: false });
   let drag = null;
   box.addEventListener('pointerdown', ev => {
-    if (ev.button !== 0 || ev.target.closest('.node, .toggle, .group-head') || !gv.t) return;
+    if (ev.button !== 0 || ev.target.closest('.node, .toggle, .group-head, .minimap') || !gv.t) return;
     drag = { x: ev.clientX, y: ev.clientY, t: Object.assign({}, gv.t) };
     box.setPointerCapture(ev.pointerId); box.classList.add('panning');
   });

@@ -13,6 +13,7 @@ from kfp import dsl
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -433,6 +434,7 @@ def test_big_loops_start_collapsed_and_expand_on_request(browser, client):
     open_page(browser, f"/runs/details/{run.run_id}", "ui-loop")
     nodes = lambda d: d.find_elements(By.CSS_SELECTOR, ".graph .node")
     wait_for(browser, lambda d: len(nodes(d)) == 1, what="only the collapsed loop")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".graph .minimap"), "a graph that fits has no minimap"
     loop_path = nodes(browser)[0].get_attribute("data-task-path")
     assert nodes(browser)[0].get_attribute("data-group") == loop_path
     # The collapsed loop says what it iterates over, how many iterations ran and how they went.
@@ -545,6 +547,14 @@ def test_huge_runs_and_pipelines_render_fast(browser, client, tmp_path):
     got = timing(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".graph .node")) == 300)
     print(f"300-task pipeline: graph drawn {got['ready']:.0f} ms after navigation (layout+draw {got['render']:.1f} ms)")
     check_graph(browser)
+    # A graph larger than its box has a minimap; clicking in it moves the view there.
+    mini = browser.find_element(By.CSS_SELECTOR, ".graph .minimap")
+    assert mini.is_displayed() and mini.find_elements(By.CSS_SELECTOR, ".mm-node") and mini.find_elements(By.CSS_SELECTOR, ".mm-view")
+    transform = lambda: browser.execute_script("return document.querySelector('.graph .viewport').getAttribute('transform')")
+    before = transform()
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", mini)
+    ActionChains(browser).move_to_element_with_offset(mini, mini.size["width"] // 4, mini.size["height"] // 4).click().perform()
+    assert transform() != before, before
     shot(browser, "graph-300-tasks")
 
 
