@@ -202,14 +202,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 /// check `kfp.Client` calls before sending credentials, the API description and sign-in.
 fn is_public(path: &str) -> bool {
     let path = path.strip_prefix("/pipeline").unwrap_or(path);
+    if let Some(asset) = path.strip_prefix("/ui/") {
+        // The page's own scripts and style sheet (and nothing else under /ui/).
+        return crate::api::ui::asset(asset).is_some();
+    }
     matches!(
         path,
         "" | "/"
             | "/index.html"
-            | "/ui/app.js"
-            | "/ui/graph.js"
-            | "/ui/vendor/dagre.min.js"
-            | "/ui/app.css"
             | "/apis/v2beta1/healthz"
             | crate::api::OPENAPI_PATH
             | crate::api::SESSION_PATH

@@ -1163,7 +1163,10 @@ async fn a_token_server_refuses_anonymous_callers_but_serves_its_shell() {
     assert_status(&b, 16, "existing_token");
     for open in [
         "/",
-        "/ui/app.js",
+        "/ui/main.js",
+        "/ui/pages/run.js",
+        "/pipeline/ui/graph.js",
+        "/ui/vendor/dagre.min.js",
         "/apis/v2beta1/healthz",
         "/apis/penstock/v1/openapi.json",
     ] {

@@ -1,19 +1,19 @@
 // Penstock pipeline graphs: a nested model (tasks, sub-DAGs, loops and their iterations) laid out
-// top to bottom with dagre (ui/vendor/dagre.min.js), drawn as SVG with collapsible groups, zoom,
-// pan and fit-to-view. A classic script loaded before app.js; it uses app.js's helpers (h, svg,
-// ICONS, specOf, dagAt, depsOf, specTaskKind) only when called.
-'use strict';
+// top to bottom with dagre (ui/vendor/dagre.min.js, a classic script that defines the global
+// `dagre`), drawn as SVG with collapsible groups, zoom, pan, fit-to-view and a minimap.
+import { ICONS, fill, h, svg } from './dom.js';
+import { dagAt, depsOf, specOf, specTaskKind } from './spec.js';
 
-const GRAPH = { W: 210, H: 48, HC: 66, HEAD: 30, PAD: 12, BIG_LOOP: 100, GAP: 24 };
-const SUMMARY_ORDER = ['SUCCEEDED', 'CACHED', 'FAILED', 'RUNNING', 'PENDING', 'SKIPPED', 'CANCELING', 'CANCELED'];
-const INTERNAL_NAME = /^(condition|condition-branches|for-loop|exit-handler)-\d+$/;
+export const GRAPH = { W: 210, H: 48, HC: 66, HEAD: 30, PAD: 12, BIG_LOOP: 100, GAP: 24 };
+export const SUMMARY_ORDER = ['SUCCEEDED', 'CACHED', 'FAILED', 'RUNNING', 'PENDING', 'SKIPPED', 'CANCELING', 'CANCELED'];
+export const INTERNAL_NAME = /^(condition|condition-branches|for-loop|exit-handler)-\d+$/;
 
-function clip(s, n) { s = String(s); return s.length > n ? s.slice(0, n - 1) + '…' : s; }
-function stateLine(state, kind) { return state ? (ICONS[state] || '') + ' ' + state.toLowerCase() : (kind || ''); }
+export function clip(s, n) { s = String(s); return s.length > n ? s.slice(0, n - 1) + '…' : s; }
+export function stateLine(state, kind) { return state ? (ICONS[state] || '') + ' ' + state.toLowerCase() : (kind || ''); }
 
 // A KFP condition (CEL) as the user wrote it: `int(inputs.parameter_values['pipelinechannel--n']) > 5`
 // reads `n > 5`.
-function readableCondition(cel) {
+export function readableCondition(cel) {
   return String(cel || '')
     .replace(/inputs\.parameter_values\[\s*['"](?:pipelinechannel--)?([^'"]+)['"]\s*\]/g, '$1')
     .replace(/\b(?:int|double|string|bool)\(([\w.-]+)\)/g, '$1')
@@ -21,7 +21,7 @@ function readableCondition(cel) {
 }
 
 // What a loop iterates over: `["a", "b", …]` or the parameter's name.
-function loopSource(t) {
+export function loopSource(t) {
   const it = t.parameterIterator || t.artifactIterator || {};
   const items = it.items || {};
   if (items.raw !== undefined) {
@@ -36,7 +36,7 @@ function loopSource(t) {
 }
 
 // The label of a spec task: its display name, or for the compiler's own groups what they mean.
-function specLabel(name, t) {
+export function specLabel(name, t) {
   const shown = ((t || {}).taskInfo || {}).name || name;
   if (!t) return shown;
   const internal = INTERNAL_NAME.test(shown);
@@ -48,13 +48,13 @@ function specLabel(name, t) {
   return shown;
 }
 
-function stateSummary(items) {
+export function stateSummary(items) {
   const n = {};
   for (const c of items) { const s = c.state || 'PENDING'; n[s] = (n[s] || 0) + 1; }
   return SUMMARY_ORDER.filter(s => n[s]).map(s => `${n[s]} ${ICONS[s]}`).join(' ');
 }
 
-function finishTree(root, total) {
+export function finishTree(root, total) {
   // Groups: their summaries and whether they start open. Failed and running parts open; loops with
   // many iterations start closed (their summary says how the iterations went), and in big graphs
   // so do finished groups.
@@ -76,7 +76,7 @@ function finishTree(root, total) {
 
 // A run's tasks as a tree: every sub-DAG, loop and iteration holds what it ran; edges join
 // siblings (data and `.after` dependencies read from the spec).
-function runGraphTree(run) {
+export function runGraphTree(run) {
   const spec = specOf(run);
   const all = (run.run_details && run.run_details.task_details) || [];
   const root = { id: '', path: '', children: [], edges: [] };
@@ -112,7 +112,7 @@ function runGraphTree(run) {
 }
 
 // A pipeline spec as the same tree (no states): every DAG's tasks, nested DAGs holding theirs.
-function specGraphTree(spec) {
+export function specGraphTree(spec) {
   const comps = spec.components || {};
   let total = 0;
   function walk(dag, prefix, depth) {
@@ -138,7 +138,7 @@ function specGraphTree(spec) {
 
 // A graph that keeps its state (open groups, zoom, selection) across updates. update(tree) lays
 // the graph out again only when what is drawn changes; state changes only touch classes and text.
-function graphView({ label = 'Pipeline graph', onSelect } = {}) {
+export function graphView({ label = 'Pipeline graph', onSelect } = {}) {
   const gv = { open: new Map(), only: new Map(), selected: null, tree: null, key: null, t: null, moved: false, els: new Map(), items: new Map(), times: [] };
   const box = h('div', { class: 'graph', 'data-graph': label });
   const zoomBy = f => { const r = box.getBoundingClientRect(); zoomAt(f, r.width / 2, r.height / 2); };
@@ -398,7 +398,7 @@ function graphView({ label = 'Pipeline graph', onSelect } = {}) {
 }
 
 // A flat graph (the artifact lineage): nodes [{id, path, label, kind}], edges [{from, to}].
-function graph(nodes, edges) {
+export function graph(nodes, edges) {
   const gv = graphView({ label: 'Lineage graph' });
   gv.update({ id: '', path: '', children: nodes.map(n => ({ id: n.id, path: n.path, label: n.label, sub: n.kind, state: n.state, children: [], edges: [], title: n.label })), edges });
   queueMicrotask(() => { if (gv.el.isConnected) { gv.key = null; gv.render(); } });

@@ -361,10 +361,7 @@ pub fn routes(state: ApiState) -> Router {
         )
         .route("/", get(ui::index))
         .route("/index.html", get(ui::index))
-        .route("/ui/app.js", get(ui::app_js))
-        .route("/ui/graph.js", get(ui::graph_js))
-        .route("/ui/vendor/dagre.min.js", get(ui::dagre_js))
-        .route("/ui/app.css", get(ui::app_css))
+        .route("/ui/{*path}", get(ui::file))
         .route(OPENAPI_PATH, get(openapi))
         .route(
             SESSION_PATH,
