@@ -1,7 +1,7 @@
 // Penstock pipeline graphs: a nested model (tasks, sub-DAGs, loops and their iterations) laid out
 // top to bottom with dagre (ui/vendor/dagre.min.js, a classic script that defines the global
 // `dagre`), drawn as SVG with collapsible groups, zoom, pan, fit-to-view and a minimap.
-import { ICONS, fill, h, svg } from './dom.js';
+import { ICONS, h, svg } from './dom.js';
 import { dagAt, depsOf, specOf, specTaskKind } from './spec.js';
 
 export const GRAPH = { W: 210, H: 48, HC: 66, HEAD: 30, PAD: 12, BIG_LOOP: 100, GAP: 24 };

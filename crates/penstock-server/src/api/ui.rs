@@ -21,14 +21,42 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("graph.js", JS, include_str!("../../ui/graph.js")),
     ("pages/runs.js", JS, include_str!("../../ui/pages/runs.js")),
     ("pages/run.js", JS, include_str!("../../ui/pages/run.js")),
-    ("pages/experiments.js", JS, include_str!("../../ui/pages/experiments.js")),
-    ("pages/pipelines.js", JS, include_str!("../../ui/pages/pipelines.js")),
-    ("pages/create-run.js", JS, include_str!("../../ui/pages/create-run.js")),
-    ("pages/recurring.js", JS, include_str!("../../ui/pages/recurring.js")),
-    ("pages/compare.js", JS, include_str!("../../ui/pages/compare.js")),
-    ("pages/artifacts.js", JS, include_str!("../../ui/pages/artifacts.js")),
+    (
+        "pages/experiments.js",
+        JS,
+        include_str!("../../ui/pages/experiments.js"),
+    ),
+    (
+        "pages/pipelines.js",
+        JS,
+        include_str!("../../ui/pages/pipelines.js"),
+    ),
+    (
+        "pages/create-run.js",
+        JS,
+        include_str!("../../ui/pages/create-run.js"),
+    ),
+    (
+        "pages/recurring.js",
+        JS,
+        include_str!("../../ui/pages/recurring.js"),
+    ),
+    (
+        "pages/compare.js",
+        JS,
+        include_str!("../../ui/pages/compare.js"),
+    ),
+    (
+        "pages/artifacts.js",
+        JS,
+        include_str!("../../ui/pages/artifacts.js"),
+    ),
     // dagre 3.1.3 (MIT), see `ui/vendor/README.md`; a classic script (defines the global `dagre`).
-    ("vendor/dagre.min.js", JS, include_str!("../../ui/vendor/dagre.min.js")),
+    (
+        "vendor/dagre.min.js",
+        JS,
+        include_str!("../../ui/vendor/dagre.min.js"),
+    ),
     ("app.css", CSS, include_str!("../../ui/app.css")),
 ];
 
