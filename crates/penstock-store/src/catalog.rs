@@ -1019,17 +1019,7 @@ impl SqliteStore {
             if owner.is_some_and(|p| p == me || alive(p)) {
                 continue;
             }
-            let done = sqlx::query(
-                "UPDATE runs SET owner_pid = ? WHERE run_id = ? AND owner_pid IS ?
-                 AND state IN ('PENDING', 'RUNNING')",
-            )
-            .bind(me)
-            .bind(&id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-            if done.rows_affected() == 1 {
+            if take_over(&mut *tx, &id, owner).await? {
                 claimed.push(id);
             }
         }
@@ -1056,17 +1046,7 @@ impl SqliteStore {
         if let Some(p) = owner.filter(|p| *p != me && alive(*p)) {
             return Ok(Some(p));
         }
-        let done = sqlx::query(
-            "UPDATE runs SET owner_pid = ? WHERE run_id = ? AND owner_pid IS ?
-             AND state IN ('PENDING', 'RUNNING')",
-        )
-        .bind(me)
-        .bind(run_id)
-        .bind(owner)
-        .execute(&self.writer)
-        .await
-        .map_err(err)?;
-        if done.rows_affected() == 1 {
+        if take_over(&self.writer, run_id, owner).await? {
             Ok(None)
         } else {
             Err(StoreError(format!(
@@ -1085,35 +1065,6 @@ impl SqliteStore {
         let mut tx = self.writer.begin().await.map_err(err)?;
         fail_run_in(&mut tx, run_id, why, now).await?;
         tx.commit().await.map_err(err)
-    }
-
-    /// Marks every run left PENDING or RUNNING by a process that is gone (`alive(pid)` is
-    /// false) as FAILED with `why`, and its unfinished tasks likewise, so they can be retried.
-    /// Runs another live process executes (a `penstock run` beside the server) are left alone.
-    /// Returns the ids of the runs settled.
-    pub async fn fail_interrupted_runs(
-        &self,
-        why: &str,
-        now: Timestamp,
-        alive: impl Fn(i64) -> bool,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(err)?;
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT run_id, owner_pid FROM runs WHERE state IN ('PENDING', 'RUNNING')",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(err)?;
-        let ids: Vec<String> = rows
-            .into_iter()
-            .filter(|(_, pid)| !pid.is_some_and(|p| p != std::process::id() as i64 && alive(p)))
-            .map(|(id, _)| id)
-            .collect();
-        for id in &ids {
-            fail_run_in(&mut tx, id, why, now).await?;
-        }
-        tx.commit().await.map_err(err)?;
-        Ok(ids)
     }
 
     // ----- recurring runs ----------------------------------------------------------------
@@ -1503,4 +1454,24 @@ async fn fail_run_in(
     .await
     .map_err(err)?;
     Ok(())
+}
+
+/// Makes this process the owner of an unfinished run, only if `owner` still owns it (one
+/// statement, so two processes never both take a run). Whether it did.
+async fn take_over<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    run_id: &str,
+    owner: Option<i64>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE runs SET owner_pid = ? WHERE run_id = ? AND owner_pid IS ?
+         AND state IN ('PENDING', 'RUNNING')",
+    )
+    .bind(std::process::id() as i64)
+    .bind(run_id)
+    .bind(owner)
+    .execute(executor)
+    .await
+    .map_err(err)?;
+    Ok(done.rows_affected() == 1)
 }
