@@ -61,13 +61,7 @@ pub async fn create(State(s): State<ApiState>, body: Bytes) -> ApiResult<Respons
     let cookie_value = format!("{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
     let cookie = HeaderValue::from_str(&cookie_value)
         .map_err(|_| ApiError::invalid("session.token: unexpected characters"))?;
-    let p = Principal {
-        name: found.name,
-        grant: match found.namespaces {
-            Some(set) => NamespaceGrant::Only(set),
-            None => NamespaceGrant::All,
-        },
-    };
+    let p = Principal::from(found);
     let mut response = Json(describe(&s, &p)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
