@@ -23,8 +23,10 @@ def inspect(tag: str) -> str:
         f.write(tag)
     child = subprocess.run([sys.executable, "-c", "import os; print('child says', os.environ['WARM_TEST'])"],
                            capture_output=True, text=True).stdout.strip()
-    print("to stdout", tag)
-    print("to stderr", tag, file=sys.stderr)
+    # Whole lines in one write each: stdout and stderr are two pipes read side by side, and
+    # print() writes a line's text and its newline separately, so lines could interleave.
+    sys.stdout.write(f"to stdout {tag}\n")
+    sys.stderr.write(f"to stderr {tag}\n")
     return "|".join([
         str(globals()["COUNT"] + kfp.warm_test_count),
         os.environ.get("WARM_TEST", "-"),
@@ -46,7 +48,8 @@ def exit_with(code: int):
 
 @dsl.component
 def fail_with(message: str):
-    print("about to raise")
+    import sys
+    sys.stdout.write("about to raise\n")
     raise ValueError(message)
 
 @dsl.component
