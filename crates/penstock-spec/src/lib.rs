@@ -10,6 +10,9 @@
 //!    tasks, input and output names, iterators, placeholders), looks for cycles among tasks
 //!    and components, and enforces the [`Limits`] on size and shape.
 //!
+//! KFP v1 pipelines (the Argo Workflow YAML `kfp` 1.8 compiles, also packed in a `.tar.gz` or
+//! `.zip`) are mapped onto the same model by [`argo`] before stage 1.
+//!
 //! ```
 //! let yaml = br#"
 //! pipelineInfo: {name: hello}
@@ -21,6 +24,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod archive;
+pub mod argo;
 pub mod limits;
 pub mod model;
 pub mod parse;

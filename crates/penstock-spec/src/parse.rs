@@ -1,4 +1,5 @@
-//! Reading a compiled pipeline file: YAML (one or two documents) or JSON.
+//! Reading a compiled pipeline file: YAML (one or two documents) or JSON, a KFP v1 Argo
+//! Workflow ([`crate::argo`]), or a `.tar.gz`/`.zip` package holding one ([`crate::archive`]).
 
 use crate::limits::Limits;
 use crate::model::PipelineSpec;
@@ -56,6 +57,16 @@ pub fn parse_pipeline_with_limits(
     limits: &Limits,
 ) -> Result<Pipeline, SpecError> {
     check_spec_size(source, bytes.len(), limits)?;
+    // A package (`.tar.gz`, `.zip`) as the KFP v1 compiler writes and its client uploads.
+    let unpacked;
+    let (source, bytes) = match crate::archive::package_kind(bytes) {
+        Some(kind) => {
+            unpacked = crate::archive::unpack(source, bytes, kind, limits.max_spec_bytes)?;
+            check_spec_size(&unpacked.0, unpacked.1.len(), limits)?;
+            (unpacked.0.as_str(), unpacked.1.as_slice())
+        }
+        None => (source, bytes),
+    };
     let docs = read_documents(source, bytes)?;
     let mut docs = docs.into_iter().filter(|d| !d.is_null());
     let first = docs.next().ok_or_else(|| {
@@ -65,7 +76,29 @@ pub fn parse_pipeline_with_limits(
             "no pipeline spec found: the file is empty or holds only comments",
         )
     })?;
-    let (spec_value, mut platform_spec) = split_pipeline_job(source, first)?;
+    let (spec_value, mut platform_spec) = if crate::argo::is_argo_workflow(&first) {
+        // KFP v1: an Argo Workflow, mapped onto the same model.
+        if docs.next().is_some() {
+            return Err(SpecError::new(
+                source,
+                "",
+                "expected one Argo Workflow document, found more documents after it",
+            ));
+        }
+        (crate::argo::workflow_to_spec(source, &first)?, None)
+    } else if let Some((api, kind)) = crate::argo::other_manifest(&first) {
+        return Err(SpecError::new(
+            source,
+            "kind",
+            &format!(
+                "this is a Kubernetes manifest (apiVersion {api}, kind {kind}), not a pipeline; \
+                 expected a KFP v2 pipeline spec or a KFP v1 Argo Workflow \
+                 (apiVersion argoproj.io/v1alpha1, kind Workflow)"
+            ),
+        ));
+    } else {
+        split_pipeline_job(source, first)?
+    };
     for extra in docs {
         if platform_spec.is_some() {
             return Err(SpecError::new(
@@ -144,13 +177,6 @@ fn deserialize_spec(source: &str, value: Value) -> Result<PipelineSpec, SpecErro
 }
 
 fn read_documents(source: &str, bytes: &[u8]) -> Result<Vec<Value>, SpecError> {
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        return Err(SpecError::new(
-            source,
-            "",
-            "this is a zip archive; expected a compiled pipeline (YAML or JSON)",
-        ));
-    }
     let text = std::str::from_utf8(bytes).map_err(|_| {
         SpecError::new(
             source,
