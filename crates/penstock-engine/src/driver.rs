@@ -141,6 +141,11 @@ pub fn task_id(run_id: &str, path: &str) -> String {
 }
 
 impl RunEngine {
+    /// The launcher executing this engine's tasks.
+    pub fn launcher(&self) -> &Arc<dyn TaskLauncher> {
+        &self.launcher
+    }
+
     /// An engine over a store, a launcher and a clock.
     pub fn new(
         store: Arc<dyn RunStore>,

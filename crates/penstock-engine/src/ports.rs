@@ -116,6 +116,11 @@ pub trait TaskLauncher: Send + Sync {
     async fn artifact_exists(&self, uri: &str) -> bool;
     /// The last lines of a task's log, for error reports.
     async fn log_tail(&self, run_id: &str, task_path: &str, lines: usize) -> Vec<String>;
+    /// Stops whatever an earlier, dead Penstock process left running for `run_id` (task
+    /// processes, containers) before the run is resumed. Returns how many it stopped.
+    async fn stop_leftovers(&self, _run_id: &str) -> usize {
+        0
+    }
 }
 
 /// Time, injected so that tests of retries and backoff do not sleep.

@@ -16,6 +16,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod container;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod metrics;
 pub mod python_env;
 pub mod reaper;
@@ -23,12 +26,13 @@ pub mod render;
 pub mod warm;
 
 use async_trait::async_trait;
+use container::TaskContainer;
 use penstock_engine::params::{coerce_value, parse_output_file};
 use penstock_engine::{
     ArtifactMap, LaunchOutcome, LaunchRequest, ParameterMap, RuntimeArtifact, TaskLauncher,
 };
 use python_env::{detect_preamble, KfpRuntime, PythonEnvs};
-use render::{Renderer, TaskPaths};
+use render::TaskPaths;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -57,6 +61,57 @@ pub struct LauncherConfig {
     /// Start lightweight Python components from warm interpreters ([`warm`]); off with
     /// `--no-warm`.
     pub warm: bool,
+}
+
+/// Which launcher runs container tasks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LauncherKind {
+    /// Processes on this machine (the default).
+    #[default]
+    Local,
+    /// A container per task from the task's image (the `docker` module).
+    Docker,
+}
+
+impl LauncherKind {
+    /// The name `--launcher` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            LauncherKind::Local => "local",
+            LauncherKind::Docker => "docker",
+        }
+    }
+}
+
+/// Settings of the Docker launcher beyond [`LauncherConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct DockerConfig {
+    /// The network containers join (`--docker-network`); the daemon's default when `None`.
+    pub network: Option<String>,
+}
+
+/// Builds the launcher of `kind`. The Docker launcher connects to its daemon here, so a
+/// missing daemon is reported before any run starts.
+pub async fn open_launcher(
+    kind: LauncherKind,
+    config: LauncherConfig,
+    docker: DockerConfig,
+) -> Result<Arc<dyn TaskLauncher>, String> {
+    match kind {
+        LauncherKind::Local => Ok(Arc::new(LocalLauncher::new(config))),
+        #[cfg(feature = "docker")]
+        LauncherKind::Docker => Ok(Arc::new(
+            docker::DockerLauncher::connect(config, docker).await?,
+        )),
+        #[cfg(not(feature = "docker"))]
+        LauncherKind::Docker => {
+            let _ = (config, docker);
+            Err(
+                "this penstock was built without the Docker launcher (cargo feature `docker`)"
+                    .into(),
+            )
+        }
+    }
 }
 
 /// The `kfp` version Penstock is tested against, used for lightweight components by default.
@@ -177,7 +232,7 @@ fn check_platform(config: &Value) -> Result<(), String> {
     Ok(())
 }
 
-struct CappedLog {
+pub(crate) struct CappedLog {
     file: Mutex<std::fs::File>,
     written: AtomicU64,
     cap: u64,
@@ -241,7 +296,7 @@ fn kill_group(pid: Option<u32>, signal: nix::sys::signal::Signal) {
     }
 }
 
-fn failed(message: String) -> LaunchOutcome {
+pub(crate) fn failed(message: String) -> LaunchOutcome {
     LaunchOutcome::Failed {
         message,
         exit_code: None,
@@ -249,13 +304,13 @@ fn failed(message: String) -> LaunchOutcome {
 }
 
 /// How a task's process ended.
-enum ExitKind {
+pub(crate) enum ExitKind {
     Code(i32),
     Signal(i32),
 }
 
 /// What running a task's process came to.
-enum Ended {
+pub(crate) enum Ended {
     Exited(ExitKind),
     Canceled,
     Failed(String),
@@ -493,8 +548,30 @@ impl LocalLauncher {
     }
 }
 
+/// What every launcher sets up before it starts an attempt: the attempt's folders, its log,
+/// the container to run and the metrics file follower.
+pub(crate) struct AttemptSetup {
+    paths: TaskPaths,
+    log_path: PathBuf,
+    log: Arc<CappedLog>,
+    metrics_file: PathBuf,
+    container: TaskContainer,
+    stop_tail: CancellationToken,
+    tailing: tokio::task::JoinHandle<()>,
+}
+
+impl AttemptSetup {
+    /// Stops following the metrics file (after reading it one last time).
+    async fn stop_metrics(&mut self) {
+        self.stop_tail.cancel();
+        let _ = (&mut self.tailing).await;
+    }
+}
+
 impl LocalLauncher {
-    async fn attempt(&self, request: &LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
+    /// Creates the attempt's folders and log, builds its container and starts following its
+    /// metrics file.
+    pub(crate) fn setup(&self, request: &LaunchRequest) -> Result<AttemptSetup, String> {
         let paths = self.paths(request);
         let log_path = self.log_path(&request.run_id, &request.task_path);
         for dir in [
@@ -503,76 +580,101 @@ impl LocalLauncher {
             &paths.parameters_dir,
             &paths.workspace,
         ] {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                return failed(format!("cannot create {}: {e}", dir.display()));
-            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         if let Some(parent) = log_path.parent() {
-            if let Err(e) = std::fs::create_dir_all(parent) {
-                return failed(format!("cannot create {}: {e}", parent.display()));
-            }
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
         for a in request.output_artifacts.values() {
             if let Some(parent) = Path::new(&a.uri).parent() {
-                if let Err(e) = std::fs::create_dir_all(parent) {
-                    return failed(format!("cannot create {}: {e}", parent.display()));
-                }
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
             }
         }
         if let Some(config) = &request.platform_config {
-            if let Err(e) = check_platform(config) {
-                return failed(e);
-            }
+            check_platform(config)?;
         }
-        let renderer = Renderer::new(request, &paths);
-        let mut argv = match renderer.items(&request.container.command) {
-            Ok(a) => a,
-            Err(e) => return failed(format!("command: {e}")),
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let _ = writeln!(
+            file,
+            "[penstock] attempt {} of task {}",
+            request.attempt, request.task_path
+        );
+        let log = Arc::new(CappedLog {
+            file: Mutex::new(file),
+            written: AtomicU64::new(0),
+            cap: self.config.log_cap_bytes,
+        });
+        let metrics_raw =
+            metrics::metrics_file(&self.config.home, &request.run_id, &request.task_path);
+        let tail = metrics::MetricsTail::start(
+            metrics_raw.clone(),
+            metrics::points_file(&self.config.home, &request.run_id, &request.task_path),
+        )
+        .map_err(|e| format!("{}: {e}", metrics_raw.display()))?;
+        let container = TaskContainer::build(request, &paths, &metrics_raw)?;
+        let stop_tail = CancellationToken::new();
+        let tailing = tokio::spawn(follow_metrics(tail, log.clone(), stop_tail.clone()));
+        Ok(AttemptSetup {
+            paths,
+            log_path,
+            log,
+            metrics_file: metrics_raw,
+            container,
+            stop_tail,
+            tailing,
+        })
+    }
+
+    async fn attempt(&self, request: &LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
+        let mut setup = match self.setup(request) {
+            Ok(s) => s,
+            Err(message) => return failed(message),
         };
-        match renderer.items(&request.container.args) {
-            Ok(a) => argv.extend(a),
-            Err(e) => return failed(format!("args: {e}")),
-        }
-        let mut env: Vec<(String, String)> = Vec::new();
-        for var in &request.container.env {
-            match renderer.text(&var.value) {
-                Ok(v) => env.push((var.name.clone(), v)),
-                Err(e) => return failed(format!("env {}: {e}", var.name)),
-            }
-        }
-        {
-            let mut f = match std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log_path)
-            {
-                Ok(f) => f,
-                Err(e) => return failed(format!("{}: {e}", log_path.display())),
-            };
-            let _ = writeln!(
-                f,
-                "[penstock] attempt {} of task {}",
-                request.attempt, request.task_path
-            );
-        }
+        let ended = self.run_local(request, &setup, &cancel).await;
+        setup.stop_metrics().await;
+        let (ended, program) = match ended {
+            Ok(done) => done,
+            Err(message) => return failed(message),
+        };
+        let resolver = CustomPaths::relative_to(&setup.paths.work_dir);
+        conclude(request, &setup, ended, &program, resolver).await
+    }
+
+    /// Runs the attempt's container as a process on the host: the pip preamble of lightweight
+    /// components becomes a managed virtual environment, and those start from a warm
+    /// interpreter when they can. Returns how it ended and the program's name.
+    async fn run_local(
+        &self,
+        request: &LaunchRequest,
+        setup: &AttemptSetup,
+        cancel: &CancellationToken,
+    ) -> Result<(Ended, String), String> {
+        let (paths, log, container) = (&setup.paths, &setup.log, &setup.container);
+        let log_path = &setup.log_path;
+        let mut argv = container.argv();
         let mut venv: Option<PathBuf> = None;
         if let Some((preamble, start)) = detect_preamble(&argv) {
-            match self
-                .envs
-                .ensure(&preamble.resolved(&self.config.kfp_runtime), &log_path)
-                .await
-            {
-                Ok(dir) => venv = Some(dir),
-                Err(e) => return failed(e),
-            }
+            venv = Some(
+                self.envs
+                    .ensure(&preamble.resolved(&self.config.kfp_runtime), log_path)
+                    .await?,
+            );
             argv.drain(..start);
         }
         let Some(program) = argv.first().cloned() else {
-            return failed(format!(
+            return Err(format!(
                 "the container has no command: image '{}' is a platform step that only Kubernetes can run",
-                request.container.image
+                container.image
             ));
         };
+        let env = &container.env;
         // The task's environment on top of Penstock's, in order (later entries win).
         let mut overrides: Vec<(String, String)> = vec![
             ("TMPDIR".into(), paths.tmp_dir.display().to_string()),
@@ -594,35 +696,10 @@ impl LocalLauncher {
             overrides.push(("VIRTUAL_ENV".into(), dir.display().to_string()));
         }
         overrides.extend(env.iter().cloned());
-        let file = match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-        {
-            Ok(f) => f,
-            Err(e) => return failed(format!("{}: {e}", log_path.display())),
-        };
-        let log = Arc::new(CappedLog {
-            file: Mutex::new(file),
-            written: AtomicU64::new(0),
-            cap: self.config.log_cap_bytes,
-        });
-        let metrics_raw =
-            metrics::metrics_file(&self.config.home, &request.run_id, &request.task_path);
-        let tail = match metrics::MetricsTail::start(
-            metrics_raw.clone(),
-            metrics::points_file(&self.config.home, &request.run_id, &request.task_path),
-        ) {
-            Ok(t) => t,
-            Err(e) => return failed(format!("{}: {e}", metrics_raw.display())),
-        };
         overrides.push((
             "PENSTOCK_METRICS_FILE".into(),
-            metrics_raw.display().to_string(),
+            setup.metrics_file.display().to_string(),
         ));
-        let stop_tail = CancellationToken::new();
-        let tailing = tokio::spawn(follow_metrics(tail, log.clone(), stop_tail.clone()));
-        let mut ended = None;
         if let (Some(dir), Some(lightweight)) = (&venv, warm::detect_lightweight(&argv)) {
             let interfering = env
                 .iter()
@@ -637,10 +714,10 @@ impl LocalLauncher {
                 );
             } else {
                 match self
-                    .run_warm(dir, &lightweight, &overrides, &paths, &log, &cancel)
+                    .run_warm(dir, &lightweight, &overrides, paths, log, cancel)
                     .await
                 {
-                    Ok(e) => ended = Some(e),
+                    Ok(e) => return Ok((e, program)),
                     Err(reason) => log.write(
                         format!("[penstock] cold start: the warm interpreter is unavailable: {reason}\n")
                             .as_bytes(),
@@ -648,51 +725,87 @@ impl LocalLauncher {
                 }
             }
         }
-        let ended = match ended {
-            Some(e) => e,
-            None => {
-                self.run_cold(&program, &argv, &overrides, &paths, &log, &cancel)
-                    .await
-            }
-        };
-        stop_tail.cancel();
-        let _ = tailing.await;
-        let status = match ended {
-            Ended::Canceled => {
-                log.write(b"[penstock] cancelled: process group killed\n");
-                return LaunchOutcome::Canceled;
-            }
-            Ended::Failed(message) => return failed(message),
-            Ended::Exited(status) => status,
-        };
-        match status {
-            ExitKind::Code(0) => {}
-            ExitKind::Code(code) => {
-                return LaunchOutcome::Failed {
-                    message: format!("`{program}` exited with code {code}"),
-                    exit_code: Some(code),
-                }
-            }
-            ExitKind::Signal(signal) => {
-                return failed(format!("`{program}` was killed by signal {signal}"))
+        let ended = self
+            .run_cold(&program, &argv, &overrides, paths, log, cancel)
+            .await;
+        Ok((ended, program))
+    }
+}
+
+/// Turns how the task's process ended into the attempt's outcome, reading its outputs when it
+/// succeeded. `program` names it in messages.
+pub(crate) async fn conclude(
+    request: &LaunchRequest,
+    setup: &AttemptSetup,
+    ended: Ended,
+    program: &str,
+    custom_paths: CustomPaths,
+) -> LaunchOutcome {
+    let log = &setup.log;
+    let status = match ended {
+        Ended::Canceled => {
+            log.write(b"[penstock] cancelled: process group killed\n");
+            return LaunchOutcome::Canceled;
+        }
+        Ended::Failed(message) => return failed(message),
+        Ended::Exited(status) => status,
+    };
+    match status {
+        ExitKind::Code(0) => {}
+        ExitKind::Code(code) => {
+            return LaunchOutcome::Failed {
+                message: format!("`{program}` exited with code {code}"),
+                exit_code: Some(code),
             }
         }
-        // Reading outputs may copy large artifacts (custom paths): off the async threads.
-        let (owned_request, owned_paths) = (request.clone(), paths.clone());
-        let read =
-            tokio::task::spawn_blocking(move || read_outputs(&owned_request, &owned_paths)).await;
-        match read {
-            Ok(Ok(outputs)) => {
-                for note in &outputs.notes {
-                    log.write(format!("[penstock] {note}\n").as_bytes());
-                }
-                LaunchOutcome::Succeeded {
-                    parameters: outputs.parameters,
-                    artifacts: outputs.artifacts,
-                }
+        ExitKind::Signal(signal) => {
+            return failed(format!("`{program}` was killed by signal {signal}"))
+        }
+    }
+    // Reading outputs may copy large artifacts (custom paths): off the async threads.
+    let (owned_request, owned_paths) = (request.clone(), setup.paths.clone());
+    let read = tokio::task::spawn_blocking(move || {
+        read_outputs(&owned_request, &owned_paths, &custom_paths)
+    })
+    .await;
+    match read {
+        Ok(Ok(outputs)) => {
+            for note in &outputs.notes {
+                log.write(format!("[penstock] {note}\n").as_bytes());
             }
-            Ok(Err(message)) => failed(message),
-            Err(e) => failed(format!("reading the task's outputs: {e}")),
+            LaunchOutcome::Succeeded {
+                parameters: outputs.parameters,
+                artifacts: outputs.artifacts,
+            }
+        }
+        Ok(Err(message)) => failed(message),
+        Err(e) => failed(format!("reading the task's outputs: {e}")),
+    }
+}
+
+/// Where the paths a component gives to `set_path` are found on this machine.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CustomPaths {
+    /// Relative paths are relative to this folder.
+    base: PathBuf,
+    /// Paths fetched from elsewhere (a container), by the path the component gave.
+    fetched: std::collections::BTreeMap<String, PathBuf>,
+}
+
+impl CustomPaths {
+    /// Paths as a process on this machine sees them, relative ones from `work_dir`.
+    pub(crate) fn relative_to(work_dir: &Path) -> Self {
+        CustomPaths {
+            base: work_dir.to_path_buf(),
+            fetched: Default::default(),
+        }
+    }
+
+    /// Where `path` is on this machine.
+    fn resolve(&self, path: &str) -> PathBuf {
+        match self.fetched.get(path) {
+            Some(local) => local.clone(),
+            None => self.base.join(path),
         }
     }
 }
@@ -747,12 +860,11 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 /// note for the task's log.
 fn collect_custom_path(
     name: &str,
-    custom: &str,
     artifact: &mut RuntimeArtifact,
     destination: &str,
-    work_dir: &Path,
+    source: &Path,
 ) -> Result<String, String> {
-    let source = work_dir.join(custom);
+    let source = source.to_path_buf();
     let Ok(real_source) = source.canonicalize() else {
         return Err(format!(
             "output artifact '{name}': the component set its path to {} (set_path), which does \
@@ -799,7 +911,11 @@ fn collect_custom_path(
 
 /// Reads the task's outputs: `executor_output.json` (if written) and the output parameter
 /// files, which take precedence as in KFP.
-fn read_outputs(request: &LaunchRequest, paths: &TaskPaths) -> Result<TaskOutputs, String> {
+fn read_outputs(
+    request: &LaunchRequest,
+    paths: &TaskPaths,
+    custom_paths: &CustomPaths,
+) -> Result<TaskOutputs, String> {
     let defs = &request.component.output_definitions;
     let mut executor_output = serde_json::Map::new();
     if paths.executor_output.exists() {
@@ -883,10 +999,9 @@ fn read_outputs(request: &LaunchRequest, paths: &TaskPaths) -> Result<TaskOutput
                         };
                         notes.push(collect_custom_path(
                             name,
-                            custom,
                             &mut a,
                             &destination,
-                            &paths.work_dir,
+                            &custom_paths.resolve(custom),
                         )?);
                     }
                     list.push(a);
@@ -928,6 +1043,13 @@ impl TaskLauncher for LocalLauncher {
             return true;
         }
         Path::new(uri).exists()
+    }
+
+    async fn stop_leftovers(&self, run_id: &str) -> usize {
+        let run_id = run_id.to_string();
+        tokio::task::spawn_blocking(move || reaper::stop_run_processes(&run_id))
+            .await
+            .unwrap_or(0)
     }
 
     async fn log_tail(&self, run_id: &str, task_path: &str, lines: usize) -> Vec<String> {
@@ -976,7 +1098,7 @@ mod tests {
         std::fs::write(work.join("custom.txt"), "hello").unwrap();
         std::fs::create_dir_all(&store).unwrap();
         let mut a = artifact(&uri);
-        let note = collect_custom_path("out", "custom.txt", &mut a, &uri, &work).unwrap();
+        let note = collect_custom_path("out", &mut a, &uri, &work.join("custom.txt")).unwrap();
         assert!(note.contains("custom.txt"), "{note}");
         assert_eq!(std::fs::read_to_string(&store).unwrap(), "hello");
         assert_eq!(a.uri, uri);
@@ -987,7 +1109,7 @@ mod tests {
         std::fs::write(model.join("sub/weights"), "w").unwrap();
         std::os::unix::fs::symlink("sub/weights", model.join("link")).unwrap();
         let model_path = model.display().to_string();
-        collect_custom_path("out", &model_path, &mut a, &uri, &work).unwrap();
+        collect_custom_path("out", &mut a, &uri, &work.join(&model_path)).unwrap();
         assert_eq!(
             std::fs::read_to_string(store.join("sub/weights")).unwrap(),
             "w"
@@ -999,7 +1121,8 @@ mod tests {
         assert!(model.join("sub/weights").exists(), "the source is kept");
 
         // Missing, or overlapping the destination: refused.
-        let err = collect_custom_path("out", "/no/such/place", &mut a, &uri, &work).unwrap_err();
+        let err =
+            collect_custom_path("out", &mut a, &uri, Path::new("/no/such/place")).unwrap_err();
         assert!(
             err.contains("output artifact 'out'")
                 && err.contains("/no/such/place")
@@ -1007,11 +1130,11 @@ mod tests {
             "{err}"
         );
         let parent = dir.path().join("artifacts").display().to_string();
-        let err = collect_custom_path("out", &parent, &mut a, &uri, &work).unwrap_err();
+        let err = collect_custom_path("out", &mut a, &uri, &work.join(&parent)).unwrap_err();
         assert!(err.contains("contains or is inside"), "{err}");
 
         // The artifact's own location: nothing to copy.
-        collect_custom_path("out", &uri, &mut a, &uri, &work).unwrap();
+        collect_custom_path("out", &mut a, &uri, &work.join(&uri)).unwrap();
         assert!(store.join("sub/weights").exists());
     }
 

@@ -123,11 +123,23 @@ pub fn watch_supervisor(supervisor: u32) -> usize {
 
 /// Starts `penstock reap --supervisor <this process>` (`program` is the `penstock` binary) in
 /// its own process group, so a terminal's Ctrl-C or a `kill -9` of this process leaves it
-/// running to clean up. Returns the child, or why it could not start.
-pub fn spawn_watchdog(program: &std::path::Path) -> std::io::Result<std::process::Child> {
+/// running to clean up; with `containers` it also removes the Docker containers this process
+/// started. Returns the child, or why it could not start.
+pub fn spawn_watchdog(
+    program: &std::path::Path,
+    containers: bool,
+) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
+    let mut args = vec![
+        "reap".to_string(),
+        "--supervisor".to_string(),
+        std::process::id().to_string(),
+    ];
+    if containers {
+        args.push("--containers".into());
+    }
     std::process::Command::new(program)
-        .args(["reap", "--supervisor", &std::process::id().to_string()])
+        .args(&args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .process_group(0)

@@ -193,6 +193,8 @@ fn main() {
         security: Default::default(),
         limits: Default::default(),
         run_timeout: None,
+        launcher: Default::default(),
+        docker: Default::default(),
         })
         .await
         .expect("server");

@@ -28,7 +28,7 @@ pub mod wire;
 use api::ApiState;
 use penstock_engine::{RunEngine, SystemClock};
 use penstock_launcher::python_env::KfpRuntime;
-use penstock_launcher::{LauncherConfig, LocalLauncher};
+use penstock_launcher::{DockerConfig, LauncherConfig, LauncherKind};
 use penstock_store::SqliteStore;
 use std::future::Future;
 use std::path::PathBuf;
@@ -56,6 +56,10 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The timeout every run created by this server gets.
     pub run_timeout: Option<std::time::Duration>,
+    /// Which launcher runs the tasks.
+    pub launcher: LauncherKind,
+    /// The Docker launcher's settings.
+    pub docker: DockerConfig,
 }
 
 /// Limits on what callers may make the server parse and execute (`docs/security.md`).
@@ -89,7 +93,13 @@ impl Server {
         launcher_config.kfp_runtime = config.kfp_runtime.clone();
         launcher_config.venvs_dir = config.venvs_dir.clone();
         launcher_config.warm = config.warm;
-        let launcher = Arc::new(LocalLauncher::new(launcher_config));
+        let launcher = penstock_launcher::open_launcher(
+            config.launcher,
+            launcher_config,
+            config.docker.clone(),
+        )
+        .await
+        .map_err(|e| StartError(format!("--launcher {}: {e}", config.launcher.name())))?;
         let engine = RunEngine::new(Arc::new(store.clone()), launcher, Arc::new(SystemClock))
             .with_task_slots(config.task_slots)
             .with_limits(config.limits.run)

@@ -82,14 +82,9 @@ impl RunSupervisor {
             .await?;
         let mut resumed = 0;
         for id in ids {
-            let run_id = id.clone();
-            let stopped = tokio::task::spawn_blocking(move || {
-                penstock_launcher::reaper::stop_run_processes(&run_id)
-            })
-            .await
-            .unwrap_or(0);
+            let stopped = self.engine.launcher().stop_leftovers(&id).await;
             if stopped > 0 {
-                tracing::warn!(run = %id, "stopped {stopped} leftover process(es) of the interrupted run");
+                tracing::warn!(run = %id, "stopped {stopped} leftover process(es) or container(s) of the interrupted run");
             }
             match self.prepare_resume(&id).await {
                 Ok((run, pipeline, options)) => {

@@ -30,6 +30,8 @@ async fn api_with(security: penstock_server::access::SecurityConfig) -> Api {
         security,
         limits: Default::default(),
         run_timeout: None,
+        launcher: Default::default(),
+        docker: Default::default(),
     })
     .await
     .unwrap();
@@ -713,6 +715,8 @@ async fn a_fresh_home_gets_the_examples_once() {
             security: Default::default(),
             limits: Default::default(),
             run_timeout: None,
+            launcher: Default::default(),
+            docker: Default::default(),
         })
         .await
         .unwrap()

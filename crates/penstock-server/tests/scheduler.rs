@@ -41,6 +41,8 @@ async fn open(home: &std::path::Path) -> Server {
         security: Default::default(),
         limits: Default::default(),
         run_timeout: None,
+        launcher: Default::default(),
+        docker: Default::default(),
     })
     .await
     .unwrap()

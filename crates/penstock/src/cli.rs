@@ -52,6 +52,9 @@ pub enum Command {
         /// The process to watch.
         #[arg(long)]
         supervisor: u32,
+        /// Also remove the Docker containers it started.
+        #[arg(long)]
+        containers: bool,
     },
     /// Manage the API tokens `penstock server --auth tokens` accepts.
     #[command(subcommand)]
@@ -131,6 +134,9 @@ pub struct RunFlags {
     /// How many tasks may execute at once (default: the number of CPU cores).
     #[arg(long)]
     pub parallelism: Option<usize>,
+    /// The launcher.
+    #[command(flatten)]
+    pub launcher: LauncherFlags,
     /// Limits on the spec and on what the run may expand to.
     #[command(flatten)]
     pub limits: LimitFlags,
@@ -206,6 +212,9 @@ pub struct ServerFlags {
     /// How many tasks may execute at once across all runs (default: the number of CPU cores).
     #[arg(long)]
     pub parallelism: Option<usize>,
+    /// The launcher.
+    #[command(flatten)]
+    pub launcher: LauncherFlags,
     /// The `kfp` version given to lightweight Python components, or `pinned`.
     #[arg(long, env = "PENSTOCK_KFP_RUNTIME", default_value = penstock_launcher::DEFAULT_KFP_RUNTIME)]
     pub kfp_runtime: String,
@@ -256,6 +265,45 @@ pub struct ServerFlags {
     /// Limits on specs and runs.
     #[command(flatten)]
     pub limits: LimitFlags,
+}
+
+/// `--launcher`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LauncherFlag {
+    /// Each task is a process on this machine; the image is not used.
+    Local,
+    /// Each task runs in its own container from its image (Docker or Podman's Docker API).
+    Docker,
+}
+
+/// Which launcher runs the tasks, and its settings.
+#[derive(Debug, Clone, Args)]
+pub struct LauncherFlags {
+    /// Where tasks run: `local` processes, or a `docker` container per task from its image
+    /// (the daemon is found through DOCKER_HOST, else the default socket).
+    #[arg(long, env = "PENSTOCK_LAUNCHER", value_enum, default_value = "local")]
+    pub launcher: LauncherFlag,
+    /// With `--launcher docker`: the network task containers join (e.g. `host` to reach
+    /// package registries); the daemon's default bridge otherwise.
+    #[arg(long, env = "PENSTOCK_DOCKER_NETWORK", value_name = "NAME")]
+    pub docker_network: Option<String>,
+}
+
+impl LauncherFlags {
+    /// The launcher these flags choose.
+    pub fn kind(&self) -> penstock_launcher::LauncherKind {
+        match self.launcher {
+            LauncherFlag::Local => penstock_launcher::LauncherKind::Local,
+            LauncherFlag::Docker => penstock_launcher::LauncherKind::Docker,
+        }
+    }
+
+    /// The Docker launcher's settings.
+    pub fn docker(&self) -> penstock_launcher::DockerConfig {
+        penstock_launcher::DockerConfig {
+            network: self.docker_network.clone(),
+        }
+    }
 }
 
 /// `--auth`.
@@ -387,6 +435,9 @@ pub enum RunsCommand {
         /// Output format of the final report.
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: OutputFormat,
+        /// The launcher (use the one the run started with).
+        #[command(flatten)]
+        launcher: LauncherFlags,
     },
     /// Show one run with its tasks and its summary (scalars and logged curves).
     Get {
@@ -422,6 +473,24 @@ pub async fn open_store(home: &Path) -> Result<SqliteStore, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Removes the Docker containers the dead Penstock process `supervisor` started.
+#[cfg(feature = "docker")]
+async fn remove_supervised_containers(supervisor: u32) {
+    use penstock_launcher::docker;
+    match docker::connect().await {
+        Ok(client) => match docker::remove_supervised_containers(&client, supervisor).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!("process {supervisor} stopped; removed {n} of its containers"),
+            Err(e) => tracing::warn!("cannot remove the containers of process {supervisor}: {e}"),
+        },
+        Err(e) => tracing::warn!("cannot remove the containers of process {supervisor}: {e}"),
+    }
+}
+
+/// Without the Docker launcher there are no containers to remove.
+#[cfg(not(feature = "docker"))]
+async fn remove_supervised_containers(_supervisor: u32) {}
+
 /// Runs a parsed command line.
 pub async fn dispatch(cli: Cli) -> Outcome {
     let home = home_dir(cli.home);
@@ -434,7 +503,10 @@ pub async fn dispatch(cli: Cli) -> Outcome {
         Command::Server(flags) => crate::server_command::serve(home, flags).await,
         Command::Logs { run, task } => logs_command(&home, &run, &task).await,
         Command::Tokens(cmd) => crate::tokens_command::tokens_command(&home, cmd).await,
-        Command::Reap { supervisor } => {
+        Command::Reap {
+            supervisor,
+            containers,
+        } => {
             let stopped = tokio::task::spawn_blocking(move || {
                 penstock_launcher::reaper::watch_supervisor(supervisor)
             })
@@ -445,14 +517,22 @@ pub async fn dispatch(cli: Cli) -> Outcome {
                     "process {supervisor} stopped; stopped {stopped} of its task processes"
                 );
             }
+            if containers {
+                remove_supervised_containers(supervisor).await;
+            }
             Outcome::Success
         }
     }
 }
 
 async fn runs_command(home: &Path, cmd: RunsCommand) -> Outcome {
-    if let RunsCommand::Resume { run, output } = &cmd {
-        return crate::resume_command::resume_run(home, run, *output).await;
+    if let RunsCommand::Resume {
+        run,
+        output,
+        launcher,
+    } = &cmd
+    {
+        return crate::resume_command::resume_run(home, run, *output, launcher).await;
     }
     let store = match open_store(home).await {
         Ok(s) => s,

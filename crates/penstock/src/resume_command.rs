@@ -3,16 +3,34 @@
 //! are stopped for certain, finished tasks keep their outcome, interrupted ones start again as
 //! a new attempt.
 
-use crate::cli::{open_store, OutputFormat};
+use crate::cli::{open_store, LauncherFlags, OutputFormat};
 use crate::run_command::Foreground;
 use crate::Outcome;
 use penstock_engine::{RunEngine, RunOptions, RunState, SystemClock};
-use penstock_launcher::{LauncherConfig, LocalLauncher};
+use penstock_launcher::LauncherConfig;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Runs `penstock runs resume`.
-pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome {
+pub async fn resume_run(
+    home: &Path,
+    id: &str,
+    output: OutputFormat,
+    launcher_flags: &LauncherFlags,
+) -> Outcome {
+    let launcher = match penstock_launcher::open_launcher(
+        launcher_flags.kind(),
+        LauncherConfig::new(home.to_path_buf()),
+        launcher_flags.docker(),
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("penstock: --launcher {}: {e}", launcher_flags.kind().name());
+            return Outcome::Failure;
+        }
+    };
     let store = match open_store(home).await {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -61,11 +79,7 @@ pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome 
             return Outcome::Failure;
         }
     }
-    let run_id = run.run_id.clone();
-    let stopped =
-        tokio::task::spawn_blocking(move || penstock_launcher::reaper::stop_run_processes(&run_id))
-            .await
-            .unwrap_or(0);
+    let stopped = launcher.stop_leftovers(&run.run_id).await;
     let pipeline = match penstock_server::supervisor::stored_pipeline(&run) {
         Ok(p) => Arc::new(p),
         Err(e) => {
@@ -128,7 +142,6 @@ pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome 
         earlier_tasks: tasks.into_iter().map(|t| (t.path.clone(), t)).collect(),
         ..Default::default()
     };
-    let launcher = Arc::new(LocalLauncher::new(LauncherConfig::new(home.to_path_buf())));
     let engine = RunEngine::new(store.clone(), launcher.clone(), Arc::new(SystemClock))
         .with_observer(Arc::new(crate::progress::ProgressPrinter::new(json)));
     Foreground {
@@ -136,6 +149,7 @@ pub async fn resume_run(home: &Path, id: &str, output: OutputFormat) -> Outcome 
         store: store.as_ref(),
         launcher: launcher.as_ref(),
         json,
+        containers: launcher_flags.kind() == penstock_launcher::LauncherKind::Docker,
     }
     .execute(run, pipeline, options, true)
     .await

@@ -12,7 +12,7 @@ use penstock_engine::{
     ParameterMap, RunEngine, RunOptions, RunRecord, RunState, SystemClock, TaskLauncher, TaskState,
 };
 use penstock_launcher::python_env::KfpRuntime;
-use penstock_launcher::{LauncherConfig, LocalLauncher};
+use penstock_launcher::LauncherConfig;
 use penstock_spec::Pipeline;
 use penstock_store::SqliteStore;
 use std::path::PathBuf;
@@ -124,7 +124,19 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     };
     config.venvs_dir = flags.venvs.clone().map(crate::cli::absolute);
     config.warm = !flags.no_warm;
-    let launcher = Arc::new(LocalLauncher::new(config));
+    let launcher = match penstock_launcher::open_launcher(
+        flags.launcher.kind(),
+        config,
+        flags.launcher.docker(),
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("penstock: --launcher {}: {e}", flags.launcher.kind().name());
+            return Outcome::Failure;
+        }
+    };
     let json = flags.output == OutputFormat::Json;
     let slots = flags.parallelism.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -179,6 +191,7 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
         store: store.as_ref(),
         launcher: launcher.as_ref(),
         json,
+        containers: flags.launcher.kind() == penstock_launcher::LauncherKind::Docker,
     };
     foreground.execute(run, pipeline, options, false).await
 }
@@ -191,9 +204,11 @@ pub struct Foreground<'a> {
     /// Where it is recorded.
     pub store: &'a SqliteStore,
     /// The launcher (for the failed task's log tail).
-    pub launcher: &'a LocalLauncher,
+    pub launcher: &'a dyn TaskLauncher,
     /// Print the run as JSON instead of the summary.
     pub json: bool,
+    /// Tasks run in Docker containers (the watchdog removes them if this process dies).
+    pub containers: bool,
 }
 
 impl Foreground<'_> {
@@ -208,7 +223,7 @@ impl Foreground<'_> {
         // A watchdog stops this run's task processes if this process is killed (`kill -9`)
         // before it could; `penstock runs resume` continues the run afterwards.
         if let Ok(exe) = std::env::current_exe() {
-            if let Err(e) = penstock_launcher::reaper::spawn_watchdog(&exe) {
+            if let Err(e) = penstock_launcher::reaper::spawn_watchdog(&exe, self.containers) {
                 tracing::warn!("cannot start the task watchdog: {e}");
             }
         }
@@ -272,7 +287,7 @@ impl Foreground<'_> {
 async fn print_summary(
     run: &penstock_engine::RunRecord,
     tasks: &[penstock_engine::TaskRecord],
-    launcher: &LocalLauncher,
+    launcher: &dyn TaskLauncher,
 ) {
     let mut counts: Vec<(TaskState, usize)> = Vec::new();
     for state in [

@@ -104,6 +104,8 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
         },
         limits,
         run_timeout,
+        launcher: flags.launcher.kind(),
+        docker: flags.launcher.docker(),
     };
     use tokio::signal::unix::{signal, SignalKind};
     let (mut sigint, mut sigterm) = match (
@@ -120,7 +122,8 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
     // runs themselves resume at the next start.
     match std::env::current_exe() {
         Ok(exe) => {
-            if let Err(e) = penstock_launcher::reaper::spawn_watchdog(&exe) {
+            let containers = flags.launcher.kind() == penstock_launcher::LauncherKind::Docker;
+            if let Err(e) = penstock_launcher::reaper::spawn_watchdog(&exe, containers) {
                 tracing::warn!("cannot start the task watchdog: {e}");
             }
         }
