@@ -2,16 +2,17 @@
 //! recurring runs, and each run's bookkeeping ([`RunMeta`]). Every change that touches more
 //! than one row happens in one transaction, so nothing is ever half-created.
 
+use crate::backend::SqlBuilder;
 use crate::list::{
     count_sql, metric_segment_sql, page_sql, Cursor, Entity, FieldKind, FieldValue, ListQuery,
     MetricSegment, Page,
 };
-use crate::sqlite::{err, json, run_from_row, SqliteStore};
+use crate::store::{err, json, run_from_row, Store};
 use jiff::Timestamp;
 use penstock_engine::{RunRecord, StoreError};
 use serde_json::{Map, Value};
-use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{Row, SqlitePool, Transaction};
+use sqlx::any::{AnyQueryResult, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
 
 /// Why a catalog operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -35,10 +36,7 @@ fn db(e: sqlx::Error) -> CatalogError {
 }
 
 /// `Ok` when the statement changed a row; otherwise NOT_FOUND naming `what`.
-fn touched(
-    done: &sqlx::sqlite::SqliteQueryResult,
-    what: impl FnOnce() -> String,
-) -> Result<(), CatalogError> {
+fn touched(done: &AnyQueryResult, what: impl FnOnce() -> String) -> Result<(), CatalogError> {
     if done.rows_affected() == 0 {
         return Err(CatalogError::NotFound(format!("{} not found", what())));
     }
@@ -47,8 +45,8 @@ fn touched(
 
 /// The mapped row, or NOT_FOUND with `message`.
 fn found<T>(
-    row: Option<SqliteRow>,
-    map: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+    row: Option<AnyRow>,
+    map: impl Fn(&AnyRow) -> Result<T, StoreError>,
     message: impl FnOnce() -> String,
 ) -> Result<T, CatalogError> {
     match row {
@@ -131,7 +129,7 @@ pub struct ExperimentRow {
     pub last_run_created_at: Option<Timestamp>,
 }
 
-fn experiment_from_row(r: &SqliteRow) -> Result<ExperimentRow, StoreError> {
+fn experiment_from_row(r: &AnyRow) -> Result<ExperimentRow, StoreError> {
     Ok(ExperimentRow {
         experiment_id: r.get("experiment_id"),
         display_name: r.get("display_name"),
@@ -162,7 +160,7 @@ pub struct PipelineRow {
     pub tags: Map<String, Value>,
 }
 
-fn pipeline_from_row(r: &SqliteRow) -> Result<PipelineRow, StoreError> {
+fn pipeline_from_row(r: &AnyRow) -> Result<PipelineRow, StoreError> {
     Ok(PipelineRow {
         pipeline_id: r.get("pipeline_id"),
         name: r.get("name"),
@@ -199,7 +197,7 @@ pub struct PipelineVersionRow {
     pub tags: Map<String, Value>,
 }
 
-fn version_from_row(r: &SqliteRow) -> Result<PipelineVersionRow, StoreError> {
+fn version_from_row(r: &AnyRow) -> Result<PipelineVersionRow, StoreError> {
     Ok(PipelineVersionRow {
         pipeline_version_id: r.get("pipeline_version_id"),
         pipeline_id: r.get("pipeline_id"),
@@ -257,7 +255,7 @@ impl RunMeta {
     }
 }
 
-fn meta_from_row(r: &SqliteRow) -> Result<RunMeta, StoreError> {
+fn meta_from_row(r: &AnyRow) -> Result<RunMeta, StoreError> {
     Ok(RunMeta {
         experiment_id: r
             .get::<Option<String>, _>("experiment_id")
@@ -306,7 +304,7 @@ pub struct ArtifactRecord {
     pub created_at: String,
 }
 
-fn artifact_from_row(r: &SqliteRow) -> Result<ArtifactRecord, StoreError> {
+fn artifact_from_row(r: &AnyRow) -> Result<ArtifactRecord, StoreError> {
     Ok(ArtifactRecord {
         artifact_id: r.get("artifact_id"),
         name: r.get("name"),
@@ -381,7 +379,7 @@ pub struct RecurringRunRow {
     pub last_error: Option<String>,
 }
 
-fn recurring_from_row(r: &SqliteRow) -> Result<RecurringRunRow, StoreError> {
+fn recurring_from_row(r: &AnyRow) -> Result<RecurringRunRow, StoreError> {
     Ok(RecurringRunRow {
         recurring_run_id: r.get("recurring_run_id"),
         display_name: r.get("display_name"),
@@ -408,7 +406,7 @@ fn recurring_from_row(r: &SqliteRow) -> Result<RecurringRunRow, StoreError> {
 }
 
 /// The id of the "Default" experiment, creating it on first use (as KFP's API server does).
-pub(crate) async fn ensure_default_experiment(writer: &SqlitePool) -> Result<String, StoreError> {
+pub(crate) async fn ensure_default_experiment(writer: &AnyPool) -> Result<String, StoreError> {
     let found: Option<String> = sqlx::query_scalar(
         "SELECT experiment_id FROM experiments WHERE namespace = '' AND display_name = 'Default'",
     )
@@ -419,17 +417,28 @@ pub(crate) async fn ensure_default_experiment(writer: &SqlitePool) -> Result<Str
         return Ok(id);
     }
     let id = uuid_v4();
-    sqlx::query(
+    // Servers sharing a PostgreSQL database may start together: the one whose insert loses on
+    // the unique name uses the winner's experiment.
+    let inserted = sqlx::query(
         "INSERT INTO experiments (experiment_id, display_name, description, created_at_ms)
-         VALUES (?, 'Default', 'All runs created without specifying an experiment are grouped here.', ?)",
+         VALUES ($1, 'Default', 'All runs created without specifying an experiment are grouped here.', $2)
+         ON CONFLICT (namespace, display_name) DO NOTHING",
     )
     .bind(&id)
     .bind(ms(Timestamp::now()))
     .execute(writer)
     .await
     .map_err(err)?;
+    if inserted.rows_affected() == 0 {
+        return sqlx::query_scalar(
+            "SELECT experiment_id FROM experiments WHERE namespace = '' AND display_name = 'Default'",
+        )
+        .fetch_one(writer)
+        .await
+        .map_err(err);
+    }
     // Runs recorded before experiments existed belong to it.
-    sqlx::query("UPDATE runs SET experiment_id = ? WHERE experiment_id IS NULL")
+    sqlx::query("UPDATE runs SET experiment_id = $1 WHERE experiment_id IS NULL")
         .bind(&id)
         .execute(writer)
         .await
@@ -443,7 +452,7 @@ fn uuid_v4() -> String {
 
 /// Inserts a run row with its bookkeeping (in the caller's transaction).
 pub(crate) async fn insert_run_row(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     run: &RunRecord,
     meta: &RunMeta,
 ) -> Result<(), StoreError> {
@@ -452,7 +461,7 @@ pub(crate) async fn insert_run_row(
          error, created_at, created_at_ms, started_at, finished_at, outputs, experiment_id, description,
          storage_state, namespace, pipeline_id, pipeline_version_id, pipeline_root, service_account,
          recurring_run_id, scheduled_at_ms, finished_at_ms, owner_pid, timeout_seconds)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
     )
     .bind(&run.run_id)
     .bind(&run.display_name)
@@ -484,8 +493,9 @@ pub(crate) async fn insert_run_row(
     .await
     .map_err(err)?;
     sqlx::query(
-        "UPDATE experiments SET last_run_created_at_ms = MAX(COALESCE(last_run_created_at_ms, 0), ?)
-         WHERE experiment_id = ?",
+        "UPDATE experiments SET last_run_created_at_ms = CASE
+         WHEN last_run_created_at_ms IS NOT NULL AND last_run_created_at_ms > $1
+         THEN last_run_created_at_ms ELSE $1 END WHERE experiment_id = $2",
     )
     .bind(ms(run.created_at))
     .bind(&meta.experiment_id)
@@ -495,24 +505,24 @@ pub(crate) async fn insert_run_row(
     Ok(())
 }
 
-impl SqliteStore {
+impl Store {
     async fn page<T>(
         &self,
         entity: Entity,
         query: &ListQuery,
-        map: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+        map: impl Fn(&AnyRow) -> Result<T, StoreError>,
     ) -> Result<Page<T>, StoreError> {
         let limit = query.limit as usize;
         let mut rows = match &query.sort_metric {
             Some(metric) => self.metric_rows(metric, query).await?,
-            None => page_sql(entity, "*", query)
+            None => page_sql(self.backend, entity, "*", query)
                 .build()
                 .fetch_all(&self.pool)
                 .await
                 .map_err(err)?,
         };
-        let total_size: i64 = count_sql(entity, &query.predicates)
-            .build_query_scalar()
+        let total_size: i64 = count_sql(self.backend, entity, &query.predicates)
+            .build_scalar()
             .fetch_one(&self.pool)
             .await
             .map_err(err)?;
@@ -558,24 +568,31 @@ impl SqliteStore {
         &self,
         metric: &str,
         query: &ListQuery,
-    ) -> Result<Vec<SqliteRow>, StoreError> {
+    ) -> Result<Vec<AnyRow>, StoreError> {
         let wanted = query.limit as i64 + 1;
         let mut rows = Vec::new();
         let without_after = match &query.after {
             Some(c) if matches!(c.value, FieldValue::MetricAbsent { .. }) => Some(c),
             after => {
-                rows =
-                    metric_segment_sql(metric, MetricSegment::With, query, after.as_ref(), wanted)
-                        .build()
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(err)?;
+                rows = metric_segment_sql(
+                    self.backend,
+                    metric,
+                    MetricSegment::With,
+                    query,
+                    after.as_ref(),
+                    wanted,
+                )
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
                 None
             }
         };
         let missing = wanted - rows.len() as i64;
         if missing > 0 {
             let more = metric_segment_sql(
+                self.backend,
                 metric,
                 MetricSegment::Without,
                 query,
@@ -602,7 +619,7 @@ impl SqliteStore {
     pub async fn insert_experiment(&self, e: &ExperimentRow) -> Result<(), CatalogError> {
         sqlx::query(
             "INSERT INTO experiments (experiment_id, display_name, description, namespace, storage_state,
-             created_at_ms, last_run_created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             created_at_ms, last_run_created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&e.experiment_id)
         .bind(&e.display_name)
@@ -628,7 +645,7 @@ impl SqliteStore {
 
     /// An experiment by id.
     pub async fn get_experiment(&self, id: &str) -> Result<ExperimentRow, CatalogError> {
-        let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = ?")
+        let row = sqlx::query("SELECT * FROM experiments WHERE experiment_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -644,7 +661,7 @@ impl SqliteStore {
         name: &str,
     ) -> Result<Option<ExperimentRow>, StoreError> {
         let row =
-            sqlx::query("SELECT * FROM experiments WHERE namespace = '' AND display_name = ?")
+            sqlx::query("SELECT * FROM experiments WHERE namespace = '' AND display_name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await
@@ -670,21 +687,22 @@ impl SqliteStore {
         now: Timestamp,
     ) -> Result<(), CatalogError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE experiments SET storage_state = ? WHERE experiment_id = ?")
-            .bind(state.name())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        let done =
+            sqlx::query("UPDATE experiments SET storage_state = $1 WHERE experiment_id = $2")
+                .bind(state.name())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         touched(&done, || format!("experiment '{id}'"))?;
         if state == StorageState::Archived {
-            sqlx::query("UPDATE runs SET storage_state = 'ARCHIVED' WHERE experiment_id = ?")
+            sqlx::query("UPDATE runs SET storage_state = 'ARCHIVED' WHERE experiment_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
             sqlx::query(
-                "UPDATE recurring_runs SET enabled = 0, updated_at_ms = ? WHERE experiment_id = ? AND enabled = 1",
+                "UPDATE recurring_runs SET enabled = 0, updated_at_ms = $1 WHERE experiment_id = $2 AND enabled = 1",
             )
             .bind(ms(now))
             .bind(id)
@@ -697,7 +715,7 @@ impl SqliteStore {
 
     /// Deletes an experiment. Its runs and recurring runs stay (as in KFP).
     pub async fn delete_experiment(&self, id: &str) -> Result<(), CatalogError> {
-        let done = sqlx::query("DELETE FROM experiments WHERE experiment_id = ?")
+        let done = sqlx::query("DELETE FROM experiments WHERE experiment_id = $1")
             .bind(id)
             .execute(&self.writer)
             .await
@@ -717,7 +735,7 @@ impl SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         sqlx::query(
             "INSERT INTO pipelines (pipeline_id, name, display_name, description, namespace, created_at_ms, tags)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&p.pipeline_id)
         .bind(&p.name)
@@ -746,7 +764,7 @@ impl SqliteStore {
 
     /// A pipeline by id.
     pub async fn get_pipeline(&self, id: &str) -> Result<PipelineRow, CatalogError> {
-        let row = sqlx::query("SELECT * FROM pipelines WHERE pipeline_id = ?")
+        let row = sqlx::query("SELECT * FROM pipelines WHERE pipeline_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -762,7 +780,7 @@ impl SqliteStore {
         namespace: &str,
         name: &str,
     ) -> Result<PipelineRow, CatalogError> {
-        let row = sqlx::query("SELECT * FROM pipelines WHERE namespace = ? AND name = ?")
+        let row = sqlx::query("SELECT * FROM pipelines WHERE namespace = $1 AND name = $2")
             .bind(namespace)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -782,7 +800,7 @@ impl SqliteStore {
     pub async fn delete_pipeline(&self, id: &str, cascade: bool) -> Result<(), CatalogError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let versions: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM pipeline_versions WHERE pipeline_id = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM pipeline_versions WHERE pipeline_id = $1")
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await
@@ -792,7 +810,7 @@ impl SqliteStore {
                 "pipeline '{id}' still has {versions} version(s); delete them first or pass cascade=true"
             )));
         }
-        let done = sqlx::query("DELETE FROM pipelines WHERE pipeline_id = ?")
+        let done = sqlx::query("DELETE FROM pipelines WHERE pipeline_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -805,7 +823,7 @@ impl SqliteStore {
     pub async fn insert_version(&self, v: &PipelineVersionRow) -> Result<(), CatalogError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let exists: Option<String> =
-            sqlx::query_scalar("SELECT pipeline_id FROM pipelines WHERE pipeline_id = ?")
+            sqlx::query_scalar("SELECT pipeline_id FROM pipelines WHERE pipeline_id = $1")
                 .bind(&v.pipeline_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -826,7 +844,7 @@ impl SqliteStore {
         pipeline_id: Option<&str>,
         version_id: &str,
     ) -> Result<PipelineVersionRow, CatalogError> {
-        let row = sqlx::query("SELECT * FROM pipeline_versions WHERE pipeline_version_id = ?")
+        let row = sqlx::query("SELECT * FROM pipeline_versions WHERE pipeline_version_id = $1")
             .bind(version_id)
             .fetch_optional(&self.pool)
             .await
@@ -854,7 +872,7 @@ impl SqliteStore {
         pipeline_id: &str,
     ) -> Result<PipelineVersionRow, CatalogError> {
         let row = sqlx::query(
-            "SELECT * FROM pipeline_versions WHERE pipeline_id = ?
+            "SELECT * FROM pipeline_versions WHERE pipeline_id = $1
              ORDER BY created_at_ms DESC, rowid DESC LIMIT 1",
         )
         .bind(pipeline_id)
@@ -888,7 +906,7 @@ impl SqliteStore {
         version_id: &str,
     ) -> Result<(), CatalogError> {
         let done = sqlx::query(
-            "DELETE FROM pipeline_versions WHERE pipeline_id = ? AND pipeline_version_id = ?",
+            "DELETE FROM pipeline_versions WHERE pipeline_id = $1 AND pipeline_version_id = $2",
         )
         .bind(pipeline_id)
         .bind(version_id)
@@ -912,7 +930,7 @@ impl SqliteStore {
     ) -> Result<(), CatalogError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let state: Option<String> =
-            sqlx::query_scalar("SELECT storage_state FROM experiments WHERE experiment_id = ?")
+            sqlx::query_scalar("SELECT storage_state FROM experiments WHERE experiment_id = $1")
                 .bind(&meta.experiment_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -938,7 +956,7 @@ impl SqliteStore {
 
     /// A run and its bookkeeping.
     pub async fn get_run(&self, id: &str) -> Result<(RunRecord, RunMeta), CatalogError> {
-        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ?")
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -962,7 +980,7 @@ impl SqliteStore {
 
     /// Archives or restores a run.
     pub async fn set_run_storage(&self, id: &str, state: StorageState) -> Result<(), CatalogError> {
-        let done = sqlx::query("UPDATE runs SET storage_state = ? WHERE run_id = ?")
+        let done = sqlx::query("UPDATE runs SET storage_state = $1 WHERE run_id = $2")
             .bind(state.name())
             .bind(id)
             .execute(&self.writer)
@@ -976,8 +994,8 @@ impl SqliteStore {
     pub async fn delete_run(&self, id: &str) -> Result<(), CatalogError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         for sql in [
-            "DELETE FROM cache_entries WHERE run_id = ?",
-            "DELETE FROM artifact_events WHERE run_id = ?",
+            "DELETE FROM cache_entries WHERE run_id = $1",
+            "DELETE FROM artifact_events WHERE run_id = $1",
         ] {
             sqlx::query(sql)
                 .bind(id)
@@ -985,13 +1003,13 @@ impl SqliteStore {
                 .await
                 .map_err(db)?;
         }
-        let done = sqlx::query("DELETE FROM runs WHERE run_id = ?")
+        let done = sqlx::query("DELETE FROM runs WHERE run_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
         touched(&done, || format!("run '{id}'"))?;
-        sqlx::query("DELETE FROM artifacts WHERE run_id = ?")
+        sqlx::query("DELETE FROM artifacts WHERE run_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -1036,7 +1054,7 @@ impl SqliteStore {
     ) -> Result<Option<i64>, StoreError> {
         let me = std::process::id() as i64;
         let owner: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT owner_pid FROM runs WHERE run_id = ? AND state IN ('PENDING', 'RUNNING')",
+            "SELECT owner_pid FROM runs WHERE run_id = $1 AND state IN ('PENDING', 'RUNNING')",
         )
         .bind(run_id)
         .fetch_optional(&self.pool)
@@ -1073,7 +1091,7 @@ impl SqliteStore {
     pub async fn insert_recurring_run(&self, r: &RecurringRunRow) -> Result<(), CatalogError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let exists: Option<String> =
-            sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE experiment_id = ?")
+            sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE experiment_id = $1")
                 .bind(&r.experiment_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -1088,7 +1106,7 @@ impl SqliteStore {
             "INSERT INTO recurring_runs (recurring_run_id, display_name, description, experiment_id, namespace,
              pipeline_id, pipeline_version_id, pipeline_spec, platform_spec, parameters, pipeline_root,
              service_account, max_concurrency, trigger_spec, enabled, no_catchup, created_at_ms, updated_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&r.recurring_run_id)
         .bind(&r.display_name)
@@ -1116,7 +1134,7 @@ impl SqliteStore {
 
     /// A recurring run by id.
     pub async fn get_recurring_run(&self, id: &str) -> Result<RecurringRunRow, CatalogError> {
-        let row = sqlx::query("SELECT * FROM recurring_runs WHERE recurring_run_id = ?")
+        let row = sqlx::query("SELECT * FROM recurring_runs WHERE recurring_run_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -1143,7 +1161,7 @@ impl SqliteStore {
         now: Timestamp,
     ) -> Result<(), CatalogError> {
         let done = sqlx::query(
-            "UPDATE recurring_runs SET enabled = ?, updated_at_ms = ? WHERE recurring_run_id = ?",
+            "UPDATE recurring_runs SET enabled = $1, updated_at_ms = $2 WHERE recurring_run_id = $3",
         )
         .bind(enabled as i64)
         .bind(ms(now))
@@ -1163,15 +1181,17 @@ impl SqliteStore {
         if run_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+        let mut q = SqlBuilder::new(
             "SELECT run_id, task_path, name, value FROM run_scalars WHERE run_id IN (",
         );
-        let mut list = q.separated(", ");
-        for id in run_ids {
-            list.push_bind(id.clone());
+        for (i, id) in run_ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.clone());
         }
         q.push(") ORDER BY run_id, task_path, name");
-        q.build_query_as().fetch_all(&self.pool).await.map_err(err)
+        q.build_as().fetch_all(&self.pool).await.map_err(err)
     }
 
     /// Every scalar name any run produced (for choosing metric columns).
@@ -1194,21 +1214,19 @@ impl SqliteStore {
 
     /// The scalar names of runs in these namespaces (for callers limited to some namespaces).
     pub async fn scalar_names_in(&self, namespaces: &[String]) -> Result<Vec<String>, StoreError> {
-        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+        let mut q = SqlBuilder::new(
             "SELECT DISTINCT s.name FROM run_scalars s JOIN runs r ON r.run_id = s.run_id
              WHERE r.namespace IN (",
         );
-        let mut list = q.separated(", ");
-        // Never a namespace: keeps `IN (...)` valid when the list is empty.
-        list.push_bind(String::from("\u{0}"));
+        // Never a namespace (PostgreSQL text cannot hold NUL): keeps `IN (...)` valid when the
+        // list is empty.
+        q.push_bind(String::from("\u{1}"));
         for n in namespaces {
-            list.push_bind(n.clone());
+            q.push(", ");
+            q.push_bind(n.clone());
         }
         q.push(") ORDER BY s.name LIMIT 500");
-        q.build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)
+        q.build_scalar().fetch_all(&self.pool).await.map_err(err)
     }
 
     /// The newest `per_experiment` available runs of each of these experiments:
@@ -1224,8 +1242,8 @@ impl SqliteStore {
             // `per_experiment` rows.
             let rows: Vec<(String, String, String, String)> = sqlx::query_as(
                 "SELECT experiment_id, run_id, display_name, state FROM runs
-                 WHERE experiment_id = ? AND storage_state = 'AVAILABLE'
-                 ORDER BY created_at_ms DESC, run_id DESC LIMIT ?",
+                 WHERE experiment_id = $1 AND storage_state = 'AVAILABLE'
+                 ORDER BY created_at_ms DESC, run_id DESC LIMIT $2",
             )
             .bind(id)
             .bind(per_experiment as i64)
@@ -1244,23 +1262,24 @@ impl SqliteStore {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<ArtifactRecord>, StoreError> {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM artifacts WHERE 1");
+        let mut q = SqlBuilder::new("SELECT * FROM artifacts WHERE 1 = 1");
         if let Some(t) = &filter.schema_title {
             q.push(" AND schema_title = ");
             q.push_bind(t.clone());
         }
         if let Some(n) = &filter.name_contains {
-            q.push(" AND name LIKE ");
+            q.push(format!(" AND name {} ", self.backend.ilike()));
             q.push_bind(crate::list::contains_pattern(n));
             q.push(" ESCAPE '\\'");
         }
         if let Some(namespaces) = &filter.namespaces {
             q.push(" AND run_id IN (SELECT run_id FROM runs WHERE namespace IN (");
-            let mut list = q.separated(", ");
-            // Never a namespace: keeps `IN (...)` valid when the list is empty.
-            list.push_bind(String::from("\u{0}"));
+            // Never a namespace (PostgreSQL text cannot hold NUL): keeps `IN (...)` valid
+            // when the list is empty.
+            q.push_bind(String::from("\u{1}"));
             for n in namespaces {
-                list.push_bind(n.clone());
+                q.push(", ");
+                q.push_bind(n.clone());
             }
             q.push("))");
         }
@@ -1279,7 +1298,7 @@ impl SqliteStore {
         &self,
         id: i64,
     ) -> Result<(ArtifactRecord, Vec<ArtifactEvent>), CatalogError> {
-        let row = sqlx::query("SELECT * FROM artifacts WHERE artifact_id = ?")
+        let row = sqlx::query("SELECT * FROM artifacts WHERE artifact_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -1290,7 +1309,7 @@ impl SqliteStore {
         let events = sqlx::query(
             "SELECT e.task_id, e.run_id, e.role, e.io_name, COALESCE(t.path, e.task_id) AS task_path
              FROM artifact_events e LEFT JOIN tasks t ON t.task_id = e.task_id
-             WHERE e.artifact_id = ? ORDER BY e.role DESC, e.run_id, task_path",
+             WHERE e.artifact_id = $1 ORDER BY e.role DESC, e.run_id, task_path",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -1320,7 +1339,7 @@ impl SqliteStore {
     /// How many runs of a recurring run are PENDING or RUNNING.
     pub async fn active_runs_of(&self, recurring_run_id: &str) -> Result<usize, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM runs WHERE recurring_run_id = ? AND state IN ('PENDING', 'RUNNING')",
+            "SELECT COUNT(*) FROM runs WHERE recurring_run_id = $1 AND state IN ('PENDING', 'RUNNING')",
         )
         .bind(recurring_run_id)
         .fetch_one(&self.pool)
@@ -1342,8 +1361,8 @@ impl SqliteStore {
     ) -> Result<bool, CatalogError> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let done = sqlx::query(
-            "UPDATE recurring_runs SET last_tick_ms = ?, last_index = ?, last_error = ?
-             WHERE recurring_run_id = ? AND enabled = 1 AND (last_tick_ms IS NULL OR last_tick_ms < ?)",
+            "UPDATE recurring_runs SET last_tick_ms = $1, last_index = $2, last_error = $3
+             WHERE recurring_run_id = $4 AND enabled = 1 AND (last_tick_ms IS NULL OR last_tick_ms < $5)",
         )
         .bind(ms(tick))
         .bind(index)
@@ -1365,7 +1384,7 @@ impl SqliteStore {
 
     /// Deletes a recurring run (its runs stay).
     pub async fn delete_recurring_run(&self, id: &str) -> Result<(), CatalogError> {
-        let done = sqlx::query("DELETE FROM recurring_runs WHERE recurring_run_id = ?")
+        let done = sqlx::query("DELETE FROM recurring_runs WHERE recurring_run_id = $1")
             .bind(id)
             .execute(&self.writer)
             .await
@@ -1376,13 +1395,13 @@ impl SqliteStore {
 }
 
 async fn insert_version_row(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     v: &PipelineVersionRow,
 ) -> Result<(), CatalogError> {
     sqlx::query(
         "INSERT INTO pipeline_versions (pipeline_version_id, pipeline_id, name, display_name, description,
          created_at_ms, pipeline_spec, platform_spec, code_source_url, tags)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&v.pipeline_version_id)
     .bind(&v.pipeline_id)
@@ -1411,13 +1430,13 @@ async fn insert_version_row(
 
 /// Within `tx`: the run and its PENDING/RUNNING tasks become FAILED with `why`.
 async fn fail_run_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     id: &str,
     why: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let tasks: Vec<String> = sqlx::query_scalar(
-        "SELECT task_id FROM tasks WHERE run_id = ? AND state IN ('PENDING', 'RUNNING')",
+        "SELECT task_id FROM tasks WHERE run_id = $1 AND state IN ('PENDING', 'RUNNING')",
     )
     .bind(id)
     .fetch_all(&mut **tx)
@@ -1425,7 +1444,7 @@ async fn fail_run_in(
     .map_err(err)?;
     for task in &tasks {
         sqlx::query(
-            "UPDATE tasks SET state = 'FAILED', error = ?, finished_at = ? WHERE task_id = ?",
+            "UPDATE tasks SET state = 'FAILED', error = $1, finished_at = $2 WHERE task_id = $3",
         )
         .bind(why)
         .bind(now.to_string())
@@ -1434,7 +1453,7 @@ async fn fail_run_in(
         .await
         .map_err(err)?;
         sqlx::query(
-            "INSERT INTO task_states (task_id, state, at, message) VALUES (?, 'FAILED', ?, ?)",
+            "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, 'FAILED', $2, $3)",
         )
         .bind(task)
         .bind(now.to_string())
@@ -1444,7 +1463,7 @@ async fn fail_run_in(
         .map_err(err)?;
     }
     sqlx::query(
-        "UPDATE runs SET state = 'FAILED', error = ?, finished_at = ?, finished_at_ms = ? WHERE run_id = ?",
+        "UPDATE runs SET state = 'FAILED', error = $1, finished_at = $2, finished_at_ms = $3 WHERE run_id = $4",
     )
     .bind(why)
     .bind(now.to_string())
@@ -1459,12 +1478,12 @@ async fn fail_run_in(
 /// Makes this process the owner of an unfinished run, only if `owner` still owns it (one
 /// statement, so two processes never both take a run). Whether it did.
 async fn take_over<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::Executor<'e, Database = Any>,
     run_id: &str,
     owner: Option<i64>,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE runs SET owner_pid = ? WHERE run_id = ? AND owner_pid IS ?
+        "UPDATE runs SET owner_pid = $1 WHERE run_id = $2 AND owner_pid IS NOT DISTINCT FROM $3
          AND state IN ('PENDING', 'RUNNING')",
     )
     .bind(std::process::id() as i64)

@@ -6,8 +6,7 @@
 //! keyset (`(sort value, id) > (last sort value, last id)`), so a page token stays correct
 //! while rows are inserted, and a later page costs the same as the first.
 
-use sqlx::sqlite::Sqlite;
-use sqlx::QueryBuilder;
+use crate::backend::{Backend, SqlBuilder};
 
 /// What a list is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,7 +274,7 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
-fn push_value(b: &mut QueryBuilder<Sqlite>, v: &FieldValue) {
+fn push_value(b: &mut SqlBuilder, v: &FieldValue) {
     match v {
         FieldValue::Int(i) => b.push_bind(*i),
         FieldValue::Float(f) => b.push_bind(*f),
@@ -284,7 +283,7 @@ fn push_value(b: &mut QueryBuilder<Sqlite>, v: &FieldValue) {
     };
 }
 
-fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Predicate]) {
+fn push_conditions(b: &mut SqlBuilder, backend: Backend, table: &str, predicates: &[Predicate]) {
     for p in predicates {
         b.push(" AND ");
         // The bare column (not the NULL-folding sort expression), so indexes apply.
@@ -298,7 +297,7 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
             Operation::LessThanEquals => "<=",
             Operation::In => {
                 if p.values.is_empty() {
-                    b.push("0");
+                    b.push("1 = 0");
                     continue;
                 }
                 b.push(format!("{expr} IN ("));
@@ -318,11 +317,13 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
                     Some(FieldValue::Float(f)) => f.to_string(),
                     Some(FieldValue::MetricAbsent { .. }) | None => String::new(),
                 };
-                // Run names have a trigram index: three characters or more without LIKE
-                // wildcards are looked up there (SQLite's LIKE is case-insensitive, as is the
-                // index).
+                // Run names have a trigram index. On SQLite (an FTS5 table) three characters or
+                // more without LIKE wildcards are looked up there explicitly (SQLite's LIKE is
+                // case-insensitive, as is the index); PostgreSQL's planner serves ILIKE from
+                // its pg_trgm index by itself.
                 let plain = !needle.contains(['%', '_', '\\']);
-                if table == "runs"
+                if backend == Backend::Sqlite
+                    && table == "runs"
                     && p.field.name == "display_name"
                     && plain
                     && needle.chars().count() >= 3
@@ -332,7 +333,7 @@ fn push_conditions(b: &mut QueryBuilder<Sqlite>, table: &str, predicates: &[Pred
                     b.push(")");
                     continue;
                 }
-                b.push(format!("{expr} LIKE "));
+                b.push(format!("{expr} {} ", backend.ilike()));
                 b.push_bind(contains_pattern(&needle));
                 b.push(" ESCAPE '\\'");
                 continue;
@@ -360,14 +361,19 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
 
 /// The SELECT for one page sorted by a field (with one row more than the limit, to know whether
 /// another page follows). `columns` is the select list. Metric sorts use [`metric_segment_sql`].
-pub(crate) fn page_sql(entity: Entity, columns: &str, query: &ListQuery) -> QueryBuilder<Sqlite> {
+pub(crate) fn page_sql(
+    backend: Backend,
+    entity: Entity,
+    columns: &str,
+    query: &ListQuery,
+) -> SqlBuilder {
     let table = entity.table();
     let key = format!("{}.{}", entity.table(), entity.key());
     let sort = query.sort.expr(table);
-    let mut select = QueryBuilder::new(format!(
-        "SELECT {table}.{columns}, {sort} AS page_sort_value FROM {table} WHERE 1"
+    let mut select = SqlBuilder::new(format!(
+        "SELECT {table}.{columns}, {sort} AS page_sort_value FROM {table} WHERE 1 = 1"
     ));
-    push_conditions(&mut select, table, &query.predicates);
+    push_conditions(&mut select, backend, table, &query.predicates);
     if let Some(after) = &query.after {
         let cmp = if query.desc { "<" } else { ">" };
         select.push(format!(" AND ({sort}, {key}) {cmp} ("));
@@ -383,10 +389,10 @@ pub(crate) fn page_sql(entity: Entity, columns: &str, query: &ListQuery) -> Quer
 }
 
 /// The COUNT of the rows that match a list's conditions.
-pub(crate) fn count_sql(entity: Entity, predicates: &[Predicate]) -> QueryBuilder<Sqlite> {
+pub(crate) fn count_sql(backend: Backend, entity: Entity, predicates: &[Predicate]) -> SqlBuilder {
     let table = entity.table();
-    let mut count = QueryBuilder::new(format!("SELECT COUNT(*) FROM {table} WHERE 1"));
-    push_conditions(&mut count, table, predicates);
+    let mut count = SqlBuilder::new(format!("SELECT COUNT(*) FROM {table} WHERE 1 = 1"));
+    push_conditions(&mut count, backend, table, predicates);
     count
 }
 
@@ -405,18 +411,19 @@ pub(crate) enum MetricSegment {
 /// it is — unlike sorting a LEFT JOIN over every run. `page_sort_value` is the metric, NULL in
 /// the second segment (whose cursor is the creation time).
 pub(crate) fn metric_segment_sql(
+    backend: Backend,
     metric: &str,
     segment: MetricSegment,
     query: &ListQuery,
     after: Option<&Cursor>,
     limit: i64,
-) -> QueryBuilder<Sqlite> {
+) -> SqlBuilder {
     let dir = if query.desc { "DESC" } else { "ASC" };
     let cmp = if query.desc { "<" } else { ">" };
     let mut select;
     match segment {
         MetricSegment::With => {
-            select = QueryBuilder::new(
+            select = SqlBuilder::new(
                 "SELECT runs.*, m.value AS page_sort_value FROM run_metrics m \
                  JOIN runs ON runs.run_id = m.run_id WHERE m.name = ",
             );
@@ -430,7 +437,7 @@ pub(crate) fn metric_segment_sql(
                     push_value(&mut select, value);
                 }
             }
-            push_conditions(&mut select, "runs", &query.predicates);
+            push_conditions(&mut select, backend, "runs", &query.predicates);
             if let Some(after) = after {
                 select.push(format!(" AND (m.value, m.run_id) {cmp} ("));
                 push_value(&mut select, &after.value);
@@ -441,13 +448,13 @@ pub(crate) fn metric_segment_sql(
             select.push(format!(" ORDER BY m.value {dir}, m.run_id {dir} LIMIT "));
         }
         MetricSegment::Without => {
-            select = QueryBuilder::new(
-                "SELECT runs.*, NULL AS page_sort_value FROM runs WHERE NOT EXISTS \
+            select = SqlBuilder::new(
+                "SELECT runs.*, CAST(NULL AS DOUBLE PRECISION) AS page_sort_value FROM runs WHERE NOT EXISTS \
                  (SELECT 1 FROM run_metrics m WHERE m.run_id = runs.run_id AND m.name = ",
             );
             select.push_bind(metric.to_string());
             select.push(")");
-            push_conditions(&mut select, "runs", &query.predicates);
+            push_conditions(&mut select, backend, "runs", &query.predicates);
             if let Some(after) = after {
                 select.push(" AND (runs.created_at_ms, runs.run_id) < (");
                 push_value(&mut select, &after.value);
@@ -497,21 +504,21 @@ mod tests {
             limit: 10,
             sort_metric: None,
         };
-        let select = page_sql(Entity::Runs, "*", &q);
-        let count = count_sql(Entity::Runs, &q.predicates);
-        let sql = select.sql().as_str().to_string();
-        assert!(sql.contains("runs.display_name LIKE ? ESCAPE"), "{sql}");
+        let select = page_sql(Backend::Sqlite, Entity::Runs, "*", &q);
+        let count = count_sql(Backend::Sqlite, Entity::Runs, &q.predicates);
+        let sql = select.sql().to_string();
+        assert!(sql.contains("runs.display_name LIKE $1 ESCAPE"), "{sql}");
         assert!(
             sql.contains("(COALESCE(runs.finished_at_ms, 0), runs.run_id) < ("),
             "{sql}"
         );
         assert!(
             sql.ends_with(
-                "ORDER BY COALESCE(runs.finished_at_ms, 0) DESC, runs.run_id DESC LIMIT ?"
+                "ORDER BY COALESCE(runs.finished_at_ms, 0) DESC, runs.run_id DESC LIMIT $4"
             ),
             "{sql}"
         );
-        assert!(!count.sql().as_str().to_string().contains("LIMIT"));
+        assert!(!count.sql().to_string().contains("LIMIT"));
     }
 
     #[test]
@@ -545,17 +552,24 @@ mod tests {
             value: FieldValue::Float(0.5),
             key: "k".into(),
         };
-        let with = metric_segment_sql("acc", MetricSegment::With, &q, Some(&after), 11);
-        let sql = with.sql().as_str().to_string();
+        let with = metric_segment_sql(
+            Backend::Sqlite,
+            "acc",
+            MetricSegment::With,
+            &q,
+            Some(&after),
+            11,
+        );
+        let sql = with.sql().to_string();
         assert!(
-            sql.contains("m.experiment_id = ? AND m.storage_state = ?"),
+            sql.contains("m.experiment_id = $2 AND m.storage_state = $3"),
             "{sql}"
         );
         assert!(!sql.contains("m.state"), "{sql}");
-        assert!(sql.contains("runs.state = ?"), "{sql}");
-        assert!(sql.contains("(m.value, m.run_id) > (?, ?)"), "{sql}");
+        assert!(sql.contains("runs.state = $6"), "{sql}");
+        assert!(sql.contains("(m.value, m.run_id) > ($7, $8)"), "{sql}");
         assert!(
-            sql.ends_with("ORDER BY m.value ASC, m.run_id ASC LIMIT ?"),
+            sql.ends_with("ORDER BY m.value ASC, m.run_id ASC LIMIT $9"),
             "{sql}"
         );
 
@@ -563,15 +577,22 @@ mod tests {
             value: FieldValue::MetricAbsent { created_at_ms: 7 },
             key: "k".into(),
         };
-        let without = metric_segment_sql("acc", MetricSegment::Without, &q, Some(&after), 3);
-        let sql = without.sql().as_str().to_string();
+        let without = metric_segment_sql(
+            Backend::Sqlite,
+            "acc",
+            MetricSegment::Without,
+            &q,
+            Some(&after),
+            3,
+        );
+        let sql = without.sql().to_string();
         assert!(sql.contains("NOT EXISTS"), "{sql}");
         assert!(
-            sql.contains("(runs.created_at_ms, runs.run_id) < (?, ?)"),
+            sql.contains("(runs.created_at_ms, runs.run_id) < ($5, $6)"),
             "{sql}"
         );
         assert!(
-            sql.ends_with("ORDER BY runs.created_at_ms DESC, runs.run_id DESC LIMIT ?"),
+            sql.ends_with("ORDER BY runs.created_at_ms DESC, runs.run_id DESC LIMIT $7"),
             "{sql}"
         );
     }

