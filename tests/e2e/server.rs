@@ -1,7 +1,7 @@
 //! `penstock server` driven by the real `kfp==2.16.1` `kfp.Client` (the pytest file in
 //! `kfp_client/`), plus restart safety after `kill -9`.
 
-use crate::util::{python, repo_root};
+use crate::util::{python, repo_root, start_postgres};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -134,6 +134,49 @@ fn kfp_client_drives_the_whole_api() {
         status.success(),
         "the kfp.Client tests failed (output above)"
     );
+}
+
+/// The same kfp.Client suite against a server whose store is PostgreSQL (`--database`),
+/// started by the test; the token is created through the same database.
+#[test]
+fn kfp_client_drives_the_whole_api_on_postgres() {
+    let postgres = start_postgres();
+    let database = postgres.url("postgres");
+    let home = tempfile::tempdir().expect("temp dir");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_penstock"))
+        .args(["tokens", "create", "--name", "suite"])
+        .env("PENSTOCK_HOME", home.path())
+        .env("PENSTOCK_DATABASE", &database)
+        .output()
+        .expect("run penstock tokens create");
+    assert!(
+        out.status.success(),
+        "tokens create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let server =
+        ServerProcess::start_with(home.path(), &["--auth", "tokens", "--database", &database]);
+    let health = get(&format!("{}/apis/v2beta1/healthz", server.url));
+    assert_eq!(health["database"], "postgresql", "{health}");
+    let status = Command::new(python())
+        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
+        .arg(repo_root().join("tests/e2e/kfp_client/test_server.py"))
+        .env("PENSTOCK_TOKEN", &token)
+        .env("PENSTOCK_URL", &server.url)
+        .env("PENSTOCK_TEST_TMP", scratch.path())
+        .env("PYTHONWARNINGS", "ignore")
+        .status()
+        .expect("run pytest (is it installed in the test venv?)");
+    assert!(
+        status.success(),
+        "the kfp.Client tests failed on PostgreSQL (output above; server log: {})",
+        postgres.root().join("server.log").display()
+    );
+    // Nothing was written to a SQLite file in the home.
+    assert!(!home.path().join("penstock.db").exists());
+    drop(server);
 }
 
 fn sleeper_spec() -> Value {

@@ -26,6 +26,14 @@ pub fn shared_dir() -> PathBuf {
     dir
 }
 
+/// A PostgreSQL server of its own for one test, from the machine's server binaries (run as the
+/// `postgres` user, on a free loopback port); stopped with `pg_ctl stop -m fast` when dropped,
+/// also when the test fails. A machine without PostgreSQL fails the test, never skips it.
+pub fn start_postgres() -> penstock_store::testing::TestPostgres {
+    penstock_store::testing::TestPostgres::start()
+        .unwrap_or_else(|e| panic!("this test needs a PostgreSQL server: {e}"))
+}
+
 /// The Python interpreter with `kfp==2.16.1`, checked once.
 pub fn python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();

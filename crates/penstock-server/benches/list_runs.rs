@@ -4,7 +4,12 @@
 //! over real HTTP on loopback, and create-run throughput. Kubeflow's target for this size is
 //! p99 ≤ 20 ms (kubeflow/pipelines#9890 reports time-outs).
 //!
-//! `PENSTOCK_BENCH_RUNS` changes the number of stored runs (default 100000).
+//! The same requests run against SQLite and against PostgreSQL (a server the bench starts from
+//! the machine's binaries, see `penstock_store::testing`), each seeded with the same data, and a
+//! table at the end puts the two side by side.
+//!
+//! `PENSTOCK_BENCH_RUNS` changes the number of stored runs (default 100000);
+//! `PENSTOCK_BENCH_BACKENDS` picks the backends (default `sqlite,postgresql`).
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -15,7 +20,7 @@ use penstock_engine::{
 };
 use penstock_launcher::python_env::KfpRuntime;
 use penstock_server::{Server, ServerConfig};
-use penstock_store::{ExperimentRow, RunMeta, SqliteStore, StorageState};
+use penstock_store::{ExperimentRow, RunMeta, StorageState, Store};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -36,7 +41,9 @@ fn spec() -> Value {
     })
 }
 
-async fn seed(store: &SqliteStore, runs: usize) -> Vec<String> {
+/// Seeds `runs` runs in 10 experiments, from 8 concurrent writers (PostgreSQL takes them in
+/// parallel; SQLite's single writer connection queues them).
+async fn seed(store: &Store, runs: usize) -> Vec<String> {
     let mut experiments = Vec::new();
     for i in 0..10 {
         let id = uuid::Uuid::new_v4().to_string();
@@ -55,7 +62,25 @@ async fn seed(store: &SqliteStore, runs: usize) -> Vec<String> {
         experiments.push(id);
     }
     let base = jiff::Timestamp::now().as_millisecond() - runs as i64 * 1000;
-    for i in 0..runs {
+    let writers = 8;
+    let mut handles = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        let experiments = experiments.clone();
+        handles.push(tokio::spawn(async move {
+            for i in (w..runs).step_by(writers) {
+                seed_run(&store, &experiments, base, i).await;
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("seeding task");
+    }
+    experiments
+}
+
+async fn seed_run(store: &Store, experiments: &[String], base: i64, i: usize) {
+    {
         let created = jiff::Timestamp::from_millisecond(base + i as i64 * 1000).expect("time");
         let run = RunRecord {
             timeout_seconds: None,
@@ -134,7 +159,6 @@ async fn seed(store: &SqliteStore, runs: usize) -> Vec<String> {
                 .expect("artifacts");
         }
     }
-    experiments
 }
 
 async fn get(client: &HttpClient, url: &str) -> Value {
@@ -149,12 +173,21 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-async fn measure(client: &HttpClient, label: &str, url: &str, n: usize) {
-    measure_key(client, label, url, "runs", n).await;
+/// Each measured request's label with its p50 and p99 in milliseconds.
+type Figures = Vec<(String, f64, f64)>;
+
+async fn measure(client: &HttpClient, label: &str, url: &str, n: usize) -> (String, f64, f64) {
+    measure_key(client, label, url, "runs", n).await
 }
 
 /// Times `n` GETs of `url` (after one to warm up), checking each answer has `key`.
-async fn measure_key(client: &HttpClient, label: &str, url: &str, key: &str, n: usize) {
+async fn measure_key(
+    client: &HttpClient,
+    label: &str,
+    url: &str,
+    key: &str,
+    n: usize,
+) -> (String, f64, f64) {
     get(client, url).await; // warm
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
@@ -170,6 +203,11 @@ async fn measure_key(client: &HttpClient, label: &str, url: &str, key: &str, n: 
         percentile(&times, 0.99),
         percentile(&times, 1.0)
     );
+    (
+        label.to_string(),
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+    )
 }
 
 fn main() {
@@ -177,11 +215,48 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
+    let backends = std::env::var("PENSTOCK_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgresql".to_string());
+    let mut results: Vec<(String, Figures)> = Vec::new();
+    for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        println!("== {backend}: {runs} runs");
+        let figures = match backend {
+            "sqlite" => rt.block_on(bench(None, runs)),
+            "postgresql" | "postgres" => {
+                let postgres = penstock_store::testing::TestPostgres::start()
+                    .unwrap_or_else(|e| panic!("the PostgreSQL bench needs a server: {e}"));
+                let url = postgres.url("postgres");
+                rt.block_on(bench(Some(url), runs))
+            }
+            other => panic!(
+                "PENSTOCK_BENCH_BACKENDS: unknown backend '{other}' (expected sqlite, postgresql)"
+            ),
+        };
+        results.push((backend.to_string(), figures));
+    }
+    if results.len() == 2 {
+        let (a, fa) = &results[0];
+        let (b, fb) = &results[1];
+        println!();
+        println!("{runs} runs: p50 / p99 in ms, {a} vs {b} (same requests, same data)");
+        println!("{:<46} {:>17} {:>17} {:>9}", "request", a, b, "p99 ratio");
+        for ((label, a50, a99), (_, b50, b99)) in fa.iter().zip(fb) {
+            println!(
+                "{label:<46} {a50:>7.2} / {a99:>7.2} {b50:>7.2} / {b99:>7.2} {:>8.2}x",
+                b99 / a99
+            );
+        }
+    }
+}
+
+/// Seeds a store and times the list requests against a server on it.
+async fn bench(database: Option<String>, runs: usize) -> Figures {
+    let mut figures = Figures::new();
+    {
         let home = tempfile::tempdir().expect("temp dir");
         let server = Server::open(ServerConfig {
             home: home.path().to_path_buf(),
@@ -189,19 +264,24 @@ fn main() {
             kfp_runtime: KfpRuntime::Pinned,
             venvs_dir: None,
             warm: true,
-        register_examples: false,
-        security: Default::default(),
-        limits: Default::default(),
-        run_timeout: None,
-        launcher: Default::default(),
-        docker: Default::default(),
+            register_examples: false,
+            security: Default::default(),
+            limits: Default::default(),
+            run_timeout: None,
+            database,
+            launcher: Default::default(),
+            docker: Default::default(),
         })
         .await
         .expect("server");
         let t = Instant::now();
         let experiments = seed(&server.state().store, runs).await;
+        // What autovacuum (PostgreSQL) or the next start (SQLite) would do after a bulk load.
+        server.state().store.analyze().await.expect("analyze");
         println!("seeded {runs} runs in {:.1} s", t.elapsed().as_secs_f64());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.serve(listener, async move {
@@ -210,59 +290,301 @@ fn main() {
         let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
         let api = format!("http://{addr}/apis/v2beta1");
 
-        measure(&client, "first page (20, created_at desc)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc"), 300).await;
-        measure(&client, "first page (SDK: 10, default sort)", &format!("{api}/runs?page_size=10"), 300).await;
+        figures.push(
+            measure(
+                &client,
+                "first page (20, created_at desc)",
+                &format!("{api}/runs?page_size=20&sort_by=created_at%20desc"),
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure(
+                &client,
+                "first page (SDK: 10, default sort)",
+                &format!("{api}/runs?page_size=10"),
+                300,
+            )
+            .await,
+        );
         // Walk half way down with big pages, then time the page found there.
         let mut token = String::new();
         for _ in 0..(runs / 2 / 200) {
-            let v = get(&client, &format!("{api}/runs?page_size=200&sort_by=created_at%20desc&page_token={token}")).await;
-            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+            let v = get(
+                &client,
+                &format!("{api}/runs?page_size=200&sort_by=created_at%20desc&page_token={token}"),
+            )
+            .await;
+            token = v["next_page_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
         }
-        measure(&client, &format!("page at row {} (token)", runs / 2), &format!("{api}/runs?page_size=20&page_token={token}"), 300).await;
-        measure(&client, "one experiment's runs (1 in 10)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}", experiments[3]), 300).await;
-        let filter = r#"{"predicates":[{"key":"state","operation":"EQUALS","string_value":"FAILED"}]}"#;
-        measure(&client, "filter state = FAILED", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(filter)), 300).await;
+        figures.push(
+            measure(
+                &client,
+                &format!("page at row {} (token)", runs / 2),
+                &format!("{api}/runs?page_size=20&page_token={token}"),
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure(
+                &client,
+                "one experiment's runs (1 in 10)",
+                &format!(
+                    "{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}",
+                    experiments[3]
+                ),
+                300,
+            )
+            .await,
+        );
+        let filter =
+            r#"{"predicates":[{"key":"state","operation":"EQUALS","string_value":"FAILED"}]}"#;
+        figures.push(
+            measure(
+                &client,
+                "filter state = FAILED",
+                &format!(
+                    "{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}",
+                    urlencode(filter)
+                ),
+                300,
+            )
+            .await,
+        );
         // What the web UI asks for: the runs page (not archived, newest first), an experiment's
         // page, and the experiments page's recent-runs request.
         let active = r#"{"predicates":[{"key":"storage_state","operation":"EQUALS","string_value":"AVAILABLE"}]}"#;
-        measure(&client, "UI runs page (not archived, newest first)", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}", urlencode(active)), 300).await;
-        measure(&client, "UI experiment page runs", &format!("{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}&filter={}", experiments[3], urlencode(active)), 300).await;
+        figures.push(
+            measure(
+                &client,
+                "UI runs page (not archived, newest first)",
+                &format!(
+                    "{api}/runs?page_size=20&sort_by=created_at%20desc&filter={}",
+                    urlencode(active)
+                ),
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure(
+                &client,
+                "UI experiment page runs",
+                &format!(
+                    "{api}/runs?page_size=20&sort_by=created_at%20desc&experiment_id={}&filter={}",
+                    experiments[3],
+                    urlencode(active)
+                ),
+                300,
+            )
+            .await,
+        );
         // The experiments page: a page of experiments, then the 5 newest runs of each.
-        measure_key(&client, "UI experiments page (20 experiments)", &format!("{api}/experiments?page_size=20&sort_by=created_at%20desc"), "experiments", 300).await;
-        measure_key(&client, "UI experiments page: recent runs of 10", &format!("http://{addr}/apis/penstock/v1/recent-runs?per_experiment=5&experiment_ids={}", experiments.join(",")), "experiments", 300).await;
-        measure_key(&client, "UI runs page: metric names", &format!("http://{addr}/apis/penstock/v1/scalar-names"), "names", 300).await;
+        figures.push(
+            measure_key(
+                &client,
+                "UI experiments page (20 experiments)",
+                &format!("{api}/experiments?page_size=20&sort_by=created_at%20desc"),
+                "experiments",
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure_key(
+                &client,
+                "UI experiments page: recent runs of 10",
+                &format!(
+                    "http://{addr}/apis/penstock/v1/recent-runs?per_experiment=5&experiment_ids={}",
+                    experiments.join(",")
+                ),
+                "experiments",
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure_key(
+                &client,
+                "UI runs page: metric names",
+                &format!("http://{addr}/apis/penstock/v1/scalar-names"),
+                "names",
+                300,
+            )
+            .await,
+        );
         // Sorting by a metric (the UI's metric columns): one run in ten has `score`, all of them
         // in experiment 0. Pages come from the runs with the metric, then the runs without it.
-        let by_score = |dir: &str, extra: &str| format!("{api}/runs?page_size=20&sort_by=metric%3Ascore{dir}&filter={}{extra}", urlencode(active));
-        measure(&client, "UI sorted by metric:score desc", &by_score("%20desc", ""), 300).await;
-        measure(&client, "UI sorted by metric:score asc", &by_score("", ""), 300).await;
+        let by_score = |dir: &str, extra: &str| {
+            format!(
+                "{api}/runs?page_size=20&sort_by=metric%3Ascore{dir}&filter={}{extra}",
+                urlencode(active)
+            )
+        };
+        figures.push(
+            measure(
+                &client,
+                "UI sorted by metric:score desc",
+                &by_score("%20desc", ""),
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure(
+                &client,
+                "UI sorted by metric:score asc",
+                &by_score("", ""),
+                300,
+            )
+            .await,
+        );
         let mut token = String::new();
         for _ in 0..(runs / 10 / 200) {
-            let v = get(&client, &format!("{}&page_token={token}", by_score("%20desc", "").replace("page_size=20", "page_size=200"))).await;
-            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+            let v = get(
+                &client,
+                &format!(
+                    "{}&page_token={token}",
+                    by_score("%20desc", "").replace("page_size=20", "page_size=200")
+                ),
+            )
+            .await;
+            token = v["next_page_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
         }
-        measure(&client, "metric:score, page where the scored runs end", &format!("{api}/runs?page_size=20&page_token={token}"), 300).await;
+        figures.push(
+            measure(
+                &client,
+                "metric:score, page where the scored runs end",
+                &format!("{api}/runs?page_size=20&page_token={token}"),
+                300,
+            )
+            .await,
+        );
         for _ in 0..(runs / 2 / 200) {
-            let v = get(&client, &format!("{api}/runs?page_size=200&page_token={token}")).await;
-            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+            let v = get(
+                &client,
+                &format!("{api}/runs?page_size=200&page_token={token}"),
+            )
+            .await;
+            token = v["next_page_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
         }
-        measure(&client, "metric:score, page deep in the unscored runs", &format!("{api}/runs?page_size=20&page_token={token}"), 300).await;
-        measure(&client, "metric:score, experiment with all runs scored", &by_score("%20desc", &format!("&experiment_id={}", experiments[0])), 300).await;
-        measure(&client, "metric:score, experiment with none scored", &by_score("%20desc", &format!("&experiment_id={}", experiments[3])), 300).await;
+        figures.push(
+            measure(
+                &client,
+                "metric:score, page deep in the unscored runs",
+                &format!("{api}/runs?page_size=20&page_token={token}"),
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure(
+                &client,
+                "metric:score, experiment with all runs scored",
+                &by_score("%20desc", &format!("&experiment_id={}", experiments[0])),
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure(
+                &client,
+                "metric:score, experiment with none scored",
+                &by_score("%20desc", &format!("&experiment_id={}", experiments[3])),
+                300,
+            )
+            .await,
+        );
         // The artifacts page: newest first, by type, a page deep in the list, by name.
         let arts = format!("http://{addr}/apis/penstock/v1/artifacts?page_size=50");
-        measure_key(&client, "artifacts page (newest 50)", &arts, "artifacts", 300).await;
-        measure_key(&client, "artifacts of one type", &format!("{arts}&type=system.Model"), "artifacts", 300).await;
+        figures.push(
+            measure_key(
+                &client,
+                "artifacts page (newest 50)",
+                &arts,
+                "artifacts",
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure_key(
+                &client,
+                "artifacts of one type",
+                &format!("{arts}&type=system.Model"),
+                "artifacts",
+                300,
+            )
+            .await,
+        );
         let mut token = String::new();
         for _ in 0..(runs * 2 / 10 / 200) {
-            let v = get(&client, &format!("http://{addr}/apis/penstock/v1/artifacts?page_size=200&page_token={token}")).await;
-            token = v["next_page_token"].as_str().unwrap_or_default().to_string();
+            let v = get(
+                &client,
+                &format!(
+                    "http://{addr}/apis/penstock/v1/artifacts?page_size=200&page_token={token}"
+                ),
+            )
+            .await;
+            token = v["next_page_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
         }
-        measure_key(&client, &format!("artifacts page at row {} (token)", runs * 2 / 10 / 200 * 200), &format!("{arts}&page_token={token}"), "artifacts", 300).await;
-        measure_key(&client, "artifacts named like 'model'", &format!("{arts}&name=model"), "artifacts", 300).await;
-        measure_key(&client, "artifacts named like 'needle' (one, oldest)", &format!("{arts}&name=needle"), "artifacts", 50).await;
+        figures.push(
+            measure_key(
+                &client,
+                &format!(
+                    "artifacts page at row {} (token)",
+                    runs * 2 / 10 / 200 * 200
+                ),
+                &format!("{arts}&page_token={token}"),
+                "artifacts",
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure_key(
+                &client,
+                "artifacts named like 'model'",
+                &format!("{arts}&name=model"),
+                "artifacts",
+                300,
+            )
+            .await,
+        );
+        figures.push(
+            measure_key(
+                &client,
+                "artifacts named like 'needle' (one, oldest)",
+                &format!("{arts}&name=needle"),
+                "artifacts",
+                50,
+            )
+            .await,
+        );
         let filter = r#"{"predicates":[{"key":"name","operation":"IS_SUBSTRING","string_value":"run-00001"}]}"#;
-        measure(&client, "filter name IS_SUBSTRING (trigram index)", &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)), 50).await;
+        figures.push(
+            measure(
+                &client,
+                "filter name IS_SUBSTRING (trigram index)",
+                &format!("{api}/runs?page_size=20&filter={}", urlencode(filter)),
+                50,
+            )
+            .await,
+        );
 
         // Create-run throughput: sequential POSTs of a one-step pipeline (each run executes).
         let n = 300;
@@ -278,10 +600,15 @@ fn main() {
             let _ = resp.into_body().collect().await;
         }
         let secs = t.elapsed().as_secs_f64();
-        println!("create run (POST /runs, sequential)               {:.0} runs/s ({:.2} ms each)", n as f64 / secs, secs * 1000.0 / n as f64);
+        println!(
+            "create run (POST /runs, sequential)               {:.0} runs/s ({:.2} ms each)",
+            n as f64 / secs,
+            secs * 1000.0 / n as f64
+        );
         let _ = stop_tx.send(());
         let _ = serving.await;
-    });
+    }
+    figures
 }
 
 fn urlencode(s: &str) -> String {

@@ -60,6 +60,9 @@ pub struct ServerConfig {
     pub launcher: LauncherKind,
     /// The Docker launcher's settings.
     pub docker: DockerConfig,
+    /// `--database` / `PENSTOCK_DATABASE`: a `postgres://…` URL (or `sqlite://PATH`); `None`
+    /// keeps the SQLite file `penstock.db` in the home.
+    pub database: Option<String>,
 }
 
 /// Limits on what callers may make the server parse and execute (`docs/security.md`).
@@ -82,13 +85,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store under the home and settles runs a previous process left unfinished.
+    /// Opens the store (`config.database`, else the SQLite file under the home) and settles
+    /// runs a previous process left unfinished.
     pub async fn open(config: ServerConfig) -> Result<Server, StartError> {
         std::fs::create_dir_all(&config.home)
             .map_err(|e| StartError(format!("cannot create {}: {e}", config.home.display())))?;
-        let store = SqliteStore::open(&config.home.join("penstock.db"))
+        let store = SqliteStore::open_configured(config.database.as_deref(), &config.home)
             .await
             .map_err(|e| StartError(e.to_string()))?;
+        tracing::info!(database = store.backend().name(), "store open");
         let mut launcher_config = LauncherConfig::new(config.home.clone());
         launcher_config.kfp_runtime = config.kfp_runtime.clone();
         launcher_config.venvs_dir = config.venvs_dir.clone();

@@ -30,6 +30,7 @@ async fn api_with(security: penstock_server::access::SecurityConfig) -> Api {
         security,
         limits: Default::default(),
         run_timeout: None,
+        database: None,
         launcher: Default::default(),
         docker: Default::default(),
     })
@@ -715,6 +716,7 @@ async fn a_fresh_home_gets_the_examples_once() {
             security: Default::default(),
             limits: Default::default(),
             run_timeout: None,
+            database: None,
             launcher: Default::default(),
             docker: Default::default(),
         })
@@ -1180,6 +1182,7 @@ async fn a_token_server_refuses_anonymous_callers_but_serves_its_shell() {
     }
     let (_, health) = api.call("GET", "/apis/v2beta1/healthz", None).await;
     assert_eq!(health["multi_user"], json!(true));
+    assert_eq!(health["database"], json!("sqlite"));
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ async fn open(home: &std::path::Path) -> Server {
         security: Default::default(),
         limits: Default::default(),
         run_timeout: None,
+        database: None,
         launcher: Default::default(),
         docker: Default::default(),
     })

@@ -17,6 +17,10 @@ pub struct Cli {
     /// Where the database, artifacts, logs and Python environments live.
     #[arg(long, global = true, env = "PENSTOCK_HOME")]
     pub home: Option<PathBuf>,
+    /// The database: a PostgreSQL URL (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) shared
+    /// by several servers, or `sqlite://PATH`. Default: the SQLite file `penstock.db` in the home.
+    #[arg(long, global = true, env = "PENSTOCK_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -465,10 +469,19 @@ pub fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
 }
 
-/// Opens the store under `home`, creating the folder.
+/// `--database` / `PENSTOCK_DATABASE` as given to this process (set once by [`dispatch`]).
+static DATABASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The database URL this command uses; `None`: the SQLite file in the home.
+pub fn database_url() -> Option<String> {
+    DATABASE.get().cloned().flatten()
+}
+
+/// Opens the store: `--database` when given, else `penstock.db` under `home` (creating the
+/// folder, which also holds artifacts and logs).
 pub async fn open_store(home: &Path) -> Result<SqliteStore, String> {
     std::fs::create_dir_all(home).map_err(|e| format!("cannot create {}: {e}", home.display()))?;
-    SqliteStore::open(&home.join("penstock.db"))
+    SqliteStore::open_configured(database_url().as_deref(), home)
         .await
         .map_err(|e| e.to_string())
 }
@@ -494,6 +507,7 @@ async fn remove_supervised_containers(_supervisor: u32) {}
 /// Runs a parsed command line.
 pub async fn dispatch(cli: Cli) -> Outcome {
     let home = home_dir(cli.home);
+    let _ = DATABASE.set(cli.database);
     match cli.command {
         Command::Run(flags) => run_pipeline(RunArgs { home, flags }).await,
         Command::Runs(cmd) => runs_command(&home, cmd).await,

@@ -106,6 +106,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
         run_timeout,
         launcher: flags.launcher.kind(),
         docker: flags.launcher.docker(),
+        database: crate::cli::database_url(),
     };
     use tokio::signal::unix::{signal, SignalKind};
     let (mut sigint, mut sigterm) = match (

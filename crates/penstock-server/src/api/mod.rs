@@ -84,7 +84,8 @@ pub(crate) mod list_params {
 }
 
 /// KFP's health check; the SDK reads `multi_user`.
-/// `multi_user` is true when the server authenticates its callers (namespaces are enforced).
+/// `multi_user` is true when the server authenticates its callers (namespaces are enforced);
+/// `database` names the store's backend (`sqlite` or `postgresql`).
 #[utoipa::path(get, path = "/apis/v2beta1/healthz", responses((status = 200, description = "health")))]
 pub async fn healthz(axum::extract::State(s): axum::extract::State<ApiState>) -> Json<Value> {
     Json(json!({
@@ -92,6 +93,8 @@ pub async fn healthz(axum::extract::State(s): axum::extract::State<ApiState>) ->
         "tag_name": concat!("penstock-", env!("CARGO_PKG_VERSION")),
         "multi_user": s.security.auth.enabled(),
         "pipeline_store": "database",
+        // Which database answered: `sqlite` or `postgresql`.
+        "database": s.store.backend().name(),
     }))
 }
 
