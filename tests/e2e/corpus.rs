@@ -61,14 +61,14 @@ fn local_expectation(path: &str) -> Option<Local> {
     })
 }
 
-struct Row {
-    path: String,
+pub(crate) struct Row {
+    pub(crate) path: String,
     expected: String,
     needs: String,
-    required: String,
+    pub(crate) required: String,
 }
 
-fn manifest() -> Vec<Row> {
+pub(crate) fn manifest() -> Vec<Row> {
     let text = std::fs::read_to_string(shared_dir().join("conformance/MANIFEST.tsv"))
         .expect("MANIFEST.tsv");
     text.lines()
@@ -87,7 +87,7 @@ fn manifest() -> Vec<Row> {
 }
 
 /// A value of the declared type for each required parameter.
-fn required_args(required: &str) -> Vec<String> {
+pub(crate) fn required_args(required: &str) -> Vec<String> {
     if required == "-" {
         return Vec::new();
     }
@@ -108,7 +108,7 @@ fn required_args(required: &str) -> Vec<String> {
     args
 }
 
-fn run_with_timeout(
+pub(crate) fn run_with_timeout(
     home: &Home,
     file: &Path,
     args: &[String],
@@ -158,7 +158,7 @@ fn run_with_timeout(
     )
 }
 
-fn all_errors(run: &Value) -> String {
+pub(crate) fn all_errors(run: &Value) -> String {
     let mut text = run["error"]["message"]
         .as_str()
         .unwrap_or_default()

@@ -6,6 +6,7 @@
 
 mod cli;
 mod corpus;
+mod docker;
 mod durable;
 mod examples;
 mod security;
