@@ -90,7 +90,7 @@ async fn seed_run(store: &Store, experiments: &[String], base: i64, i: usize) {
             pipeline_spec: spec(),
             platform_spec: None,
             parameters: Default::default(),
-            state: if i % 7 == 0 {
+            state: if i.is_multiple_of(7) {
                 RunState::Failed
             } else {
                 RunState::Succeeded
@@ -104,7 +104,7 @@ async fn seed_run(store: &Store, experiments: &[String], base: i64, i: usize) {
         let mut meta = RunMeta::in_experiment(experiments[i % 10].clone(), &run);
         meta.description = "seeded".into();
         store.insert_run_with_meta(&run, &meta).await.expect("run");
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             // One run in ten has a scalar to sort by.
             let mut outputs = TaskIo::default();
             outputs
