@@ -14,4 +14,5 @@ mod semantics;
 mod server;
 mod ui;
 mod util;
+mod v1;
 mod warm;

@@ -145,3 +145,41 @@ pub fn state(run: &Value, path: &str) -> String {
 pub fn output_param<'a>(run: &'a Value, path: &str, name: &str) -> &'a Value {
     &task(run, path)["penstock"]["outputs"]["parameters"][name]
 }
+
+/// The Python interpreter with the KFP v1 SDK (`kfp==1.8.22`), from `PENSTOCK_TEST_PYTHON_V1`
+/// (`scripts/kfp1-venv` creates `.venv-kfp1` and prints the line to export), checked once.
+/// Fails loudly when it is unset or wrong: the v1 tests never skip.
+pub fn python_v1() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let python = std::env::var_os("PENSTOCK_TEST_PYTHON_V1")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "PENSTOCK_TEST_PYTHON_V1 is not set: run scripts/kfp1-venv and export \
+                         PENSTOCK_TEST_PYTHON_V1=$PWD/.venv-kfp1/bin/python"
+                    )
+                });
+            let out = Command::new(&python)
+                .args(["-c", "import kfp; print(kfp.__version__)"])
+                .env("PYTHONWARNINGS", "ignore")
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run PENSTOCK_TEST_PYTHON_V1={} ({e}): run scripts/kfp1-venv",
+                        python.display()
+                    )
+                });
+            let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            assert_eq!(
+                version,
+                "1.8.22",
+                "PENSTOCK_TEST_PYTHON_V1={} must have kfp==1.8.22 installed (stderr: {})",
+                python.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            python
+        })
+        .clone()
+}

@@ -1282,7 +1282,8 @@ impl<'a> Converter<'a> {
         // The task placed in this DAG.
         let mut outer = if is_loop && !direct_item {
             // An iteration DAG holding the runner; what it reads from outside is forwarded.
-            let mut comp_name = format!("comp-{name}-iteration");
+            // A dot, which Argo template names cannot hold, keeps it apart from templates.
+            let mut comp_name = format!("comp-{name}.iteration");
             while self.components.contains_key(&comp_name) {
                 comp_name.push_str("-x");
             }
@@ -2096,8 +2097,8 @@ spec:
             lp["parameterIterator"]["items"]["raw"],
             "[{\"a\":1},{\"a\":2}]"
         );
-        assert_eq!(lp["componentRef"]["name"], "comp-loop-iteration");
-        let inner = &spec["components"]["comp-loop-iteration"]["dag"]["tasks"]["loop"];
+        assert_eq!(lp["componentRef"]["name"], "comp-loop.iteration");
+        let inner = &spec["components"]["comp-loop.iteration"]["dag"]["tasks"]["loop"];
         assert_eq!(
             inner["inputs"]["parameters"]["msg"]["parameterExpressionSelector"],
             "parseJson(string_value)[\"a\"]"
