@@ -213,7 +213,12 @@ def main():
         error.contains("penstock-test/no-such-image:7") && error.contains("could not be pulled"),
         "{error}"
     );
+    // Pull progress shows in the task log and on the CLI.
     assert!(log_of(&home, &run, "nowhere").contains("pulling image penstock-test/no-such-image:7"));
+    assert!(
+        err.contains("pulling image penstock-test/no-such-image:7"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -509,4 +514,103 @@ fn corpus_files_that_need_their_images_run_in_them() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn conditions_loops_retries_exit_handlers_and_the_cache_behave_as_with_the_local_launcher() {
+    let home = Home::new();
+    let file = compile(
+        home.path(),
+        "semantics",
+        r#"
+@dsl.container_component
+def flaky(out: dsl.OutputPath(str)):
+    # Fails on its first attempt (the marker file is in the run's workspace), then succeeds.
+    return dsl.ContainerSpec(image="penstock-test/busybox:1", command=["sh", "-c",
+        'if [ -e "$0" ]; then echo second > "$1"; else touch "$0"; exit 3; fi'],
+        args=[dsl.WORKSPACE_PATH_PLACEHOLDER + "/flaky-marker", out])
+
+@dsl.container_component
+def echo(text: str, out: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="penstock-test/busybox:1", command=["sh", "-c", 'echo -n "$0" > "$1"'],
+        args=[text, out])
+
+@dsl.component(base_image="penstock-test/python-kfp:3.11")
+def report(status: dsl.PipelineTaskFinalStatus) -> str:
+    return status.state
+
+@dsl.pipeline(name="docker-semantics", pipeline_config=dsl.PipelineConfig(workspace=dsl.WorkspaceConfig(size="1Gi")))
+def main(flag: str = "yes"):
+    exit_task = report()
+    with dsl.ExitHandler(exit_task):
+        f = flaky().set_retry(num_retries=2, backoff_duration="0s")
+        f.set_caching_options(False)
+        with dsl.If(flag == "yes"):
+            with dsl.ParallelFor(["a", "b"]) as item:
+                echo(text=item).after(f)
+        with dsl.If(flag == "no"):
+            echo(text="never")
+"#,
+    );
+    let args = ["--launcher", "docker"];
+    let (code, run, err) = home.run(&file, &args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        task(&run, "exit-handler-1/flaky")["penstock"]["attempts"],
+        2
+    );
+    assert_eq!(
+        output_param(&run, "exit-handler-1/flaky", "out"),
+        "second\n"
+    );
+    let report = run["run_details"]["task_details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["penstock"]["name"] == "report")
+        .cloned()
+        .unwrap_or_default();
+    // KFP reports a successful DAG as COMPLETE, as the local launcher does.
+    assert_eq!(
+        report["penstock"]["outputs"]["parameters"]["Output"],
+        "COMPLETE"
+    );
+    let states: Vec<(String, String)> = run["run_details"]["task_details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["penstock"]["name"] == "echo")
+        .map(|t| {
+            (
+                t["penstock"]["outputs"]["parameters"]["out"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string(),
+                t["penstock"]["state"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("a".into(), "SUCCEEDED".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("b".into(), "SUCCEEDED".into())),
+        "{states:?}"
+    );
+    assert!(states.iter().all(|(out, _)| out != "never"), "{states:?}");
+    assert!(containers_of(&run_id(&run)).is_empty());
+    // A second run reuses the loop's outputs from the cache, as the local launcher does.
+    let (code, again, err) = home.run(&file, &args);
+    assert_eq!(code, 0, "{err}");
+    let cached = again["run_details"]["task_details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["penstock"]["name"] == "echo" && t["penstock"]["state"] == "CACHED")
+        .count();
+    assert_eq!(cached, 2, "{again}");
 }

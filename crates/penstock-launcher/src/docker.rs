@@ -55,6 +55,7 @@ pub struct DockerLauncher {
     config: LauncherConfig,
     docker: Docker,
     network: Option<String>,
+    pull_progress_on_stderr: bool,
     /// The host's CPUs and memory, as the daemon reports them.
     capacity: HostCapacity,
     /// One lock per prepared-image key, so parallel tasks prepare an image once.
@@ -118,6 +119,7 @@ impl DockerLauncher {
             config,
             docker: client,
             network: docker.network,
+            pull_progress_on_stderr: docker.pull_progress_on_stderr,
             capacity: HostCapacity {
                 cpus: info.ncpu,
                 memory: info.mem_total,
@@ -174,6 +176,9 @@ impl DockerLauncher {
             setup
                 .log
                 .write(format!("[penstock] pulling image {image}\n").as_bytes());
+            if self.pull_progress_on_stderr {
+                eprintln!("penstock: pulling image {image}");
+            }
             let options = CreateImageOptions {
                 from_image: Some(image.to_string()),
                 ..Default::default()
@@ -200,6 +205,9 @@ impl DockerLauncher {
                             setup
                                 .log
                                 .write(format!("[penstock] pull {image}: {line}\n").as_bytes());
+                            if self.pull_progress_on_stderr {
+                                eprintln!("penstock: pulling {image}: {line}");
+                            }
                             last_status = line;
                         }
                     }

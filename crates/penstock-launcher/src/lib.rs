@@ -88,6 +88,9 @@ impl LauncherKind {
 pub struct DockerConfig {
     /// The network containers join (`--docker-network`); the daemon's default when `None`.
     pub network: Option<String>,
+    /// Also print image pull progress on standard error (the CLI; a server keeps it in the
+    /// task's log only).
+    pub pull_progress_on_stderr: bool,
 }
 
 /// Builds the launcher of `kind`. The Docker launcher connects to its daemon here, so a

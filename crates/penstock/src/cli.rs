@@ -302,10 +302,12 @@ impl LauncherFlags {
         }
     }
 
-    /// The Docker launcher's settings.
-    pub fn docker(&self) -> penstock_launcher::DockerConfig {
+    /// The Docker launcher's settings; `pull_progress_on_stderr` for commands run in a
+    /// terminal (`run`, `runs resume`).
+    pub fn docker(&self, pull_progress_on_stderr: bool) -> penstock_launcher::DockerConfig {
         penstock_launcher::DockerConfig {
             network: self.docker_network.clone(),
+            pull_progress_on_stderr,
         }
     }
 }

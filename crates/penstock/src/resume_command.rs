@@ -21,7 +21,7 @@ pub async fn resume_run(
     let launcher = match penstock_launcher::open_launcher(
         launcher_flags.kind(),
         LauncherConfig::new(home.to_path_buf()),
-        launcher_flags.docker(),
+        launcher_flags.docker(true),
     )
     .await
     {

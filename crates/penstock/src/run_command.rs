@@ -127,7 +127,7 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     let launcher = match penstock_launcher::open_launcher(
         flags.launcher.kind(),
         config,
-        flags.launcher.docker(),
+        flags.launcher.docker(true),
     )
     .await
     {

@@ -105,7 +105,7 @@ pub async fn serve(home: PathBuf, flags: ServerFlags) -> Outcome {
         limits,
         run_timeout,
         launcher: flags.launcher.kind(),
-        docker: flags.launcher.docker(),
+        docker: flags.launcher.docker(false),
         database: crate::cli::database_url(),
     };
     use tokio::signal::unix::{signal, SignalKind};
