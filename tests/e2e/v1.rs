@@ -15,7 +15,7 @@ fn compile_v1(dir: &Path, file: &str, source: &str) -> PathBuf {
     let py = dir.join(format!("{stem}.py"));
     let out = dir.join(file);
     let program = format!(
-        "import sys\nfrom kfp import dsl, compiler\n\
+        "import sys\nimport kfp\nfrom kfp import dsl, compiler\n\
          from kfp.components import create_component_from_func, func_to_container_op\n\
          {source}\ncompiler.Compiler().compile(main, sys.argv[1])\n"
     );
@@ -105,6 +105,28 @@ def echo_op(msg):
         file_outputs={"out": "/tmp/out.txt"},
     )
 
+upper_op = kfp.components.load_component_from_text("""
+name: Upper
+inputs: [{name: text, type: String}]
+outputs: [{name: upper, type: String}]
+implementation:
+  container:
+    image: alpine
+    command: [sh, -c, 'mkdir -p "$(dirname "$1")"; printf %s "$0" | tr a-z A-Z > "$1"', {inputValue: text}, {outputPath: upper}]
+""")
+
+from kfp.components import InputPath, OutputPath
+
+def write_lines(n: int, lines_path: OutputPath(str)):
+    with open(lines_path, "w") as f:
+        f.write("".join("line %d\n" % i for i in range(n)))
+
+def count_lines(lines_path: InputPath(str)) -> int:
+    return len(open(lines_path).read().splitlines())
+
+write_lines_op = create_component_from_func(write_lines)
+count_lines_op = create_component_from_func(count_lines)
+
 @dsl.pipeline(name="v1 everything", description="every v1 construct")
 def main(n: int = 3, greeting: str = "hello"):
     goodbye = dsl.ContainerOp(name="goodbye", image="alpine", command=["sh", "-c", "echo goodbye"])
@@ -112,6 +134,10 @@ def main(n: int = 3, greeting: str = "hello"):
         hello = echo_op(greeting)
         hello.execution_options.caching_strategy.max_cache_staleness = "P0D"
         dsl.ContainerOp(name="show", image="alpine", command=["echo", hello.outputs["out"]])
+        counted = count_lines_op(write_lines_op(n).outputs["lines"])
+        dsl.ContainerOp(name="show-count", image="alpine", command=["echo", counted.output])
+        upper = upper_op(hello.outputs["out"])
+        dsl.ContainerOp(name="show-upper", image="alpine", command=["echo", upper.output])
         items = produce_op(n)
         with dsl.ParallelFor(items.output, parallelism=2) as item:
             add(item.a, item.b)
@@ -146,6 +172,20 @@ fn v1_pipeline_runs_with_outputs_conditions_loops_exit_handler_and_cache() {
     assert_eq!(
         output_param(&run, &echo[0], "echo-out"),
         "hi there",
+        "{all}"
+    );
+    // An artifact passed from an OutputPath to an InputPath.
+    let count = paths(&run, |p| p.ends_with("/count-lines"));
+    assert_eq!(
+        output_param(&run, &count[0], "count-lines-Output"),
+        "3",
+        "{all}"
+    );
+    // A v1 component.yaml (inputValue / outputPath) loaded with the v1 SDK.
+    let upper = paths(&run, |p| p.ends_with("/upper"));
+    assert_eq!(
+        output_param(&run, &upper[0], "upper-upper"),
+        "HI THERE",
         "{all}"
     );
     // Loop fan-out over a lightweight component's output, with {{item.a}} / {{item.b}}.
@@ -275,6 +315,13 @@ fn v1_packages_tar_gz_and_zip_run() {
     }
 }
 
+const UNNAMED_PATH: &str = r#"
+@dsl.pipeline(name="v1 unnamed path")
+def main():
+    dsl.ContainerOp(name="metrics", image="trainer", command=["train"],
+                    output_artifact_paths={"mlpipeline-metrics": "/mlpipeline-metrics.json"})
+"#;
+
 const VOLUME: &str = r#"
 @dsl.pipeline(name="v1 volume")
 def main():
@@ -293,6 +340,15 @@ fn v1_cluster_features_and_malformed_workflows_are_refused_with_the_field() {
         err.contains("volume.yaml")
             && (err.contains(".resource") || err.contains(".volumes"))
             && err.contains("cluster"),
+        "{err}"
+    );
+    // A step that writes a fixed path without naming it cannot get a private one.
+    let file = compile_v1(dir.path(), "unnamed.yaml", UNNAMED_PATH);
+    let (code, _, err) = home.run(&file, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("spec.templates[metrics].outputs.artifacts[mlpipeline-metrics].path")
+            && err.contains("/mlpipeline-metrics.json"),
         "{err}"
     );
     let broken = dir.path().join("broken.yaml");
