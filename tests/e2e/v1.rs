@@ -135,6 +135,8 @@ def main(n: int = 3, greeting: str = "hello"):
         hello.execution_options.caching_strategy.max_cache_staleness = "P0D"
         dsl.ContainerOp(name="show", image="alpine", command=["echo", hello.outputs["out"]])
         counted = count_lines_op(write_lines_op(n).outputs["lines"])
+        constant = count_lines_op("x\ny\n")
+        dsl.ContainerOp(name="show-constant", image="alpine", command=["echo", constant.output])
         dsl.ContainerOp(name="show-count", image="alpine", command=["echo", counted.output])
         upper = upper_op(hello.outputs["out"])
         dsl.ContainerOp(name="show-upper", image="alpine", command=["echo", upper.output])
@@ -179,6 +181,13 @@ fn v1_pipeline_runs_with_outputs_conditions_loops_exit_handler_and_cache() {
     assert_eq!(
         output_param(&run, &count[0], "count-lines-Output"),
         "3",
+        "{all}"
+    );
+    // A constant given to an InputPath (`raw` artifact data).
+    let constant = paths(&run, |p| p.ends_with("/count-lines-2"));
+    assert_eq!(
+        output_param(&run, &constant[0], "count-lines-2-Output"),
+        "2",
         "{all}"
     );
     // A v1 component.yaml (inputValue / outputPath) loaded with the v1 SDK.

@@ -13,6 +13,7 @@
 //! | `{{inputs.parameters.x}}` in a container | `{{$.inputs.parameters['x']}}` |
 //! | output/input file paths named in the command, args or env | `{{$.outputs.parameters['x'].output_file}}`, `{{$.outputs.artifacts['x'].path}}`, `{{$.inputs.artifacts['x'].path}}` |
 //! | task `arguments` (`{{inputs…}}`, `{{tasks.t.outputs…}}`, `{{workflow.parameters…}}`, text around them) | task inputs; mixed text is a constant interpolating `pipelinechannel--…` inputs |
+//! | a constant input artifact (`raw`, an `InputPath` given a constant) | a private file under `{{$.workspace_path}}` written before the step |
 //! | `dependencies` | `dependentTasks` |
 //! | `when` | `triggerPolicy.condition` (CEL) |
 //! | `withItems` / `withParam`, the loop template's `parallelism` | `parameterIterator`, `iteratorPolicy`; `{{item.f}}` is a selector in a one-task iteration DAG |
@@ -1459,11 +1460,15 @@ impl<'a> Converter<'a> {
         #[derive(Clone)]
         enum FileUse {
             InArt(String),
+            /// Constant data (`raw`) written to a private file before the step starts.
+            Raw(String),
             OutParam(String),
             OutArt(String),
         }
         let mut files: BTreeMap<String, Vec<(FileUse, String)>> = BTreeMap::new();
         let mut input_artifacts = Map::new();
+        // (name, data) of constant input artifacts.
+        let mut raw_inputs: Vec<(String, String)> = Vec::new();
         for (i, a) in tpl
             .get("inputs")
             .and_then(|x| x.get("artifacts"))
@@ -1480,14 +1485,7 @@ impl<'a> Converter<'a> {
             let apath = format!("{tp}.inputs.artifacts[{an}]");
             for key in a.as_object().map(|m| m.keys()).into_iter().flatten() {
                 match key.as_str() {
-                    "name" | "path" | "optional" => {}
-                    "raw" => {
-                        return Err(self.err(
-                            &format!("{apath}.raw"),
-                            "constant artifact data (an InputPath given a constant) is not \
-                             supported; produce the file in an earlier step",
-                        ))
-                    }
+                    "name" | "path" | "optional" | "raw" => {}
                     other => {
                         return Err(self.err(
                             &format!("{apath}.{other}"),
@@ -1500,6 +1498,30 @@ impl<'a> Converter<'a> {
                 .get("path")
                 .and_then(Value::as_str)
                 .ok_or_else(|| self.err(&format!("{apath}.path"), "missing"))?;
+            if let Some(raw) = a.get("raw") {
+                // An InputPath given a constant: kfp 1.8 puts the data in the template.
+                let data = raw.get("data").and_then(scalar_text).ok_or_else(|| {
+                    self.err(
+                        &format!("{apath}.raw.data"),
+                        "missing; expected the file's text",
+                    )
+                })?;
+                if let Some(k) = raw
+                    .as_object()
+                    .and_then(|m| m.keys().find(|k| *k != "data"))
+                {
+                    return Err(self.err(
+                        &format!("{apath}.raw.{k}"),
+                        "not supported; expected only `data`",
+                    ));
+                }
+                raw_inputs.push((an.to_string(), data));
+                files
+                    .entry(p.to_string())
+                    .or_default()
+                    .push((FileUse::Raw(an.to_string()), format!("{apath}.path")));
+                continue;
+            }
             files
                 .entry(p.to_string())
                 .or_default()
@@ -1591,8 +1613,9 @@ impl<'a> Converter<'a> {
         let mut placeholders: Vec<(String, String)> = Vec::new();
         let mut copies: Vec<(String, String)> = Vec::new();
         for (file, uses) in &files {
-            let has_in = uses.iter().any(|(u, _)| matches!(u, FileUse::InArt(_)));
-            let has_out = uses.iter().any(|(u, _)| !matches!(u, FileUse::InArt(_)));
+            let is_input = |u: &FileUse| matches!(u, FileUse::InArt(_) | FileUse::Raw(_));
+            let has_in = uses.iter().any(|(u, _)| is_input(u));
+            let has_out = uses.iter().any(|(u, _)| !is_input(u));
             if has_in && has_out {
                 return Err(self.err(
                     &uses[0].1,
@@ -1601,6 +1624,7 @@ impl<'a> Converter<'a> {
             }
             let placeholder_of = |u: &FileUse| match u {
                 FileUse::InArt(n) => format!("{{{{$.inputs.artifacts['{n}'].path}}}}"),
+                FileUse::Raw(n) => raw_path(n),
                 FileUse::OutParam(n) => format!("{{{{$.outputs.parameters['{n}'].output_file}}}}"),
                 FileUse::OutArt(n) => format!("{{{{$.outputs.artifacts['{n}'].path}}}}"),
             };
@@ -1611,7 +1635,7 @@ impl<'a> Converter<'a> {
             let primary_ph = placeholder_of(&primary.0);
             for (u, _) in uses {
                 let ph = placeholder_of(u);
-                if ph != primary_ph && !matches!(u, FileUse::InArt(_)) {
+                if ph != primary_ph && !is_input(u) {
                     copies.push((primary_ph.clone(), ph));
                 }
             }
@@ -1729,6 +1753,10 @@ impl<'a> Converter<'a> {
             };
             env.push(json!({"name": en, "value": value}));
         }
+        for (i, (n, data)) in raw_inputs.iter().enumerate() {
+            let field = format!("{tp}.inputs.artifacts[{n}].raw.data");
+            env.push(json!({"name": format!("PENSTOCK_V1_RAW_{i}"), "value": rewrite(data, &field, &mut mentioned)?}));
+        }
         if let Some((file, uses)) = files.iter().find(|(f, _)| !mentioned.contains(*f)) {
             let (_, field) = &uses[0];
             return Err(self.err(
@@ -1758,6 +1786,12 @@ impl<'a> Converter<'a> {
             ),
         };
         let mut script = String::new();
+        for (i, (n, _)) in raw_inputs.iter().enumerate() {
+            let f = raw_path(n);
+            script.push_str(&format!(
+                "mkdir -p \"$(dirname '{f}')\" && printf '%s' \"$PENSTOCK_V1_RAW_{i}\" > '{f}' || exit 1\n"
+            ));
+        }
         if let Some(s) = deadline {
             script.push_str(&format!(
                 "timeout {s} \"$@\"; rc=$?\nif [ \"$rc\" -eq 124 ]; then echo \"[penstock] the step exceeded its activeDeadlineSeconds ({s} s)\" >&2; fi\n"
@@ -1777,7 +1811,10 @@ impl<'a> Converter<'a> {
                 "if [ -f '{f}' ]; then v=$(cat '{f}'; printf x); v=${{v%x}}; v=${{v%'\n'}}; printf '%s' \"$v\" > '{f}'; fi\n"
             ));
         }
-        let wrapped = deadline.is_some() || !copies.is_empty() || !output_params.is_empty();
+        let wrapped = deadline.is_some()
+            || !copies.is_empty()
+            || !output_params.is_empty()
+            || !raw_inputs.is_empty();
         let (command, args) = if wrapped && !command.is_empty() {
             let mut all = vec![
                 "sh".to_string(),
@@ -1902,6 +1939,12 @@ impl<'a> Converter<'a> {
         }
         Ok(out)
     }
+}
+
+/// Where a constant input artifact is written: in the run's workspace, under the task's id, so
+/// that every task (and loop iteration) has its own.
+fn raw_path(name: &str) -> String {
+    format!("{{{{$.workspace_path}}}}/penstock-v1-raw/{{{{$.pipeline_task_uuid}}}}/{name}")
 }
 
 /// Argo durations: a number of seconds, or Go-style `30s`, `2m`, `1h30m`.
@@ -2113,6 +2156,36 @@ spec:
         // And the whole thing is a valid v2 spec.
         let bytes = serde_json::to_vec(&spec).unwrap();
         crate::parse_pipeline("w.json", &bytes).unwrap();
+    }
+
+    #[test]
+    fn constant_input_artifacts_are_written_to_a_private_file_first() {
+        let yaml = FLIP
+            .replace(
+                "      command: [echo, '{{inputs.parameters.msg}}']\n",
+                "      command: [cat, /tmp/inputs/data]\n",
+            )
+            .replace(
+                "      - {name: msg}\n    container:",
+                "      - {name: msg}\n      artifacts:\n      - {name: data, path: /tmp/inputs/data, \
+                 raw: {data: 'x {{inputs.parameters.msg}}'}}\n    container:",
+            );
+        let spec = convert(&yaml).unwrap();
+        let exec = &spec["deploymentSpec"]["executors"]["exec-show"]["container"];
+        let file = "{{$.workspace_path}}/penstock-v1-raw/{{$.pipeline_task_uuid}}/data";
+        assert!(
+            exec["command"][2]
+                .as_str()
+                .unwrap()
+                .contains(&format!("printf '%s' \"$PENSTOCK_V1_RAW_0\" > '{file}'")),
+            "{exec}"
+        );
+        assert_eq!(exec["command"][5], file);
+        assert_eq!(
+            exec["env"][0],
+            json!({"name": "PENSTOCK_V1_RAW_0", "value": "x {{$.inputs.parameters['msg']}}"})
+        );
+        crate::parse_pipeline("w.json", &serde_json::to_vec(&spec).unwrap()).unwrap();
     }
 
     #[test]
