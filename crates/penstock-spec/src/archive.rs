@@ -17,7 +17,7 @@ pub enum PackageKind {
     Gzip,
     /// A zip archive.
     Zip,
-    /// An uncompressed tar archive (`ustar` magic at offset 257).
+    /// An uncompressed tar archive (POSIX or GNU `ustar` magic at offset 257).
     Tar,
 }
 
@@ -27,7 +27,8 @@ pub fn package_kind(bytes: &[u8]) -> Option<PackageKind> {
         Some(PackageKind::Gzip)
     } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         Some(PackageKind::Zip)
-    } else if bytes.len() >= 262 && &bytes[257..262] == b"ustar" {
+    } else if bytes.get(257..263) == Some(b"ustar\0") || bytes.get(257..265) == Some(b"ustar  \0") {
+        // POSIX and GNU magic; the NUL keeps a text file that happens to hold "ustar" there out.
         Some(PackageKind::Tar)
     } else {
         None
@@ -270,7 +271,7 @@ mod tests {
             let size = format!("{:011o}\0", data.len());
             header[124..136].copy_from_slice(size.as_bytes());
             header[156] = b'0';
-            header[257..262].copy_from_slice(b"ustar");
+            header[257..263].copy_from_slice(b"ustar\0");
             out.extend_from_slice(&header);
             out.extend_from_slice(data);
             out.resize(out.len().div_ceil(512) * 512, 0);
@@ -334,6 +335,10 @@ mod tests {
     #[test]
     fn packages_without_exactly_one_spec_are_refused() {
         let none = tar_of(&[("README.md", b"x")]);
+        assert_eq!(package_kind(&none), Some(PackageKind::Tar));
+        let mut text = vec![b'a'; 300];
+        text[257..262].copy_from_slice(b"ustar");
+        assert_eq!(package_kind(&text), None, "text is not a tar");
         let e = unpack("p.tar", &none, PackageKind::Tar, 1000).unwrap_err();
         assert!(e.to_string().contains("no pipeline file"), "{e}");
         let two = gzip(&tar_of(&[("a.yaml", b"x"), ("b.yaml", b"y")]));
