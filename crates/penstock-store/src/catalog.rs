@@ -4,8 +4,8 @@
 
 use crate::backend::SqlBuilder;
 use crate::list::{
-    count_sql, metric_segment_sql, page_sql, Cursor, Entity, FieldKind, FieldValue, ListQuery,
-    MetricSegment, Page,
+    count_sql, group_count_sql, metric_segment_sql, page_sql, Cursor, Entity, FieldKind,
+    FieldValue, ListQuery, MetricSegment, Page,
 };
 use crate::store::{err, json, run_from_row, Store};
 use jiff::Timestamp;
@@ -521,7 +521,8 @@ impl Store {
                 .await
                 .map_err(err)?,
         };
-        let total_size: i64 = count_sql(self.backend, entity, &query.predicates)
+        let total_size: i64 = group_count_sql(self.backend, entity, &query.predicates)
+            .unwrap_or_else(|| count_sql(self.backend, entity, &query.predicates))
             .build_scalar()
             .fetch_one(&self.pool)
             .await

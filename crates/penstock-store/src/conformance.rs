@@ -92,6 +92,7 @@ conformance!(
     interrupted_runs_are_claimed_once,
     recurring_runs_fire_each_tick_once,
     default_experiment_survives_reopen,
+    list_totals_follow_every_change,
 );
 
 fn t(ms: i64) -> Timestamp {
@@ -1212,19 +1213,8 @@ async fn interrupted_runs_are_claimed_once(store: &Store) {
         Some(LIVE)
     );
 
-    // Two claimers at once (two stores on the same database) never take the same run.
-    let other = match store.backend() {
-        Backend::Postgres => {
-            // Same database: the store's pools reach it; a second Store is a second client.
-            Store {
-                pool: store.pool.clone(),
-                writer: store.writer.clone(),
-                backend: store.backend,
-                default_experiment_id: store.default_experiment_id.clone(),
-            }
-        }
-        Backend::Sqlite => store.clone(),
-    };
+    // Two claimers at once (each on its own connection) never take the same run.
+    let other = store.clone();
     let (a, b) = tokio::join!(
         store.claim_interrupted_runs(alive),
         other.claim_interrupted_runs(alive)
@@ -1401,4 +1391,79 @@ async fn two_postgres_stores_open_together() {
     let (a, b) = tokio::join!(Store::connect(&url), Store::connect(&url));
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(a.default_experiment_id(), b.default_experiment_id());
+}
+
+/// The total of a runs list filtered by experiment, storage state, namespace and state (served
+/// from per-group counts on PostgreSQL) follows inserts, state changes, archiving, moves and
+/// deletions, before and after the counts are folded.
+async fn list_totals_follow_every_change(store: &Store) {
+    store
+        .insert_experiment(&experiment("e1", "E", 0))
+        .await
+        .expect("experiment");
+    store
+        .insert_experiment(&experiment("e2", "F", 0))
+        .await
+        .expect("experiment");
+    let total = |predicates: Vec<(&'static str, Operation, Vec<&'static str>)>| async move {
+        let mut q = query(Entity::Runs, "created_at", true, 1);
+        q.predicates = predicates
+            .into_iter()
+            .map(|(f, op, v)| predicate(Entity::Runs, f, op, v.into_iter().map(text).collect()))
+            .collect();
+        let fast = store.list_runs_page(&q).await.expect("page").total_size;
+        let counted: i64 = crate::list::count_sql(store.backend(), Entity::Runs, &q.predicates)
+            .build_scalar()
+            .fetch_one(&store.pool)
+            .await
+            .expect("count");
+        assert_eq!(fast, counted, "total_size against COUNT(*)");
+        fast
+    };
+    for i in 0..6 {
+        let mut r = run(&format!("r{i}"), "r", i);
+        r.state = if i % 2 == 0 {
+            RunState::Running
+        } else {
+            RunState::Succeeded
+        };
+        let mut meta = RunMeta::in_experiment(if i < 4 { "e1" } else { "e2" }.into(), &r);
+        meta.namespace = if i % 3 == 0 { "a" } else { "b" }.into();
+        store.insert_run_with_meta(&r, &meta).await.expect("run");
+    }
+    let check = |expected: [i64; 5]| async move {
+        let got = [
+            total(vec![]).await,
+            total(vec![("experiment_id", Operation::Equals, vec!["e1"])]).await,
+            total(vec![
+                ("storage_state", Operation::Equals, vec!["AVAILABLE"]),
+                ("state", Operation::In, vec!["RUNNING", "PENDING"]),
+            ])
+            .await,
+            total(vec![("namespace", Operation::Equals, vec!["a"])]).await,
+            total(vec![("state", Operation::In, vec![])]).await,
+        ];
+        assert_eq!(got, expected);
+    };
+    // Six runs plus none in Default; e1 has four; three RUNNING; namespace a: r0, r3.
+    check([6, 4, 3, 2, 0]).await;
+    store.analyze().await.expect("fold");
+    check([6, 4, 3, 2, 0]).await;
+    let (mut r0, _) = store.get_run("r0").await.expect("run");
+    r0.state = RunState::Succeeded;
+    store.update_run(&r0).await.expect("update");
+    store.update_run(&r0).await.expect("same state again");
+    check([6, 4, 2, 2, 0]).await;
+    store
+        .set_experiment_storage("e1", StorageState::Archived, t(1))
+        .await
+        .expect("archive");
+    // r2 (RUNNING, e1) is archived now; r4 (RUNNING, e2) is still available.
+    check([6, 4, 1, 2, 0]).await;
+    store.delete_run("r3").await.expect("delete");
+    check([5, 3, 1, 1, 0]).await;
+    store.analyze().await.expect("fold");
+    check([5, 3, 1, 1, 0]).await;
+    store.fail_run("r4", "gone", t(2)).await.expect("fail");
+    check([5, 3, 0, 1, 0]).await;
 }

@@ -396,6 +396,37 @@ pub(crate) fn count_sql(backend: Backend, entity: Entity, predicates: &[Predicat
     count
 }
 
+/// On PostgreSQL, the COUNT of a runs list whose conditions are all `=` or `IN` on a run's
+/// experiment, storage state, namespace or state (every list the UI and kfp.Client ask for),
+/// read from the per-group counts `run_count_deltas` keeps (migration 0010) instead of counting
+/// every matching run. `None` when the conditions need the real count (or on SQLite, which
+/// counts an index range directly from its b-tree).
+pub(crate) fn group_count_sql(
+    backend: Backend,
+    entity: Entity,
+    predicates: &[Predicate],
+) -> Option<SqlBuilder> {
+    if backend != Backend::Postgres || entity != Entity::Runs {
+        return None;
+    }
+    let grouped = |p: &Predicate| {
+        matches!(
+            p.field.column,
+            "experiment_id" | "storage_state" | "namespace" | "state"
+        ) && matches!(p.op, Operation::Equals | Operation::In)
+            && (p.op == Operation::In || p.values.len() == 1)
+            && p.values.iter().all(|v| matches!(v, FieldValue::Text(_)))
+    };
+    if !predicates.iter().all(grouped) {
+        return None;
+    }
+    let mut count = SqlBuilder::new(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM run_count_deltas WHERE 1 = 1",
+    );
+    push_conditions(&mut count, backend, "run_count_deltas", predicates);
+    Some(count)
+}
+
 /// The two parts of a runs list sorted by a metric, read one after the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MetricSegment {
