@@ -129,7 +129,11 @@ count_lines_op = create_component_from_func(count_lines)
 
 @dsl.pipeline(name="v1 everything", description="every v1 construct")
 def main(n: int = 3, greeting: str = "hello"):
-    goodbye = dsl.ContainerOp(name="goodbye", image="alpine", command=["sh", "-c", "echo goodbye"])
+    goodbye = dsl.ContainerOp(
+        name="goodbye", image="alpine",
+        command=["sh", "-c", 'echo "$0" | tee "$1"', "{{workflow.status}}", "/tmp/status.txt"],
+        file_outputs={"status": "/tmp/status.txt"},
+    )
     with dsl.ExitHandler(goodbye):
         hello = echo_op(greeting)
         hello.execution_options.caching_strategy.max_cache_staleness = "P0D"
@@ -239,6 +243,10 @@ fn v1_pipeline_runs_with_outputs_conditions_loops_exit_handler_and_cache() {
     );
     // The exit handler ran.
     assert_eq!(state(&run, "goodbye"), "SUCCEEDED", "{all}");
+    assert_eq!(
+        artifact_text(&run, "goodbye", "goodbye-status"),
+        "Succeeded\n"
+    );
 
     // A second run reuses cached steps, except the one marked max_cache_staleness=P0D.
     let (code, again, err) = home.run(&file, &["-p", "greeting=hi there"]);
@@ -256,7 +264,11 @@ fn v1_pipeline_runs_with_outputs_conditions_loops_exit_handler_and_cache() {
 const FAILING: &str = r#"
 @dsl.pipeline(name="v1 failing")
 def main():
-    bye = dsl.ContainerOp(name="bye", image="alpine", command=["sh", "-c", "echo bye"])
+    bye = dsl.ContainerOp(
+        name="bye", image="alpine",
+        command=["sh", "-c", 'echo "$0" | tee "$1"', "{{workflow.status}}", "/tmp/status.txt"],
+        file_outputs={"status": "/tmp/status.txt"},
+    )
     with dsl.ExitHandler(bye):
         boom = dsl.ContainerOp(name="boom", image="alpine", command=["sh", "-c", "echo boom >&2; exit 3"])
         boom.set_retry(1)
@@ -294,6 +306,11 @@ fn v1_failures_retry_time_out_and_still_run_the_exit_handler() {
         state(&run, "bye"),
         "SUCCEEDED",
         "the exit handler ran: {all}"
+    );
+    assert_eq!(
+        artifact_text(&run, "bye", "bye-status"),
+        "Failed\n",
+        "{{workflow.status}}"
     );
 }
 

@@ -18,6 +18,7 @@
 //! | `when` | `triggerPolicy.condition` (CEL) |
 //! | `withItems` / `withParam`, the loop template's `parallelism` | `parameterIterator`, `iteratorPolicy`; `{{item.f}}` is a selector in a one-task iteration DAG |
 //! | `onExit` | a root task after all others with `ALL_UPSTREAM_TASKS_COMPLETED` |
+//! | `{{workflow.status}}` in the exit handler | the `taskFinalStatus` of the task it wraps, as `Succeeded`/`Failed` |
 //! | `retryStrategy` | `retryPolicy` |
 //! | `activeDeadlineSeconds` (template) | the step runs under `timeout N` |
 //! | `enable_caching` label, `max_cache_staleness` annotation (`P0D` = never reuse) | `cachingOptions.enableCache` |
@@ -42,6 +43,14 @@ pub const ENABLE_CACHING_LABEL: &str = "pipelines.kubeflow.org/enable_caching";
 const LOOP_ITEMS: &str = "penstock-loop-items";
 /// Input name of one loop item in an iteration component.
 const LOOP_ITEM: &str = "penstock-loop-item";
+/// Input name of `{{workflow.status}}` in an exit handler's step.
+const STATUS_INPUT: &str = "penstock-workflow-status";
+/// How the exit handler's `taskFinalStatus` becomes Argo's workflow status.
+const STATUS_SELECTOR: &str =
+    "parseJson(string_value)[\"state\"] in [\"COMPLETE\", \"CACHED\"] ? \"Succeeded\" : \"Failed\"";
+/// Why `{{workflow.status}}` is refused elsewhere.
+const STATUS_ONLY_IN_EXIT: &str = "{{workflow.status}} is known only to the step that is the \
+    workflow's exit handler (spec.onExit), as the status of the whole pipeline";
 /// Prefix of workflow parameters passed down to nested components.
 const GLOBAL_PREFIX: &str = "penstock-global--";
 
@@ -88,6 +97,8 @@ enum Ref {
     Item(Option<String>),
     /// A run or task value with a v2 placeholder (`workflow.uid`, `pod.name`, …).
     Job(&'static str),
+    /// `workflow.status`, known to the exit handler.
+    Status,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +179,7 @@ fn classify(inner: &str) -> Result<Option<Ref>, String> {
             return Ok(Some(Ref::Job("{{$.pipeline_job_create_time_utc}}")))
         }
         "pod.name" => return Ok(Some(Ref::Job("{{$.pipeline_task_uuid}}"))),
+        "workflow.status" => return Ok(Some(Ref::Status)),
         _ => {}
     }
     if let Some(f) = inner.strip_prefix("item.") {
@@ -236,6 +248,8 @@ type Forwards = BTreeMap<String, Ref>;
 struct TaskPolicies {
     retry: Option<Value>,
     enable_cache: bool,
+    /// The step reads `{{workflow.status}}`.
+    uses_status: bool,
 }
 
 struct Converter<'a> {
@@ -505,6 +519,29 @@ impl<'a> Converter<'a> {
             let mut exit_tasks = Map::new();
             self.task(&call, "spec.onExit", &root_scope, &mut exit_tasks)?;
             let upstream: Vec<Value> = tasks.keys().map(|k| Value::String(k.clone())).collect();
+            if self.policies.get(exit).is_some_and(|p| p.uses_status) {
+                // Argo's workflow status is the status of the pipeline the handler wraps.
+                let [only] = upstream.as_slice() else {
+                    return Err(self.err(
+                        "spec.onExit",
+                        "the exit handler reads {{workflow.status}}, which Penstock can give only \
+                         when the handler wraps the whole pipeline (one dsl.ExitHandler around \
+                         every step)",
+                    ));
+                };
+                for (_, t) in exit_tasks.iter_mut() {
+                    if let Some(p) = t
+                        .pointer_mut("/inputs/parameters")
+                        .and_then(Value::as_object_mut)
+                    {
+                        p.insert(
+                            STATUS_INPUT.to_string(),
+                            json!({"taskFinalStatus": {"producerTask": only},
+                                   "parameterExpressionSelector": STATUS_SELECTOR}),
+                        );
+                    }
+                }
+            }
             for (_, t) in exit_tasks.iter_mut() {
                 if let Some(t) = t.as_object_mut() {
                     t.insert("dependentTasks".into(), Value::Array(upstream.clone()));
@@ -908,6 +945,7 @@ impl<'a> Converter<'a> {
                     "parameterExpressionSelector": format!("parseJson(string_value)[\"{f}\"]"),
                 }),
                 Ref::Job(p) => json!({"runtimeValue": {"constant": p}}),
+                Ref::Status => return Err(STATUS_ONLY_IN_EXIT.to_string()),
                 Ref::InputArtifact(_) | Ref::TaskArtifact(..) => {
                     return Err(format!("{{{{{text}}}}} is an artifact, not a parameter"))
                 }
@@ -943,6 +981,7 @@ impl<'a> Converter<'a> {
                 json!({"taskOutputParameter": {"producerTask": t, "outputParameterKey": o}})
             }
             Ref::Job(p) => json!({"runtimeValue": {"constant": p}}),
+            Ref::Status => return Err(STATUS_ONLY_IN_EXIT.to_string()),
             Ref::Item(_) => {
                 return Err(format!(
                     "{{{{{text}}}}} is only meaningful in a task with withItems or withParam"
@@ -1197,6 +1236,9 @@ impl<'a> Converter<'a> {
             }
         };
         let policies = self.policies.get(callee).cloned();
+        if policies.as_ref().is_some_and(|p| p.uses_status) && path != "spec.onExit" {
+            return Err(self.err(&format!("{path}.template"), STATUS_ONLY_IN_EXIT));
+        }
         let uses_item = |v: &str| v.contains("{{item");
         let item_args: Vec<&(String, String)> = args.iter().filter(|(_, v)| uses_item(v)).collect();
         let direct_item = is_loop
@@ -1645,6 +1687,7 @@ impl<'a> Converter<'a> {
         placeholders.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         let mut mentioned: BTreeSet<String> = BTreeSet::new();
         let scope_inputs = input_names.clone();
+        let uses_status = std::cell::Cell::new(false);
         let rewrite = |text: &str,
                        field: &str,
                        mentioned: &mut BTreeSet<String>|
@@ -1661,6 +1704,10 @@ impl<'a> Converter<'a> {
                         out.push_str(&param_placeholder(&format!("{GLOBAL_PREFIX}{x}")))
                     }
                     Seg::Ref(Ref::Job(p), _) => out.push_str(p),
+                    Seg::Ref(Ref::Status, _) => {
+                        uses_status.set(true);
+                        out.push_str(&param_placeholder(STATUS_INPUT))
+                    }
                     Seg::Ref(_, t) => {
                         return Err(self.err(
                             field,
@@ -1840,6 +1887,9 @@ impl<'a> Converter<'a> {
         self.executors
             .insert(format!("exec-{name}"), json!({"container": exec}));
 
+        if uses_status.get() {
+            inputs.insert(STATUS_INPUT.to_string(), json!({"parameterType": "STRING"}));
+        }
         // What tasks calling this template take: retries and caching.
         let retry = match tpl.get("retryStrategy") {
             None => None,
@@ -1859,6 +1909,7 @@ impl<'a> Converter<'a> {
             TaskPolicies {
                 retry,
                 enable_cache,
+                uses_status: uses_status.get(),
             },
         );
         Ok(json!({
@@ -2186,6 +2237,39 @@ spec:
             json!({"name": "PENSTOCK_V1_RAW_0", "value": "x {{$.inputs.parameters['msg']}}"})
         );
         crate::parse_pipeline("w.json", &serde_json::to_vec(&spec).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn workflow_status_reaches_only_the_exit_handler() {
+        let yaml = FLIP.replace(
+            "command: [echo, bye]",
+            "command: [echo, '{{workflow.status}}']",
+        );
+        // The handler wraps several root tasks: no one status to give.
+        let e = convert(&yaml).unwrap_err().to_string();
+        assert!(
+            e.contains("at spec.onExit") && e.contains("workflow.status"),
+            "{e}"
+        );
+        // Wrapped in one DAG, as dsl.ExitHandler compiles: the status is that DAG's.
+        let wrapped = yaml
+            .replace(" of {{inputs.parameters.n}}", "")
+            .replace("  entrypoint: flip\n", "  entrypoint: top\n")
+            .replace(
+                "  templates:\n",
+                "  templates:\n  - name: top\n    dag:\n      tasks:\n      - {name: flip, template: flip}\n",
+            );
+        let spec = convert(&wrapped).unwrap();
+        let bye = &spec["root"]["dag"]["tasks"]["bye"]["inputs"]["parameters"][STATUS_INPUT];
+        assert_eq!(bye["taskFinalStatus"]["producerTask"], "flip");
+        assert_eq!(bye["parameterExpressionSelector"], STATUS_SELECTOR);
+        // Anywhere else it is refused.
+        let misuse = FLIP.replace(
+            "command: [echo, '{{inputs.parameters.msg}}']",
+            "command: [echo, '{{workflow.status}}']",
+        );
+        let e = convert(&misuse).unwrap_err().to_string();
+        assert!(e.contains("exit handler"), "{e}");
     }
 
     #[test]
