@@ -2053,7 +2053,7 @@ fn replace_paths(
         let hit = before_ok
             .then(|| {
                 placeholders.iter().find(|(p, _)| {
-                    text[i..].starts_with(p.as_str()) && {
+                    bytes[i..].starts_with(p.as_bytes()) && {
                         let after = i + p.len();
                         after >= bytes.len()
                             || !(is_name(bytes[after])
@@ -2344,6 +2344,8 @@ spec:
             "X /tmp/ab /x/tmp/a /tmp/a.txt X/b x=X."
         );
         assert!(m.contains("/tmp/a"));
+        // Text around a path may be any UTF-8 (matches start and end on character boundaries).
+        assert_eq!(replace_paths("é→/tmp/a ü", &ph, &mut m), "é→X ü");
     }
 
     #[test]
