@@ -142,7 +142,7 @@ def main(n: int = 3, greeting: str = "hello"):
         constant = count_lines_op("x\ny\n")
         dsl.ContainerOp(name="show-constant", image="alpine", command=["echo", constant.output])
         dsl.ContainerOp(name="show-count", image="alpine", command=["echo", counted.output])
-        upper = upper_op(hello.outputs["out"])
+        upper = upper_op(hello.outputs["out"]).set_display_name("shout it")
         dsl.ContainerOp(name="show-upper", image="alpine", command=["echo", upper.output])
         items = produce_op(n)
         with dsl.ParallelFor(items.output, parallelism=2) as item:
@@ -201,6 +201,7 @@ fn v1_pipeline_runs_with_outputs_conditions_loops_exit_handler_and_cache() {
         "HI THERE",
         "{all}"
     );
+    assert_eq!(task(&run, &upper[0])["display_name"], "shout it");
     // Loop fan-out over a lightweight component's output, with {{item.a}} / {{item.b}}.
     let adds = paths(&run, |p| p.ends_with("/add"));
     assert_eq!(adds.len(), 3, "three iterations of add: {all}");

@@ -15,6 +15,7 @@
 //! | task `arguments` (`{{inputs…}}`, `{{tasks.t.outputs…}}`, `{{workflow.parameters…}}`, text around them) | task inputs; mixed text is a constant interpolating `pipelinechannel--…` inputs |
 //! | a constant input artifact (`raw`, an `InputPath` given a constant) | a private file under `{{$.workspace_path}}` written before the step |
 //! | `dependencies` | `dependentTasks` |
+//! | `task_display_name` annotation (`set_display_name`) | `taskInfo.name` |
 //! | `when` | `triggerPolicy.condition` (CEL) |
 //! | `withItems` / `withParam`, the loop template's `parallelism` | `parameterIterator`, `iteratorPolicy`; `{{item.f}}` is a selector in a one-task iteration DAG |
 //! | `onExit` | a root task after all others with `ALL_UPSTREAM_TASKS_COMPLETED` |
@@ -36,6 +37,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const PIPELINE_SPEC_ANNOTATION: &str = "pipelines.kubeflow.org/pipeline_spec";
 /// The template annotation carrying `max_cache_staleness` (e.g. `P0D`).
 pub const MAX_CACHE_STALENESS_ANNOTATION: &str = "pipelines.kubeflow.org/max_cache_staleness";
+/// The template annotation carrying a task's display name (`op.set_display_name`).
+pub const TASK_DISPLAY_NAME_ANNOTATION: &str = "pipelines.kubeflow.org/task_display_name";
 /// The template label carrying `enable_caching` (`"true"` / `"false"`).
 pub const ENABLE_CACHING_LABEL: &str = "pipelines.kubeflow.org/enable_caching";
 
@@ -1310,8 +1313,14 @@ impl<'a> Converter<'a> {
             };
             artifacts.insert(n.clone(), source);
         }
+        // `op.set_display_name(...)` is an annotation on the template.
+        let display = callee_tpl
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(TASK_DISPLAY_NAME_ANNOTATION))
+            .and_then(Value::as_str)
+            .unwrap_or(name);
         let mut runner = json!({
-            "taskInfo": {"name": name},
+            "taskInfo": {"name": display},
             "componentRef": {"name": component},
             "inputs": {"parameters": inputs, "artifacts": artifacts},
         });
