@@ -141,6 +141,23 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<Opened, StoreOpenError> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
+    // Two processes opening a fresh home at once (a `penstock run` and a `penstock runs list`)
+    // would both apply the first migration: SQLite's migrator takes no lock. An advisory lock
+    // on a file beside the database makes opening one process at a time; it is released when
+    // `_open_lock` is dropped at the end of this function.
+    let lock_path = path.with_extension("db.lock");
+    let _open_lock = {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreOpenError(format!("{}: {e}", lock_path.display())))?;
+        let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| StoreOpenError(format!("{}: {e}", lock_path.display())))?;
+        locked.map_err(|e| StoreOpenError(format!("{}: {e}", lock_path.display())))?
+    };
     // Migrations run on a connection of SQLite's own driver, which also makes the file and
     // turns on write-ahead logging (a property of the file that later connections keep).
     let mut conn = options.connect().await.map_err(|e| fail(&e))?;
