@@ -283,13 +283,48 @@ async fn follow_metrics(
     }
 }
 
+/// Copies one output stream of a task into its log, whole lines at a time, so that lines of
+/// stdout and stderr (two pipes read side by side) never mix inside one line. A line longer than
+/// the buffer, or a partial line the task leaves unfinished for 200 ms (a progress counter, a
+/// prompt), is written as it is, so the log stays live.
 async fn pump(mut reader: impl tokio::io::AsyncRead + Unpin, log: Arc<CappedLog>) {
+    const MAX_PENDING: usize = 64 * 1024;
+    const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(200);
     let mut buf = vec![0u8; 16 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
     loop {
-        match reader.read(&mut buf).await {
+        let read = if pending.is_empty() {
+            reader.read(&mut buf).await
+        } else {
+            match tokio::time::timeout(PARTIAL_LINE_WAIT, reader.read(&mut buf)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    log.write(&pending);
+                    pending.clear();
+                    continue;
+                }
+            }
+        };
+        match read {
             Ok(0) | Err(_) => break,
-            Ok(n) => log.write(&buf[..n]),
+            Ok(n) => {
+                pending.extend_from_slice(&buf[..n]);
+                match pending.iter().rposition(|b| *b == b'\n') {
+                    Some(end) => {
+                        log.write(&pending[..=end]);
+                        pending.drain(..=end);
+                    }
+                    None if pending.len() >= MAX_PENDING => {
+                        log.write(&pending);
+                        pending.clear();
+                    }
+                    None => {}
+                }
+            }
         }
+    }
+    if !pending.is_empty() {
+        log.write(&pending);
     }
 }
 
