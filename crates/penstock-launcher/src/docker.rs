@@ -801,34 +801,6 @@ pub async fn remove_supervised_containers(docker: &Docker, pid: u32) -> Result<u
     remove_labelled(docker, &format!("{}={pid}", labels::SUPERVISOR)).await
 }
 
-/// The containers Penstock started that still exist, with their run ids.
-pub async fn list_managed_containers(docker: &Docker) -> Result<Vec<(String, String)>, String> {
-    let mut filters = HashMap::new();
-    filters.insert(
-        "label".to_string(),
-        vec![format!("{}=true", labels::MANAGED)],
-    );
-    let list = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| format!("listing containers: {}", daemon_reason(&e)))?;
-    Ok(list
-        .into_iter()
-        .map(|c| {
-            let run = c
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::RUN_ID).cloned())
-                .unwrap_or_default();
-            (c.id.unwrap_or_default(), run)
-        })
-        .collect())
-}
-
 async fn remove_labelled(docker: &Docker, label: &str) -> Result<usize, String> {
     let mut filters = HashMap::new();
     filters.insert(
