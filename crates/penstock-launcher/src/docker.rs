@@ -597,6 +597,11 @@ impl DockerLauncher {
         setup.stop_metrics().await;
         let (ended, program, custom, id) = match result {
             Ok(done) => done,
+            // Cancelled while pulling or preparing the image: nothing of the task ran.
+            Err(_) if cancel.is_cancelled() => {
+                setup.log.write(b"[penstock] cancelled before the task started\n");
+                return LaunchOutcome::Canceled;
+            }
             Err(message) => return failed(message),
         };
         self.remove(&id).await;
