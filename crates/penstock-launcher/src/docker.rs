@@ -599,7 +599,9 @@ impl DockerLauncher {
             Ok(done) => done,
             // Cancelled while pulling or preparing the image: nothing of the task ran.
             Err(_) if cancel.is_cancelled() => {
-                setup.log.write(b"[penstock] cancelled before the task started\n");
+                setup
+                    .log
+                    .write(b"[penstock] cancelled before the task started\n");
                 return LaunchOutcome::Canceled;
             }
             Err(message) => return failed(message),
