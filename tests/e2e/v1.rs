@@ -573,3 +573,141 @@ fn v1_corpus_runs_or_is_refused_with_a_reason() {
         failures.join("\n")
     );
 }
+
+/// The real `kfp==1.8.22` `kfp.Client` against `penstock server`'s v1beta1 API: run a
+/// pipeline function into a named experiment, wait for it, upload a package and run it by
+/// pipeline id, list runs, experiments and pipelines, and see a failing step end `Failed`.
+#[test]
+fn v1_client_runs_uploads_and_lists_through_the_v1beta1_api() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let package = compile_v1(dir.path(), "simple.tar.gz", SIMPLE);
+    let server = ServerProcess::start(home.path());
+    let script = r#"
+import json, sys
+import kfp
+from kfp import dsl
+from kfp.components import create_component_from_func
+url, package = sys.argv[1:3]
+
+def hello(name: str) -> str:
+    return "hello " + name
+
+def boom(name: str) -> str:
+    raise SystemExit("boom " + name)
+
+def nap(seconds: int) -> str:
+    import time
+    time.sleep(seconds)
+    return "woke"
+
+hello_op = create_component_from_func(hello)
+boom_op = create_component_from_func(boom)
+nap_op = create_component_from_func(nap)
+
+@dsl.pipeline(name="v1 client sleeping")
+def sleepy(seconds: int = 120):
+    nap_op(seconds)
+
+@dsl.pipeline(name="v1 client")
+def good(name: str = "world"):
+    hello_op(name)
+
+@dsl.pipeline(name="v1 client failing")
+def bad(name: str = "world"):
+    boom_op(name)
+
+client = kfp.Client(host=url)
+out = {"healthz": client.get_kfp_healthz().to_dict()}
+result = client.create_run_from_pipeline_func(good, arguments={"name": "v1client"},
+                                              experiment_name="v1-exp", run_name="v1-good")
+done = client.wait_for_run_completion(result.run_id, timeout=300)
+out["good"] = done.run.status
+out["good_get"] = client.get_run(result.run_id).run.status
+workflow = json.loads(done.pipeline_runtime.workflow_manifest)
+out["good_nodes"] = sorted(n["phase"] for n in workflow["status"]["nodes"].values())
+out["good_finished"] = done.run.finished_at is not None
+exp = client.get_experiment(experiment_name="v1-exp")
+out["experiment_name"] = exp.name
+out["experiment_found_by_id"] = client.get_experiment(experiment_id=exp.id).name
+bad_run = client.create_run_from_pipeline_func(bad, arguments={}, experiment_name="v1-exp")
+out["bad"] = client.wait_for_run_completion(bad_run.run_id, timeout=300).run.status
+pipeline = client.upload_pipeline(package, pipeline_name="v1-uploaded")
+out["pipeline_name"] = client.get_pipeline(pipeline.id).name
+out["pipeline_listed"] = [p.name for p in (client.list_pipelines(page_size=100).pipelines or [])]
+by_id = client.run_pipeline(exp.id, "v1-by-id", pipeline_id=pipeline.id, params={"name": "byid"})
+out["by_id"] = client.wait_for_run_completion(by_id.id, timeout=300).run.status
+runs = client.list_runs(experiment_id=exp.id, page_size=100).runs or []
+out["runs"] = sorted(r.name for r in runs)
+out["experiments"] = [e.name for e in (client.list_experiments(page_size=100).experiments or [])]
+long_run = client.create_run_from_pipeline_func(sleepy, arguments={}, experiment_name="v1-long")
+client._run_api.terminate_run(long_run.run_id)
+out["terminated"] = client.wait_for_run_completion(long_run.run_id, timeout=120).run.status
+import urllib.error, urllib.request
+req = urllib.request.Request(url + "/apis/v1beta1/runs", data=b'{"name": "no pipeline"}', method="POST",
+                             headers={"content-type": "application/json"})
+try:
+    urllib.request.urlopen(req)
+    out["no_pipeline"] = "accepted"
+except urllib.error.HTTPError as e:
+    out["no_pipeline"] = [e.code, json.load(e)]
+print(json.dumps(out))
+"#;
+    // A file, not `-c`: the v1 SDK reads component functions' source with `inspect`.
+    let program = dir.path().join("client.py");
+    std::fs::write(&program, script).expect("write the client script");
+    let out = Command::new(python_v1())
+        .arg(&program)
+        .arg(&server.url)
+        .arg(&package)
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .expect("python");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "kfp 1.8 client: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(result["good"], "Succeeded", "{result}");
+    assert_eq!(result["good_get"], "Succeeded", "{result}");
+    assert_eq!(
+        result["good_nodes"],
+        serde_json::json!(["Succeeded"]),
+        "{result}"
+    );
+    assert_eq!(result["good_finished"], true, "{result}");
+    assert_eq!(result["experiment_name"], "v1-exp", "{result}");
+    assert_eq!(result["experiment_found_by_id"], "v1-exp", "{result}");
+    assert_eq!(result["bad"], "Failed", "{result}");
+    assert_eq!(result["pipeline_name"], "v1-uploaded", "{result}");
+    assert!(
+        result["pipeline_listed"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|n| n == "v1-uploaded")),
+        "{result}"
+    );
+    assert_eq!(result["by_id"], "Succeeded", "{result}");
+    assert!(
+        result["runs"].as_array().is_some_and(|r| r.len() == 3
+            && r.iter().any(|n| n == "v1-good")
+            && r.iter().any(|n| n == "v1-by-id")),
+        "{result}"
+    );
+    assert!(
+        result["experiments"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|n| n == "v1-exp")),
+        "{result}"
+    );
+    assert_eq!(result["terminated"], "Failed", "{result}");
+    let refusal = &result["no_pipeline"];
+    assert_eq!(refusal[0], 400, "{result}");
+    assert!(
+        refusal[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("run.pipeline_spec")),
+        "{result}"
+    );
+}

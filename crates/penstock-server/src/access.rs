@@ -224,6 +224,7 @@ fn is_public(path: &str) -> bool {
         "" | "/"
             | "/index.html"
             | "/apis/v2beta1/healthz"
+            | "/apis/v1beta1/healthz"
             | crate::api::OPENAPI_PATH
             | crate::api::SESSION_PATH
     )
