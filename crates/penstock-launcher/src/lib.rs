@@ -6,9 +6,12 @@
 //! size-capped log, reads the outputs back (output parameter files and `executor_output.json`)
 //! and kills the whole process group on cancellation.
 //!
-//! The container image is not pulled: the command runs on the host. Lightweight Python
-//! components get a Penstock-managed virtual environment in place of the SDK's
-//! `pip install` preamble ([`python_env`]), so the user's own Python is never modified.
+//! [`container::TaskContainer`] is the one description of what a task runs (image, command,
+//! env, mounts, resources, labels); [`LocalLauncher`] renders it as a process on the host (the
+//! image is not used) and, with the `docker` feature, `docker::DockerLauncher` as a container
+//! from the task's image. Locally, lightweight Python components get a Penstock-managed virtual
+//! environment in place of the SDK's `pip install` preamble ([`python_env`]), so the user's own
+//! Python is never modified.
 //!
 //! ```no_run
 //! use penstock_launcher::{LocalLauncher, LauncherConfig};
