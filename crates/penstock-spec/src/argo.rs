@@ -29,6 +29,7 @@
 //! output artifact to both places). Everything else Argo can express (volumes, sidecars,
 //! Kubernetes resources, scripts, steps, …) is refused with the field that needs it.
 
+use crate::parse::json_kind;
 use crate::SpecError;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -270,17 +271,6 @@ struct Converter<'a> {
     needs_globals_memo: BTreeMap<String, bool>,
 }
 
-fn kind_of_json(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
-
 /// A scalar as Argo reads it: strings verbatim, numbers and booleans as their text.
 fn scalar_text(v: &Value) -> Option<String> {
     match v {
@@ -328,7 +318,7 @@ impl<'a> Converter<'a> {
         let Value::Array(list) = templates else {
             return Err(c.err(
                 "spec.templates",
-                &format!("expected a list, found {}", kind_of_json(templates)),
+                &format!("expected a list, found {}", json_kind(templates)),
             ));
         };
         for (i, t) in list.iter().enumerate() {
@@ -449,7 +439,7 @@ impl<'a> Converter<'a> {
         let Value::Array(args) = args else {
             return Err(self.err(
                 "spec.arguments.parameters",
-                &format!("expected a list, found {}", kind_of_json(&args)),
+                &format!("expected a list, found {}", json_kind(&args)),
             ));
         };
         let declared: BTreeMap<String, &Value> = annotation
@@ -1202,7 +1192,7 @@ impl<'a> Converter<'a> {
                 Some(other) => {
                     return Err(self.err(
                         &format!("{path}.arguments.parameters"),
-                        &format!("expected a list, found {}", kind_of_json(other)),
+                        &format!("expected a list, found {}", json_kind(other)),
                     ))
                 }
             };
@@ -1234,7 +1224,7 @@ impl<'a> Converter<'a> {
             Some(other) => {
                 return Err(self.err(
                     &format!("{path}.arguments.artifacts"),
-                    &format!("expected a list, found {}", kind_of_json(other)),
+                    &format!("expected a list, found {}", json_kind(other)),
                 ))
             }
         };
@@ -1392,7 +1382,7 @@ impl<'a> Converter<'a> {
                 let Value::Array(_) = list else {
                     return Err(self.err(
                         &format!("{path}.withItems"),
-                        &format!("expected a list, found {}", kind_of_json(list)),
+                        &format!("expected a list, found {}", json_kind(list)),
                     ));
                 };
                 let text = list.to_string();

@@ -223,7 +223,8 @@ fn looks_like_python(source: &str, text: &str) -> bool {
             .any(|p| text.starts_with(p))
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// How a JSON value is named in error messages ("a list", "a mapping"…).
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
         Value::Bool(_) => "a boolean",
