@@ -157,28 +157,74 @@ pub async fn create(
     .await?;
     let config = input.runtime_config.clone().unwrap_or_default();
     let parameters = typed_parameters("run", &source.pipeline, config.parameters.as_ref())?;
+    let (record, meta) = start_run(
+        &s,
+        NewRunRequest {
+            display_name,
+            description: input.description.clone().unwrap_or_default(),
+            experiment_id,
+            namespace: experiment.namespace,
+            source,
+            parameters,
+            pipeline_root: config.pipeline_root.filter(|r| !r.is_empty()),
+            service_account: input.service_account.clone().unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok(Json(run_message(&record, &meta, None)))
+}
+
+/// A run to create and start, whichever API (v2beta1 or v1beta1) asked for it.
+pub struct NewRunRequest {
+    /// Its display name.
+    pub display_name: String,
+    /// Its description.
+    pub description: String,
+    /// The experiment it goes to.
+    pub experiment_id: String,
+    /// The experiment's namespace.
+    pub namespace: String,
+    /// The pipeline it runs.
+    pub source: PipelineSource,
+    /// Its typed parameters.
+    pub parameters: ParameterMap,
+    /// A pipeline root other than the default.
+    pub pipeline_root: Option<String>,
+    /// The service account it runs as (recorded).
+    pub service_account: String,
+}
+
+/// Records a new run with its bookkeeping and hands it to the supervisor to execute.
+pub async fn start_run(
+    s: &ApiState,
+    request: NewRunRequest,
+) -> ApiResult<(penstock_engine::RunRecord, RunMeta)> {
     let record = s.supervisor.engine().prepare_run(
         uuid::Uuid::now_v7().to_string(),
-        display_name,
-        &source.pipeline,
-        parameters,
+        request.display_name,
+        &request.source.pipeline,
+        request.parameters,
     );
     let meta = RunMeta {
-        experiment_id,
-        description: input.description.clone().unwrap_or_default(),
+        experiment_id: request.experiment_id,
+        description: request.description,
         storage_state: StorageState::Available,
-        namespace: experiment.namespace,
-        pipeline_id: source.pipeline_id,
-        pipeline_version_id: source.pipeline_version_id,
-        pipeline_root: config.pipeline_root.filter(|r| !r.is_empty()),
-        service_account: input.service_account.clone().unwrap_or_default(),
+        namespace: request.namespace,
+        pipeline_id: request.source.pipeline_id,
+        pipeline_version_id: request.source.pipeline_version_id,
+        pipeline_root: request.pipeline_root,
+        service_account: request.service_account,
         recurring_run_id: None,
         scheduled_at: Some(record.created_at),
     };
     s.supervisor
-        .start(record.clone(), meta.clone(), Arc::new(source.pipeline))
+        .start(
+            record.clone(),
+            meta.clone(),
+            Arc::new(request.source.pipeline),
+        )
         .await?;
-    Ok(Json(run_message(&record, &meta, None)))
+    Ok((record, meta))
 }
 
 /// The experiment a new run or recurring run goes to: the one named (which the caller must be

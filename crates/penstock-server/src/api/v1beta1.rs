@@ -23,7 +23,6 @@ use penstock_store::{ExperimentRow, PipelineRow, RunMeta, StorageState};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// `ApiResourceKey`.
 #[derive(Debug, Default, Deserialize)]
@@ -438,27 +437,20 @@ pub async fn create_run(
         given.insert(pname, typed);
     }
     let parameters = typed_parameters("run", &source.pipeline, Some(&given))?;
-    let record = s.supervisor.engine().prepare_run(
-        uuid::Uuid::now_v7().to_string(),
-        name,
-        &source.pipeline,
-        parameters,
-    );
-    let meta = RunMeta {
-        experiment_id: experiment.experiment_id,
-        description,
-        storage_state: StorageState::Available,
-        namespace: experiment.namespace,
-        pipeline_id: source.pipeline_id,
-        pipeline_version_id: source.pipeline_version_id,
-        pipeline_root: None,
-        service_account: input.service_account.unwrap_or_default(),
-        recurring_run_id: None,
-        scheduled_at: Some(record.created_at),
-    };
-    s.supervisor
-        .start(record.clone(), meta.clone(), Arc::new(source.pipeline))
-        .await?;
+    let (record, meta) = super::runs::start_run(
+        &s,
+        super::runs::NewRunRequest {
+            display_name: name,
+            description,
+            experiment_id: experiment.experiment_id,
+            namespace: experiment.namespace,
+            source,
+            parameters,
+            pipeline_root: None,
+            service_account: input.service_account.unwrap_or_default(),
+        },
+    )
+    .await?;
     Ok(Json(json!({
         "run": run_json(&record, &meta),
         "pipeline_runtime": {"workflow_manifest": workflow_manifest(&record, &[])?},
