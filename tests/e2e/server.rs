@@ -114,22 +114,27 @@ pub fn create_token(home: &Path, name: &str, namespaces: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// The whole kfp.Client suite, against a server that requires tokens (`existing_token=`).
-#[test]
-fn kfp_client_drives_the_whole_api() {
-    let home = tempfile::tempdir().expect("temp dir");
+/// Runs the kfp.Client pytest file against `server` with `token`.
+fn kfp_client_suite(server: &ServerProcess, token: &str) -> std::process::ExitStatus {
     let scratch = tempfile::tempdir().expect("temp dir");
-    let token = create_token(home.path(), "suite", &[]);
-    let server = ServerProcess::start_with(home.path(), &["--auth", "tokens"]);
-    let status = Command::new(python())
+    Command::new(python())
         .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
         .arg(repo_root().join("tests/e2e/kfp_client/test_server.py"))
-        .env("PENSTOCK_TOKEN", &token)
+        .env("PENSTOCK_TOKEN", token)
         .env("PENSTOCK_URL", &server.url)
         .env("PENSTOCK_TEST_TMP", scratch.path())
         .env("PYTHONWARNINGS", "ignore")
         .status()
-        .expect("run pytest (is it installed in the test venv?)");
+        .expect("run pytest (is it installed in the test venv?)")
+}
+
+/// The whole kfp.Client suite, against a server that requires tokens (`existing_token=`).
+#[test]
+fn kfp_client_drives_the_whole_api() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let token = create_token(home.path(), "suite", &[]);
+    let server = ServerProcess::start_with(home.path(), &["--auth", "tokens"]);
+    let status = kfp_client_suite(&server, &token);
     assert!(
         status.success(),
         "the kfp.Client tests failed (output above)"
@@ -143,7 +148,6 @@ fn kfp_client_drives_the_whole_api_on_postgres() {
     let postgres = start_postgres();
     let database = postgres.url("postgres");
     let home = tempfile::tempdir().expect("temp dir");
-    let scratch = tempfile::tempdir().expect("temp dir");
     let out = Command::new(env!("CARGO_BIN_EXE_penstock"))
         .args(["tokens", "create", "--name", "suite"])
         .env("PENSTOCK_HOME", home.path())
@@ -160,15 +164,7 @@ fn kfp_client_drives_the_whole_api_on_postgres() {
         ServerProcess::start_with(home.path(), &["--auth", "tokens", "--database", &database]);
     let health = get(&format!("{}/apis/v2beta1/healthz", server.url));
     assert_eq!(health["database"], "postgresql", "{health}");
-    let status = Command::new(python())
-        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
-        .arg(repo_root().join("tests/e2e/kfp_client/test_server.py"))
-        .env("PENSTOCK_TOKEN", &token)
-        .env("PENSTOCK_URL", &server.url)
-        .env("PENSTOCK_TEST_TMP", scratch.path())
-        .env("PYTHONWARNINGS", "ignore")
-        .status()
-        .expect("run pytest (is it installed in the test venv?)");
+    let status = kfp_client_suite(&server, &token);
     assert!(
         status.success(),
         "the kfp.Client tests failed on PostgreSQL (output above; server log: {})",
