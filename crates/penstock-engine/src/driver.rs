@@ -1773,7 +1773,10 @@ async fn run_container(
             .and_then(|c| c.cache_key.as_deref()),
     );
     record.fingerprint = Some(print.clone());
-    record.log_uri = ctx.engine.launcher.log_uri(&ctx.run_id, &record.path);
+    record.log_uri =
+        ctx.engine
+            .launcher
+            .log_uri_under(&ctx.options.pipeline_root, &ctx.run_id, &record.path);
     let (decision, entry) = cache_decision(ctx, spec, &print).await?;
     record.cache = Some(decision.clone());
     ctx.engine
@@ -1812,10 +1815,12 @@ async fn run_container(
                     .schema_version
                     .clone()
                     .unwrap_or_else(|| "0.0.1".into()),
-                uri: ctx
-                    .engine
-                    .launcher
-                    .output_artifact_uri(&ctx.run_id, &record.path, name),
+                uri: ctx.engine.launcher.output_artifact_uri_under(
+                    &ctx.options.pipeline_root,
+                    &ctx.run_id,
+                    &record.path,
+                    name,
+                ),
                 metadata: Default::default(),
             };
             (name.clone(), a)

@@ -112,6 +112,24 @@ pub trait TaskLauncher: Send + Sync {
     fn output_artifact_uri(&self, run_id: &str, task_path: &str, output_name: &str) -> String;
     /// Where the task's log is kept.
     fn log_uri(&self, run_id: &str, task_path: &str) -> Option<String>;
+    /// The URI an output artifact gets in a run whose pipeline root is `pipeline_root`. By
+    /// default the root is not used: [`TaskLauncher::output_artifact_uri`].
+    fn output_artifact_uri_under(
+        &self,
+        pipeline_root: &str,
+        run_id: &str,
+        task_path: &str,
+        output_name: &str,
+    ) -> String {
+        let _ = pipeline_root;
+        self.output_artifact_uri(run_id, task_path, output_name)
+    }
+    /// Where the task's log is kept in a run whose pipeline root is `pipeline_root`. By default
+    /// the root is not used: [`TaskLauncher::log_uri`].
+    fn log_uri_under(&self, pipeline_root: &str, run_id: &str, task_path: &str) -> Option<String> {
+        let _ = pipeline_root;
+        self.log_uri(run_id, task_path)
+    }
     /// Whether an artifact's content still exists (cached outputs are only reused if so).
     async fn artifact_exists(&self, uri: &str) -> bool;
     /// The last lines of a task's log, for error reports.

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod python_env;
 pub mod reaper;
 pub mod render;
+pub mod staging;
 pub mod warm;
 
 use async_trait::async_trait;
@@ -96,28 +97,30 @@ pub struct DockerConfig {
     pub pull_progress_on_stderr: bool,
 }
 
-/// Builds the launcher of `kind`. The Docker launcher connects to its daemon here, so a
-/// missing daemon is reported before any run starts.
+/// Builds the launcher of `kind`, wrapped in [`staging::StagingLauncher`] so that artifacts in
+/// an object store are fetched and uploaded around its tasks. The Docker launcher connects to
+/// its daemon here, so a missing daemon is reported before any run starts.
 pub async fn open_launcher(
     kind: LauncherKind,
     config: LauncherConfig,
     docker: DockerConfig,
 ) -> Result<Arc<dyn TaskLauncher>, String> {
-    match kind {
-        LauncherKind::Local => Ok(Arc::new(LocalLauncher::new(config))),
+    let home = config.home.clone();
+    let inner: Arc<dyn TaskLauncher> = match kind {
+        LauncherKind::Local => Arc::new(LocalLauncher::new(config)),
         #[cfg(feature = "docker")]
-        LauncherKind::Docker => Ok(Arc::new(
-            docker::DockerLauncher::connect(config, docker).await?,
-        )),
+        LauncherKind::Docker => Arc::new(docker::DockerLauncher::connect(config, docker).await?),
         #[cfg(not(feature = "docker"))]
         LauncherKind::Docker => {
             let _ = (config, docker);
-            Err(
+            return Err(
                 "this penstock was built without the Docker launcher (cargo feature `docker`)"
                     .into(),
-            )
+            );
         }
-    }
+    };
+    // Object-store artifacts are staged around whichever launcher runs the task.
+    Ok(Arc::new(staging::StagingLauncher::new(inner, home)))
 }
 
 /// The `kfp` version Penstock is tested against, used for lightweight components by default.

@@ -117,14 +117,12 @@ impl RunSupervisor {
 
     fn options(&self, run: &RunRecord, meta: &RunMeta) -> RunOptions {
         RunOptions {
-            pipeline_root: meta.pipeline_root.clone().unwrap_or_else(|| {
-                self.home
-                    .join("runs")
-                    .join(&run.run_id)
-                    .join("artifacts")
-                    .display()
-                    .to_string()
-            }),
+            pipeline_root: penstock_launcher::staging::pipeline_root_for(
+                meta.pipeline_root.as_deref(),
+                &run.pipeline_spec,
+                &self.home,
+                &run.run_id,
+            ),
             ..Default::default()
         }
     }

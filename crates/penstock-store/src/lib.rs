@@ -9,8 +9,8 @@
 //! each backend has its own migration folder with the same numbering ([`backend`],
 //! `docs/database.md`). [`testing`] starts a throwaway PostgreSQL server for tests, and the
 //! conformance suite (`tests/conformance.rs`) runs every store behaviour on both backends.
-//! Task logs and artifact contents are blobs, read through [`blob::BlobStore`] (a local folder
-//! today).
+//! Task logs and artifact contents are blobs: files under the home ([`blob::BlobStore`]) or
+//! objects in S3, GCS or Azure ([`object`], `docs/object-store.md`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), penstock_store::StoreOpenError> {
@@ -27,6 +27,11 @@ mod catalog;
 #[cfg(test)]
 mod conformance;
 pub mod list;
+#[cfg(feature = "object-store")]
+pub mod object;
+#[cfg(not(feature = "object-store"))]
+#[path = "object_off.rs"]
+pub mod object;
 mod store;
 pub mod testing;
 pub mod tokens;

@@ -21,6 +21,17 @@ pub struct Cli {
     /// by several servers, or `sqlite://PATH`. Default: the SQLite file `penstock.db` in the home.
     #[arg(long, global = true, env = "PENSTOCK_DATABASE", value_name = "URL")]
     pub database: Option<String>,
+    /// Where runs that name no pipeline root of their own keep artifacts and logs:
+    /// `s3://BUCKET/PREFIX` (also `minio://`, `gs://`, `az://`; credentials and endpoint from
+    /// the standard AWS_*, GOOGLE_*, AZURE_* variables) or a folder. Default: the run's folder
+    /// in the home.
+    #[arg(
+        long,
+        global = true,
+        env = "PENSTOCK_PIPELINE_ROOT",
+        value_name = "URL"
+    )]
+    pub pipeline_root: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -510,6 +521,10 @@ async fn remove_supervised_containers(_supervisor: u32) {}
 pub async fn dispatch(cli: Cli) -> Outcome {
     let home = home_dir(cli.home);
     let _ = DATABASE.set(cli.database);
+    if let Err(e) = penstock_launcher::staging::set_default_pipeline_root(cli.pipeline_root) {
+        eprintln!("penstock: {e}");
+        return Outcome::InvalidInput;
+    }
     match cli.command {
         Command::Run(flags) => run_pipeline(RunArgs { home, flags }).await,
         Command::Runs(cmd) => runs_command(&home, cmd).await,
@@ -694,6 +709,51 @@ async fn load_run(
     Ok((record, tasks))
 }
 
+/// Copies a stream to standard output.
+async fn stream_to_stdout(
+    mut stream: futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
+) -> std::io::Result<()> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    while let Some(chunk) = stream.next().await {
+        std::io::stdout().lock().write_all(&chunk?)?;
+    }
+    std::io::stdout().lock().flush()
+}
+
+/// A log kept in the pipeline root: the live local copy while the task runs (or when the
+/// upload did not happen), else the object.
+async fn object_log(
+    home: &Path,
+    run_id: &str,
+    task: &penstock_engine::TaskRecord,
+    uri: &str,
+) -> Outcome {
+    let local = penstock_launcher::staging::local_log_path(home, run_id, &task.path);
+    let remote = if task.state.is_terminal() || !local.exists() {
+        penstock_store::object::open(uri).await
+    } else {
+        Err(penstock_store::blob::BlobError::NotFound(uri.to_string()))
+    };
+    let result = match remote {
+        Ok((_, stream)) => stream_to_stdout(stream).await,
+        Err(e) => match std::fs::File::open(&local) {
+            Ok(mut file) => std::io::copy(&mut file, &mut std::io::stdout().lock()).map(|_| ()),
+            Err(_) => {
+                eprintln!("penstock: task '{}' has no log yet ({e})", task.path);
+                return Outcome::Failure;
+            }
+        },
+    };
+    match result {
+        Ok(()) => Outcome::Success,
+        Err(e) => {
+            eprintln!("penstock: log of task '{}': {e}", task.path);
+            Outcome::Failure
+        }
+    }
+}
+
 async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
     let store = match open_store(home).await {
         Ok(s) => s,
@@ -735,6 +795,9 @@ async fn logs_command(home: &Path, run: &str, task: &str) -> Outcome {
         eprintln!("penstock: {}", no_log_reason(found));
         return Outcome::Failure;
     };
+    if penstock_store::blob::is_object_uri(uri) {
+        return object_log(home, &record.run_id, found, uri).await;
+    }
     let blobs = penstock_store::blob::LocalBlobStore::new(home);
     use penstock_store::blob::BlobStore;
     match blobs.read(uri) {

@@ -132,13 +132,12 @@ pub async fn resume_run(
         );
     }
     let options = RunOptions {
-        pipeline_root: meta.pipeline_root.clone().unwrap_or_else(|| {
-            home.join("runs")
-                .join(&run.run_id)
-                .join("artifacts")
-                .display()
-                .to_string()
-        }),
+        pipeline_root: penstock_launcher::staging::pipeline_root_for(
+            meta.pipeline_root.as_deref(),
+            &run.pipeline_spec,
+            home,
+            &run.run_id,
+        ),
         earlier_tasks: tasks.into_iter().map(|t| (t.path.clone(), t)).collect(),
         ..Default::default()
     };

@@ -177,13 +177,12 @@ pub async fn run_pipeline(args: RunArgs) -> Outcome {
     let options = RunOptions {
         disable_cache: flags.no_cache,
         cache_max_age,
-        pipeline_root: args
-            .home
-            .join("runs")
-            .join(&run.run_id)
-            .join("artifacts")
-            .display()
-            .to_string(),
+        pipeline_root: penstock_launcher::staging::pipeline_root_for(
+            None,
+            &run.pipeline_spec,
+            &args.home,
+            &run.run_id,
+        ),
         ..Default::default()
     };
     let foreground = Foreground {

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use penstock_engine::TaskRecord;
-use penstock_store::blob::{BlobError, LocalBlobStore};
+use penstock_store::blob::{is_object_uri, BlobError, LocalBlobStore};
 use penstock_store::ArtifactFilter;
 use serde_json::json;
 use std::collections::HashMap;
@@ -51,6 +51,14 @@ fn blob_error(what: &str, e: BlobError) -> ApiError {
             tracing::error!(uri, "{what}: {e}");
             ApiError::internal(format!("{what}: the file cannot be read"))
         }
+        // Object-store URIs are recorded in the run, so they may be named.
+        BlobError::Remote(uri, reason) => {
+            tracing::error!(uri, "{what}: {reason}");
+            ApiError::internal(format!("{what}: {uri}: {reason}"))
+        }
+        BlobError::Unsupported(uri) => {
+            ApiError::failed_precondition(format!("{what}: {uri}: not a supported location"))
+        }
     }
 }
 
@@ -85,6 +93,26 @@ pub async fn task_log(
     })?;
     let blobs = LocalBlobStore::new(&s.home);
     let text_plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    // A log kept in an object store is written to a local file while the task runs and
+    // uploaded after each attempt: read the object once the task ended, else the live file.
+    let uri = if is_object_uri(&uri) {
+        let local = penstock_launcher::staging::local_log_path(&s.home, &run_id, &record.path);
+        if record.state.is_terminal() || !local.exists() {
+            match penstock_store::object::open(&uri).await {
+                Ok((_, stream)) => {
+                    return Ok((text_plain, Body::from_stream(stream)).into_response());
+                }
+                // Not uploaded (yet): the local copy, if this machine ran the task.
+                Err(e) if !local.exists() => {
+                    return Err(blob_error(&format!("log of task '{}'", record.path), e))
+                }
+                Err(_) => {}
+            }
+        }
+        local.display().to_string()
+    } else {
+        uri
+    };
     if !follow || record.state.is_terminal() {
         let what = format!("log of task '{}'", record.path);
         let path = blobs.local_path(&uri).map_err(|e| blob_error(&what, e))?;
@@ -214,13 +242,16 @@ pub async fn artifact_content(
                 record.path
             ))
         })?;
+    let what = format!("artifact '{name}' of task '{}'", record.path);
+    if is_object_uri(&artifact.uri) {
+        return object_artifact(&what, &artifact.uri, &artifact.schema_title, &q).await;
+    }
     if artifact.uri.contains("://") && !artifact.uri.starts_with("file://") {
         return Err(ApiError::failed_precondition(format!(
             "{}: not stored by Penstock; read it from where it lives",
             artifact.uri
         )));
     }
-    let what = format!("artifact '{name}' of task '{}'", record.path);
     let blobs = LocalBlobStore::new(&s.home);
     let base = blobs
         .local_path(&artifact.uri)
@@ -281,6 +312,88 @@ pub async fn artifact_content(
         .into_response())
 }
 
+/// An artifact in an object store, streamed from it; a folder artifact (objects under
+/// `uri/`) answers with the list of its files, and `file=` reads one of them.
+async fn object_artifact(
+    what: &str,
+    uri: &str,
+    schema_title: &str,
+    q: &HashMap<String, String>,
+) -> ApiResult<Response> {
+    let rel = q.get("file").filter(|f| !f.is_empty());
+    let target = match rel {
+        None => uri.to_string(),
+        Some(rel) => {
+            let parts: Vec<&str> = rel.split('/').collect();
+            if parts
+                .iter()
+                .any(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\'))
+            {
+                return Err(ApiError::not_found(format!("{what} has no file '{rel}'")));
+            }
+            format!("{}/{rel}", uri.trim_end_matches('/'))
+        }
+    };
+    let (size, stream) = match penstock_store::object::open(&target).await {
+        Ok(found) => found,
+        Err(BlobError::NotFound(_)) if rel.is_none() => {
+            let files = penstock_store::object::list_files(uri)
+                .await
+                .map_err(|e| blob_error(what, e))?;
+            if files.is_empty() {
+                return Err(ApiError::not_found(format!(
+                    "{what}: {uri}: no such object"
+                )));
+            }
+            return Ok(Json(json!({"uri": uri, "files": files})).into_response());
+        }
+        Err(BlobError::NotFound(_)) => {
+            return Err(ApiError::not_found(format!(
+                "{what} has no file '{}'",
+                rel.map(String::as_str).unwrap_or_default()
+            )))
+        }
+        Err(e) => return Err(blob_error(what, e)),
+    };
+    match q.get("format").map(String::as_str) {
+        None | Some("") | Some("raw") => {}
+        Some("html") => {
+            if size > MAX_MARKDOWN_BYTES {
+                return Err(ApiError::failed_precondition(format!(
+                    "{what}: {size} bytes is too large to render (limit {MAX_MARKDOWN_BYTES}); download it raw"
+                )));
+            }
+            use futures_util::TryStreamExt;
+            let chunks: Vec<bytes::Bytes> = stream
+                .try_collect()
+                .await
+                .map_err(|e| ApiError::internal(format!("{what}: {e}")))?;
+            let text = String::from_utf8(chunks.concat())
+                .map_err(|e| ApiError::invalid(format!("{what}: not UTF-8 text: {e}")))?;
+            return Ok(render_markdown(&text));
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "format: '{other}'; expected raw, or html to render Markdown"
+            )))
+        }
+    }
+    let kind = match (rel.is_none(), schema_title) {
+        (true, "system.HTML") => "text/html; charset=utf-8",
+        (true, "system.Markdown") => "text/markdown; charset=utf-8",
+        _ => content_type(std::path::Path::new(&target)),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CONTENT_SECURITY_POLICY, ARTIFACT_CSP),
+        ],
+        [(header::CONTENT_LENGTH, size.to_string())],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
 /// What artifact contents are served with: a sandbox (a unique origin, no scripts, no forms),
 /// whether shown in the UI's frame or opened directly.
 const ARTIFACT_CSP: &str = "sandbox; script-src 'none'; frame-ancestors 'self'";
@@ -302,11 +415,16 @@ async fn markdown_as_html(what: &str, path: &std::path::Path) -> ApiResult<Respo
     let text = tokio::fs::read_to_string(path)
         .await
         .map_err(|e| ApiError::invalid(format!("{what}: not UTF-8 text: {e}")))?;
+    Ok(render_markdown(&text))
+}
+
+/// Markdown as a sandboxed HTML page.
+fn render_markdown(text: &str) -> Response {
     let mut html = String::from(
         "<!doctype html><meta charset=\"utf-8\"><body style=\"font-family:system-ui,sans-serif\">",
     );
-    pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new(&text));
-    Ok((
+    pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new(text));
+    (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             // Shown in a sandboxed frame; sandboxed if opened directly too.
@@ -314,7 +432,7 @@ async fn markdown_as_html(what: &str, path: &std::path::Path) -> ApiResult<Respo
         ],
         html,
     )
-        .into_response())
+        .into_response()
 }
 
 fn collect_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {

@@ -1,0 +1,406 @@
+//! Staging: the one place that moves artifacts between an object store and the machine that
+//! runs a task, whatever the launcher.
+//!
+//! [`StagingLauncher`] wraps a launcher (local or Docker). When a run's pipeline root is an
+//! object-store URI (`s3://bucket/prefix`, `gs://…`, `az://…`), output artifacts get URIs under
+//! it (`<root>/<run id>/<task path>/<output>`) and the task's log
+//! `<root>/<run id>/logs/<task path>.log`. Before a task starts, every input artifact held in
+//! an object store (an upstream output, or an importer's `s3://`/`gs://`/`https://` URI) is
+//! fetched to `PENSTOCK_HOME/objects/<scheme>/<bucket>/<key>`, and output artifacts are
+//! written there; the task sees those local paths. After it succeeds its outputs are uploaded
+//! (streaming, multipart), and the recorded URIs are the object-store ones. The log is
+//! uploaded after every attempt, so it outlives the machine. A transfer that fails after the
+//! store client's retries fails the task with the URI and the reason; nothing half-written is
+//! left (see `penstock_store::object`).
+
+use async_trait::async_trait;
+use penstock_engine::{LaunchOutcome, LaunchRequest, TaskLauncher};
+use penstock_store::blob::ObjectUri;
+use penstock_store::object;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// A launcher that stages object-store artifacts around another launcher's tasks.
+pub struct StagingLauncher {
+    inner: Arc<dyn TaskLauncher>,
+    home: PathBuf,
+}
+
+impl StagingLauncher {
+    /// Wraps `inner`; staged copies live under `home/objects`.
+    pub fn new(inner: Arc<dyn TaskLauncher>, home: PathBuf) -> Self {
+        StagingLauncher { inner, home }
+    }
+
+    fn staged(&self, uri: &str) -> Option<(ObjectUri, PathBuf)> {
+        let o = ObjectUri::parse(uri)?;
+        let path = o.local_path(&objects_dir(&self.home))?;
+        Some((o, path))
+    }
+}
+
+/// Where copies of object-store artifacts are kept on this machine: `home/objects`.
+pub fn objects_dir(home: &Path) -> PathBuf {
+    home.join("objects")
+}
+
+/// The local file a task's log is written to while it runs (whatever its recorded URI).
+pub fn local_log_path(home: &Path, run_id: &str, task_path: &str) -> PathBuf {
+    home.join("runs")
+        .join(run_id)
+        .join("logs")
+        .join(format!("{}.log", crate::safe_path(task_path)))
+}
+
+static DEFAULT_ROOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Checks a pipeline root given by a user: a local folder (absolute path or `file://`) or an
+/// `s3://`, `minio://`, `gs://` or `az://` URI with a bucket.
+pub fn validate_pipeline_root(root: &str) -> Result<(), String> {
+    if let Some(o) = ObjectUri::parse(root) {
+        if o.scheme.starts_with("http") {
+            return Err(format!(
+                "pipeline root '{root}': http(s) URIs are read-only; use s3://, gs://, az:// or a folder"
+            ));
+        }
+        return Ok(());
+    }
+    if root.contains("://") && !root.starts_with("file://") {
+        return Err(format!(
+            "pipeline root '{root}': unknown scheme; expected s3://BUCKET/PREFIX, minio://, gs://, az://CONTAINER/PREFIX or a folder"
+        ));
+    }
+    if !Path::new(root.strip_prefix("file://").unwrap_or(root)).is_absolute() {
+        return Err(format!(
+            "pipeline root '{root}': a folder must be an absolute path"
+        ));
+    }
+    Ok(())
+}
+
+/// Sets this process's pipeline root (`--pipeline-root` / `PENSTOCK_PIPELINE_ROOT`), used by
+/// runs that name none themselves; checked first. Only the first call counts.
+pub fn set_default_pipeline_root(root: Option<String>) -> Result<(), String> {
+    let root = root.filter(|r| !r.trim().is_empty());
+    if let Some(r) = &root {
+        validate_pipeline_root(r)?;
+    }
+    let _ = DEFAULT_ROOT.set(root);
+    Ok(())
+}
+
+/// This process's pipeline root, if one was configured.
+pub fn default_pipeline_root() -> Option<String> {
+    DEFAULT_ROOT.get().cloned().flatten()
+}
+
+/// The pipeline root a run uses, as in Kubeflow: the run's own (`runtime_config.pipeline_root`),
+/// else the spec's `defaultPipelineRoot`, else the configured one, else the run's folder
+/// `home/runs/<run id>/artifacts`.
+pub fn pipeline_root_for(
+    run_root: Option<&str>,
+    pipeline_spec: &serde_json::Value,
+    home: &Path,
+    run_id: &str,
+) -> String {
+    run_root
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .or_else(|| {
+            pipeline_spec
+                .get("defaultPipelineRoot")
+                .and_then(serde_json::Value::as_str)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+        })
+        .or_else(default_pipeline_root)
+        .unwrap_or_else(|| {
+            home.join("runs")
+                .join(run_id)
+                .join("artifacts")
+                .display()
+                .to_string()
+        })
+}
+
+/// The object-store root of a run, when its pipeline root is one.
+fn object_root(pipeline_root: &str) -> Option<ObjectUri> {
+    ObjectUri::parse(pipeline_root).filter(|o| !o.scheme.starts_with("http"))
+}
+
+fn cancelled() -> LaunchOutcome {
+    LaunchOutcome::Canceled
+}
+
+fn failed(message: String) -> LaunchOutcome {
+    LaunchOutcome::Failed {
+        message,
+        exit_code: None,
+    }
+}
+
+impl StagingLauncher {
+    /// Fetches object-store inputs; rewrites their URIs to the local copies.
+    async fn fetch_inputs(&self, request: &mut LaunchRequest) -> Result<(), String> {
+        for (name, list) in request.artifacts.iter_mut() {
+            for a in list.iter_mut() {
+                let Some((_, local)) = self.staged(&a.uri) else {
+                    if penstock_store::blob::is_object_uri(&a.uri) {
+                        return Err(format!(
+                            "input artifact '{name}': {} cannot be stored under {}",
+                            a.uri,
+                            self.home.display()
+                        ));
+                    }
+                    continue;
+                };
+                let started = std::time::Instant::now();
+                let bytes = object::download(&a.uri, &local)
+                    .await
+                    .map_err(|e| format!("input artifact '{name}': fetching {e}"))?;
+                tracing::info!(
+                    uri = a.uri,
+                    bytes,
+                    ms = started.elapsed().as_millis() as u64,
+                    "fetched input artifact"
+                );
+                a.uri = local.display().to_string();
+            }
+        }
+        Ok(())
+    }
+
+    /// Points object-store outputs at fresh local paths; returns local path → URI.
+    async fn plan_outputs(
+        &self,
+        request: &mut LaunchRequest,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut planned = BTreeMap::new();
+        for (name, a) in request.output_artifacts.iter_mut() {
+            let Some((_, local)) = self.staged(&a.uri) else {
+                continue;
+            };
+            // A fresh location: nothing an earlier attempt left is uploaded again.
+            remove_any(&local)
+                .await
+                .map_err(|e| format!("output artifact '{name}': {}: {e}", local.display()))?;
+            if let Some(parent) = local.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| format!("output artifact '{name}': {}: {e}", parent.display()))?;
+            }
+            let local = local.display().to_string();
+            planned.insert(local.clone(), a.uri.clone());
+            a.uri = local;
+        }
+        Ok(planned)
+    }
+
+    /// Uploads outputs written to planned local paths; the outcome gets the object URIs.
+    async fn upload_outputs(
+        &self,
+        outcome: &mut LaunchOutcome,
+        planned: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let LaunchOutcome::Succeeded { artifacts, .. } = outcome else {
+            return Ok(());
+        };
+        for (name, list) in artifacts.iter_mut() {
+            for a in list.iter_mut() {
+                // `<planned>` or, for further items of an artifact list, `<planned>-<n>`.
+                let Some((local, uri)) = planned.iter().find(|(local, _)| {
+                    a.uri == **local
+                        || a.uri.strip_prefix(local.as_str()).is_some_and(|rest| {
+                            rest.strip_prefix('-')
+                                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                        })
+                }) else {
+                    continue;
+                };
+                let target = format!("{uri}{}", &a.uri[local.len()..]);
+                let source = PathBuf::from(&a.uri);
+                if tokio::fs::symlink_metadata(&source).await.is_ok() {
+                    let started = std::time::Instant::now();
+                    let bytes = object::upload(&source, &target)
+                        .await
+                        .map_err(|e| format!("output artifact '{name}': uploading to {e}"))?;
+                    tracing::info!(
+                        uri = target,
+                        bytes,
+                        ms = started.elapsed().as_millis() as u64,
+                        "uploaded output artifact"
+                    );
+                }
+                a.uri = target;
+            }
+        }
+        Ok(())
+    }
+
+    async fn upload_log(&self, request: &LaunchRequest) {
+        let Some(uri) =
+            self.log_uri_under(&request.pipeline_root, &request.run_id, &request.task_path)
+        else {
+            return;
+        };
+        if ObjectUri::parse(&uri).is_none() {
+            return;
+        }
+        let local = local_log_path(&self.home, &request.run_id, &request.task_path);
+        if let Err(e) = object::upload(&local, &uri).await {
+            tracing::warn!("task {} log kept only locally: {e}", request.task_path);
+        }
+    }
+}
+
+async fn remove_any(path: &Path) -> std::io::Result<()> {
+    match tokio::fs::symlink_metadata(path).await {
+        Ok(m) if m.is_dir() => tokio::fs::remove_dir_all(path).await,
+        Ok(_) => tokio::fs::remove_file(path).await,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[async_trait]
+impl TaskLauncher for StagingLauncher {
+    async fn launch(&self, mut request: LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
+        let staged_inputs = request
+            .artifacts
+            .values()
+            .flatten()
+            .any(|a| penstock_store::blob::is_object_uri(&a.uri));
+        let staged_outputs = request
+            .output_artifacts
+            .values()
+            .any(|a| penstock_store::blob::is_object_uri(&a.uri));
+        let object_log = object_root(&request.pipeline_root).is_some();
+        if !staged_inputs && !staged_outputs && !object_log {
+            return self.inner.launch(request, cancel).await;
+        }
+        let original = request.clone();
+        let prepared = tokio::select! {
+            _ = cancel.cancelled() => return cancelled(),
+            r = async {
+                self.fetch_inputs(&mut request).await?;
+                self.plan_outputs(&mut request).await
+            } => r,
+        };
+        let planned = match prepared {
+            Ok(p) => p,
+            Err(message) => return failed(message),
+        };
+        let mut outcome = self.inner.launch(request, cancel.clone()).await;
+        let uploaded = tokio::select! {
+            _ = cancel.cancelled() => Err(None),
+            r = self.upload_outputs(&mut outcome, &planned) => r.map_err(Some),
+        };
+        self.upload_log(&original).await;
+        match uploaded {
+            Ok(()) => outcome,
+            Err(None) => cancelled(),
+            Err(Some(message)) => failed(message),
+        }
+    }
+
+    fn output_artifact_uri(&self, run_id: &str, task_path: &str, output_name: &str) -> String {
+        self.inner
+            .output_artifact_uri(run_id, task_path, output_name)
+    }
+
+    fn output_artifact_uri_under(
+        &self,
+        pipeline_root: &str,
+        run_id: &str,
+        task_path: &str,
+        output_name: &str,
+    ) -> String {
+        match object_root(pipeline_root) {
+            Some(root) => root
+                .join(run_id)
+                .join(&crate::safe_path(task_path))
+                .join(&crate::safe_path(output_name))
+                .to_string(),
+            None => {
+                self.inner
+                    .output_artifact_uri_under(pipeline_root, run_id, task_path, output_name)
+            }
+        }
+    }
+
+    fn log_uri(&self, run_id: &str, task_path: &str) -> Option<String> {
+        self.inner.log_uri(run_id, task_path)
+    }
+
+    fn log_uri_under(&self, pipeline_root: &str, run_id: &str, task_path: &str) -> Option<String> {
+        match object_root(pipeline_root) {
+            Some(root) => Some(
+                root.join(run_id)
+                    .join("logs")
+                    .join(&format!("{}.log", crate::safe_path(task_path)))
+                    .to_string(),
+            ),
+            None => self.inner.log_uri_under(pipeline_root, run_id, task_path),
+        }
+    }
+
+    async fn artifact_exists(&self, uri: &str) -> bool {
+        if !penstock_store::blob::is_object_uri(uri) {
+            return self.inner.artifact_exists(uri).await;
+        }
+        match object::exists(uri).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!("cannot tell whether {uri} exists, so it is not reused: {e}");
+                false
+            }
+        }
+    }
+
+    async fn log_tail(&self, run_id: &str, task_path: &str, lines: usize) -> Vec<String> {
+        self.inner.log_tail(run_id, task_path, lines).await
+    }
+
+    async fn stop_leftovers(&self, run_id: &str) -> usize {
+        self.inner.stop_leftovers(run_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LauncherConfig, LocalLauncher};
+
+    #[test]
+    fn live_log_path_is_the_local_launchers() {
+        let home = PathBuf::from("/h");
+        let local = LocalLauncher::new(LauncherConfig::new(home.clone()));
+        assert_eq!(
+            local_log_path(&home, "r1", "a/b c"),
+            local.log_path("r1", "a/b c")
+        );
+    }
+
+    #[test]
+    fn object_roots_give_object_uris() {
+        let home = PathBuf::from("/h");
+        let inner = Arc::new(LocalLauncher::new(LauncherConfig::new(home.clone())));
+        let s = StagingLauncher::new(inner, home);
+        assert_eq!(
+            s.output_artifact_uri_under("s3://b/pre/", "r1", "loop/t[0]", "out"),
+            "s3://b/pre/r1/loop/t[0]/out"
+        );
+        assert_eq!(
+            s.log_uri_under("s3://b/pre", "r1", "t").as_deref(),
+            Some("s3://b/pre/r1/logs/t.log")
+        );
+        assert_eq!(
+            s.output_artifact_uri_under("/local/root", "r1", "t", "out"),
+            "/h/runs/r1/artifacts/t/out"
+        );
+        let (_, local) = s.staged("s3://b/pre/r1/t/out").unwrap();
+        assert_eq!(local, Path::new("/h/objects/s3/b/pre/r1/t/out"));
+    }
+}
