@@ -9,6 +9,7 @@ mod corpus;
 mod docker;
 mod durable;
 mod examples;
+mod object_store;
 mod security;
 mod semantics;
 mod server;

@@ -115,7 +115,7 @@ pub fn create_token(home: &Path, name: &str, namespaces: &[&str]) -> String {
 }
 
 /// Runs the kfp.Client pytest file against `server` with `token`.
-fn kfp_client_suite(server: &ServerProcess, token: &str) -> std::process::ExitStatus {
+pub(crate) fn kfp_client_suite(server: &ServerProcess, token: &str) -> std::process::ExitStatus {
     let scratch = tempfile::tempdir().expect("temp dir");
     Command::new(python())
         .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
