@@ -39,7 +39,7 @@ def main(log: str, middle_seconds: str = "4", exit_seconds: str = "3"):
 "#;
 
 /// `name -> [(start, end)]` from the steps' log (an end of `None`: killed while running).
-fn executions(log: &Path) -> BTreeMap<String, Vec<(f64, Option<f64>)>> {
+pub(crate) fn executions(log: &Path) -> BTreeMap<String, Vec<(f64, Option<f64>)>> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut out: BTreeMap<String, Vec<(f64, Option<f64>)>> = BTreeMap::new();
     for line in text.lines() {
@@ -65,7 +65,7 @@ fn started(log: &Path, name: &str) -> bool {
     executions(log).get(name).is_some_and(|e| !e.is_empty())
 }
 
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
@@ -127,7 +127,7 @@ fn run_and_kill_in_the_middle(home: &Home, file: &Path, log: &Path, args: &[&str
     list["runs"][0]["run_id"].as_str().expect("run").to_string()
 }
 
-fn spec_json(yaml: &Path) -> Value {
+pub(crate) fn spec_json(yaml: &Path) -> Value {
     let out = Command::new(python())
         .args([
             "-c",

@@ -21,6 +21,11 @@ impl ServerProcess {
 
     /// A server with extra flags (e.g. `--auth tokens`).
     pub fn start_with(home: &Path, flags: &[&str]) -> ServerProcess {
+        ServerProcess::start_with_env(home, flags, &[])
+    }
+
+    /// A server with extra flags and environment variables.
+    pub fn start_with_env(home: &Path, flags: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
             .args(["server", "--port", "0", "--home"])
             .arg(home)
@@ -29,6 +34,7 @@ impl ServerProcess {
                 "PENSTOCK_VENVS",
                 repo_root().join("target/penstock-test-venvs"),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -175,7 +181,7 @@ fn kfp_client_drives_the_whole_api_on_postgres() {
     drop(server);
 }
 
-fn sleeper_spec() -> Value {
+pub(crate) fn sleeper_spec() -> Value {
     serde_json::json!({
         "pipelineInfo": {"name": "sleeper"},
         "schemaVersion": "2.1.0",

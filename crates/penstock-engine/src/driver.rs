@@ -122,6 +122,7 @@ pub struct RunEngine {
     clock: Arc<dyn Clock>,
     observer: Arc<dyn RunObserver>,
     task_slots: Option<Arc<Semaphore>>,
+    task_slot_count: usize,
     limits: RunLimits,
     run_timeout: Option<Duration>,
 }
@@ -158,6 +159,7 @@ impl RunEngine {
             clock,
             observer: Arc::new(crate::ports::NoObserver),
             task_slots: None,
+            task_slot_count: 0,
             limits: RunLimits::default(),
             run_timeout: None,
         }
@@ -190,7 +192,16 @@ impl RunEngine {
     /// Limits how many container tasks execute at once across all runs of this engine.
     pub fn with_task_slots(mut self, slots: usize) -> Self {
         self.task_slots = Some(Arc::new(Semaphore::new(slots.max(1))));
+        self.task_slot_count = slots.max(1);
         self
+    }
+
+    /// The task-slot limit and how many slots are in use now (`None` without a limit).
+    pub fn task_slots_in_use(&self) -> Option<(usize, usize)> {
+        self.task_slots.as_ref().map(|s| {
+            let total = self.task_slot_count;
+            (total, total.saturating_sub(s.available_permits()))
+        })
     }
 
     /// Records a new PENDING run. `parameters` must already be typed

@@ -160,11 +160,18 @@ impl Server {
             scheduler::Scheduler::new(self.state.clone(), Arc::new(SystemClock))
                 .run(stop_scheduler.clone()),
         );
+        let keeper = tokio::spawn(
+            self.state
+                .supervisor
+                .clone()
+                .keep_runs(stop_scheduler.clone()),
+        );
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         stop_scheduler.cancel();
         let _ = scheduler.await;
+        let _ = keeper.await;
         self.state.supervisor.shutdown();
         served
     }

@@ -4,14 +4,20 @@
 //! start-up, resumes runs whose process is gone (a `penstock run` executing beside the server
 //! in the same home is left alone): their leftover task processes are stopped for certain,
 //! then the run is re-driven from the store (`RunEngine::resume`, the retry path).
+//!
+//! With several replicas on one database each run is executed by the replica holding its lease
+//! ([`penstock_store::lease`]); [`RunSupervisor::keep_runs`] renews this replica's leases and
+//! takes over the runs of replicas that died.
 
 use crate::error::{ApiError, ApiResult};
 use jiff::Timestamp;
 use penstock_engine::{RunEngine, RunOptions, RunRecord, RunState};
 use penstock_spec::Pipeline;
-use penstock_store::{RunMeta, SqliteStore};
+use penstock_store::lease::RENEW_EVERY;
+use penstock_store::{OwnedRun, RunMeta, SqliteStore};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -49,6 +55,18 @@ pub struct RunSupervisor {
     home: PathBuf,
     active: Mutex<HashMap<String, ActiveRun>>,
     tracker: TaskTracker,
+    counters: SupervisorCounters,
+}
+
+/// What `/metrics` reports about a supervisor since it started.
+#[derive(Debug, Default)]
+pub struct SupervisorCounters {
+    /// Runs this replica took over (resumed) from a process that is gone.
+    pub runs_taken_over: AtomicU64,
+    /// Runs this replica stopped because another replica claimed them.
+    pub runs_lost: AtomicU64,
+    /// Lease renewals that failed (the database was unreachable).
+    pub lease_renewal_failures: AtomicU64,
 }
 
 impl RunSupervisor {
@@ -61,6 +79,7 @@ impl RunSupervisor {
             home,
             active: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
+            counters: SupervisorCounters::default(),
         })
     }
 
@@ -90,6 +109,9 @@ impl RunSupervisor {
                 Ok((run, pipeline, options)) => {
                     tracing::warn!(run = %id, "resuming: the process executing it stopped");
                     self.spawn(run, Arc::new(pipeline), options, Start::Resume);
+                    self.counters
+                        .runs_taken_over
+                        .fetch_add(1, Ordering::Relaxed);
                     resumed += 1;
                 }
                 Err(why) => {
@@ -208,6 +230,16 @@ impl RunSupervisor {
             }
             None => {
                 let (run, _) = self.store.get_run(run_id).await?;
+                // Executed by another replica: its owner cancels it at its next lease renewal.
+                if !run.state.is_terminal()
+                    && self
+                        .store
+                        .request_cancel(run_id)
+                        .await
+                        .map_err(|e| ApiError::internal(e.to_string()))?
+                {
+                    return Ok(());
+                }
                 Err(ApiError::failed_precondition(format!(
                     "run '{run_id}' is {} and cannot be terminated",
                     run.state
@@ -242,12 +274,99 @@ impl RunSupervisor {
         // RUNNING is recorded before the call answers, so a client polling right after a
         // retry never mistakes the old FAILED for the retry's outcome.
         let mut run = run;
+        self.store
+            .adopt_finished_run(run_id)
+            .await
+            .map_err(|e| ApiError::failed_precondition(e.to_string()))?;
         self.engine
             .reopen(&mut run)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
         self.spawn(run, Arc::new(pipeline), options, Start::Retry);
         Ok(())
+    }
+
+    /// Keeps this replica's runs until `stop`: every [`RENEW_EVERY`] renews the leases on the
+    /// runs it executes, cancels those whose terminate was asked of another replica, stops
+    /// (without recording anything: its writes are fenced) those another replica claimed after
+    /// their lease ran out, and claims the runs whose owner is gone (another replica died, or
+    /// a process on this machine exited) to resume them here.
+    pub async fn keep_runs(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(RENEW_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match self.store.renew_leases().await {
+                Ok(owned) => self.apply_renewal(owned).await,
+                Err(e) => {
+                    self.counters
+                        .lease_renewal_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("cannot renew the run leases (retried in {RENEW_EVERY:?}): {e}");
+                }
+            }
+            match self.resume_interrupted_runs().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!("took over {n} run(s) whose owner is gone"),
+                Err(e) => tracing::warn!(
+                    "cannot claim interrupted runs (retried in {RENEW_EVERY:?}): {e}"
+                ),
+            }
+        }
+    }
+
+    /// Acts on one lease renewal: the runs this replica still owns.
+    async fn apply_renewal(&self, owned: Vec<OwnedRun>) {
+        let owned: HashMap<String, bool> = owned
+            .into_iter()
+            .map(|o| (o.run_id, o.cancel_requested))
+            .collect();
+        let active: Vec<(String, CancellationToken)> = match self.active.lock() {
+            Ok(a) => a
+                .iter()
+                .map(|(id, r)| (id.clone(), r.cancel.clone()))
+                .collect(),
+            Err(_) => return,
+        };
+        for (id, cancel) in active {
+            match owned.get(&id) {
+                Some(true) if !cancel.is_cancelled() => {
+                    tracing::info!(run = %id, "terminate asked through another replica");
+                    cancel.cancel();
+                }
+                Some(_) => {}
+                None => {
+                    // Finished meanwhile (still ours), or claimed by another replica.
+                    let owner = self.store.run_owner(&id).await.ok().flatten();
+                    if owner
+                        .as_ref()
+                        .is_some_and(|o| *o != self.store.replica().id)
+                    {
+                        tracing::error!(run = %id, owner = ?owner, "lost the lease on this run; stopping it here");
+                        self.counters.runs_lost.fetch_add(1, Ordering::Relaxed);
+                        cancel.cancel();
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many runs execute in this process now.
+    pub fn active_count(&self) -> usize {
+        self.active.lock().map(|a| a.len()).unwrap_or(0)
+    }
+
+    /// The counters `/metrics` reports.
+    pub fn counters(&self) -> &SupervisorCounters {
+        &self.counters
+    }
+
+    /// The store the supervisor records in.
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
     }
 
     /// Whether a run is executing in this process.
@@ -269,6 +388,46 @@ impl RunSupervisor {
             tracing::warn!("{active} active run(s) interrupted; they resume at the next start");
         }
         active
+    }
+}
+
+/// Keeps the lease on one run executed in the foreground (`penstock run`, `penstock runs
+/// resume`) until `stop`: renews it every [`RENEW_EVERY`], and cancels `cancel` when a
+/// terminate was asked through a server, or when another replica took the run over.
+pub async fn keep_foreground_lease(
+    store: SqliteStore,
+    run_id: String,
+    cancel: CancellationToken,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(RENEW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let owned = match store.renew_leases().await {
+            Ok(owned) => owned,
+            Err(e) => {
+                tracing::warn!("cannot renew the run's lease (retried in {RENEW_EVERY:?}): {e}");
+                continue;
+            }
+        };
+        match owned.iter().find(|o| o.run_id == run_id) {
+            Some(o) if o.cancel_requested && !cancel.is_cancelled() => {
+                eprintln!("penstock: the run was terminated through the API, cancelling it…");
+                cancel.cancel();
+            }
+            Some(_) => {}
+            None => {
+                let owner = store.run_owner(&run_id).await.ok().flatten();
+                if owner.as_ref().is_some_and(|o| *o != store.replica().id) {
+                    eprintln!("penstock: another replica took this run over; stopping it here");
+                    cancel.cancel();
+                }
+            }
+        }
     }
 }
 

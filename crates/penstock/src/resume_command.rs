@@ -67,9 +67,9 @@ pub async fn resume_run(
         .await
     {
         Ok(None) => {}
-        Ok(Some(pid)) => {
+        Ok(Some(owner)) => {
             eprintln!(
-                "penstock: run {} is still being executed by process {pid}",
+                "penstock: run {} is still being executed by {owner}",
                 run.run_id
             );
             return Outcome::Failure;

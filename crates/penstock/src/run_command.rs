@@ -251,11 +251,21 @@ impl Foreground<'_> {
                 return Outcome::Failure;
             }
         }
+        // The lease tells servers sharing the database that this process executes the run.
+        let stop_lease = CancellationToken::new();
+        let lease = tokio::spawn(penstock_server::supervisor::keep_foreground_lease(
+            self.store.clone(),
+            run.run_id.clone(),
+            cancel.clone(),
+            stop_lease.clone(),
+        ));
         let result = if resume {
             self.engine.resume(run, pipeline, options, cancel).await
         } else {
             self.engine.execute(run, pipeline, options, cancel).await
         };
+        stop_lease.cancel();
+        let _ = lease.await;
         let finished = match result {
             Ok(r) => r,
             Err(e) => {
