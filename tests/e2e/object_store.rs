@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const BUCKET: &str = "penstock-e2e";
+pub(crate) const BUCKET: &str = "penstock-e2e";
 
 /// The interpreter of the moto venv, checked once.
 fn moto_python() -> PathBuf {

@@ -6,11 +6,12 @@
 //!
 //! Each replica has its own home and its own machine name (`PENSTOCK_HOSTNAME`), so a replica
 //! cannot see whether another's process is alive and only the lease tells, as on separate
-//! machines. Artifacts live in a pipeline root both can read.
+//! machines. Artifacts and logs live in an S3 pipeline root (moto's server) both read.
 
 use crate::durable::{executions, spec_json, wait_until};
+use crate::object_store::{Moto, BUCKET};
 use crate::semantics::compile_source;
-use crate::server::{get, post, ServerProcess};
+use crate::server::{get, get_text, post, ServerProcess};
 use crate::util::start_postgres;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -50,10 +51,11 @@ def main(log: str, middle_seconds: str = "6"):
     consume(name="last", log=log, data=first.outputs["out"]).after(middle)
 "#;
 
-/// Two replicas (`machine-a`, `machine-b`) on one fresh PostgreSQL database.
+/// Replicas on one fresh PostgreSQL database and one S3 pipeline root.
 struct Service {
     _postgres: penstock_store::testing::TestPostgres,
     database: String,
+    moto: Moto,
     homes: Vec<tempfile::TempDir>,
 }
 
@@ -64,6 +66,7 @@ impl Service {
         Service {
             _postgres: postgres,
             database,
+            moto: Moto::start(),
             homes: Vec::new(),
         }
     }
@@ -71,10 +74,14 @@ impl Service {
     /// Starts a replica on its own home, as machine `machine`.
     fn replica(&mut self, machine: &str) -> ServerProcess {
         let home = tempfile::tempdir().expect("temp dir");
+        let root = format!("s3://{BUCKET}/replicas");
+        let env = self.moto.env();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.push(("PENSTOCK_HOSTNAME", machine));
         let server = ServerProcess::start_with_env(
             home.path(),
-            &["--database", &self.database],
-            &[("PENSTOCK_HOSTNAME", machine)],
+            &["--database", &self.database, "--pipeline-root", &root],
+            &env,
         );
         self.homes.push(home);
         server
@@ -98,15 +105,7 @@ fn wait_for_end(url: &str, run_id: &str, timeout: Duration) -> Value {
 }
 
 fn metric(url: &str, name: &str) -> f64 {
-    let out = std::process::Command::new(crate::util::python())
-        .args([
-            "-c",
-            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-            &format!("{url}/metrics"),
-        ])
-        .output()
-        .expect("python");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = get_text(&format!("{url}/metrics"));
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())
@@ -126,7 +125,6 @@ fn a_killed_replicas_run_is_taken_over_within_30_s_without_rerunning_finished_st
     let b = service.replica("machine-b");
     let shared = tempfile::tempdir().expect("shared folder");
     let log = shared.path().join("steps.log");
-    let root = shared.path().join("pipeline-root");
 
     // Each replica says who it is; both are on PostgreSQL.
     let (ha, hb) = (
@@ -142,8 +140,7 @@ fn a_killed_replicas_run_is_taken_over_within_30_s_without_rerunning_finished_st
     let run = post(
         &format!("{}/apis/v2beta1/runs", a.url),
         &json!({"display_name": "taken over", "pipeline_spec": spec,
-                "runtime_config": {"pipeline_root": root.display().to_string(),
-                                   "parameters": {"log": log.display().to_string()}}}),
+                "runtime_config": {"parameters": {"log": log.display().to_string()}}}),
     );
     let run_id = run["run_id"].as_str().expect("run id").to_string();
     // Any replica answers: B sees the run A executes, in its list too.
@@ -188,6 +185,10 @@ fn a_killed_replicas_run_is_taken_over_within_30_s_without_rerunning_finished_st
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(text.contains("read made-by-first"), "{text}");
     assert_eq!(metric(&b.url, "penstock_runs_taken_over_total"), 1.0);
+    // The survivor serves the artifact and the log the killed replica wrote, from the bucket.
+    let task = format!("{}/apis/penstock/v1/runs/{run_id}/tasks/produce", b.url);
+    assert_eq!(get_text(&format!("{task}/artifacts/out")), "made-by-first\n");
+    assert!(get_text(&format!("{task}/logs")).contains("attempt 1"));
 }
 
 #[test]

@@ -85,6 +85,24 @@ pub(crate) fn get(url: &str) -> Value {
         .unwrap_or_else(|_| panic!("GET {url}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// `GET url` as text; fails the test on an HTTP error.
+pub(crate) fn get_text(url: &str) -> String {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            url,
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "GET {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 pub(crate) fn post(url: &str, body: &Value) -> Value {
     let out = Command::new(python())
         .args([
