@@ -342,6 +342,64 @@ fn v1_packages_tar_gz_and_zip_run() {
     }
 }
 
+const PRIVATE_TMP: &str = r##"
+@dsl.pipeline(name="v1 private tmp")
+def main():
+    with dsl.ParallelFor(["a", "b", "c", "d"]) as item:
+        # The program has its paths built in (never named whole in the command), as a v1 image's
+        # program does; every iteration writes the same ones at the same time.
+        dsl.ContainerOp(
+            name="write", image="alpine",
+            command=["sh", "-c",
+                     'o=/tmp/outputs; m=/tmp/mlpipeline; mkdir -p $o/penstock_e2e_x; '
+                     'echo "$0" > $o/penstock_e2e_x/data; '
+                     'printf \'{"metrics": [{"name": "item-%s", "numberValue": 1}]}\' "$0" > $m-metrics.json; '
+                     'sleep 1; cat $o/penstock_e2e_x/data > $o/penstock_e2e_back/data', item],
+            file_outputs={"x": "/tmp/outputs/penstock_e2e_x/data", "back": "/tmp/outputs/penstock_e2e_back/data"},
+            output_artifact_paths={"mlpipeline-metrics": "/tmp/mlpipeline-metrics.json"},
+        )
+"##;
+
+/// Parallel loop iterations that write the same fixed paths under /tmp each get a private
+/// /tmp under the local launcher (a mount namespace): each reads back its own value, each
+/// one's `mlpipeline-metrics` is its own output, and nothing reaches the host's /tmp.
+#[test]
+fn v1_parallel_steps_get_private_fixed_paths_under_the_local_launcher() {
+    let host_metrics = std::fs::read("/tmp/mlpipeline-metrics.json").ok();
+    let home = Home::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = compile_v1(dir.path(), "private.yaml", PRIVATE_TMP);
+    let (code, run, err) = home.run(&file, &[]);
+    assert_eq!(code, 0, "{err}\n{}", states(&run));
+    let writes = paths(&run, |p| p.ends_with("/write"));
+    assert_eq!(writes.len(), 4, "{}", states(&run));
+    let mut seen = Vec::new();
+    for w in &writes {
+        // file_outputs that no step consumes are output artifacts (kfp 1.8).
+        let x = artifact_text(&run, w, "write-x").trim().to_string();
+        let back = artifact_text(&run, w, "write-back").trim().to_string();
+        assert_eq!(
+            x, back,
+            "{w} read back its own /tmp/outputs/penstock_e2e_x/data"
+        );
+        let metrics = artifact_text(&run, w, "mlpipeline-metrics");
+        assert!(
+            metrics.contains(&format!("\"item-{x}\"")),
+            "{w}: its own mlpipeline-metrics: {metrics}"
+        );
+        seen.push(x);
+    }
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "c", "d"]);
+    assert!(!Path::new("/tmp/outputs/penstock_e2e_x").exists());
+    assert!(!Path::new("/tmp/outputs/penstock_e2e_back").exists());
+    assert_eq!(
+        std::fs::read("/tmp/mlpipeline-metrics.json").ok(),
+        host_metrics,
+        "the host's /tmp/mlpipeline-metrics.json is untouched"
+    );
+}
+
 const UNNAMED_PATH: &str = r#"
 @dsl.pipeline(name="v1 unnamed path")
 def main():
@@ -369,15 +427,20 @@ fn v1_cluster_features_and_malformed_workflows_are_refused_with_the_field() {
             && err.contains("cluster"),
         "{err}"
     );
-    // A step that writes a fixed path without naming it cannot get a private one.
+    // A step that writes a fixed path directly under / without naming it: the local launcher
+    // gives steps a private /tmp only, so the step fails naming the path and the way out.
     let file = compile_v1(dir.path(), "unnamed.yaml", UNNAMED_PATH);
-    let (code, _, err) = home.run(&file, &[]);
-    assert_eq!(code, 2, "{err}");
+    let (code, run, err) = home.run(&file, &[]);
+    assert_eq!(code, 1, "{err}");
+    let message = task(&run, "metrics")["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
-        err.contains("spec.templates[metrics].outputs.artifacts[mlpipeline-metrics].path")
-            && err.contains("/mlpipeline-metrics.json"),
-        "{err}"
+        message.contains("/mlpipeline-metrics.json") && message.contains("--launcher docker"),
+        "{message}"
     );
+    assert!(!Path::new("/mlpipeline-metrics.json").exists());
     let broken = dir.path().join("broken.yaml");
     std::fs::write(
         &broken,

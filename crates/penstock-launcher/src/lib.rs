@@ -23,6 +23,7 @@ pub mod container;
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod metrics;
+pub mod private_tmp;
 pub mod python_env;
 pub mod reaper;
 pub mod render;
@@ -380,7 +381,9 @@ fn process_alive(pid: u32) -> bool {
 }
 
 impl LocalLauncher {
-    /// Starts `argv` as a new process in its own group and waits for it.
+    /// Starts `argv` as a new process in its own group and waits for it; with `private`, in a
+    /// private mount namespace with its own `/tmp`.
+    #[allow(clippy::too_many_arguments)]
     async fn run_cold(
         &self,
         program: &str,
@@ -389,6 +392,7 @@ impl LocalLauncher {
         paths: &TaskPaths,
         log: &Arc<CappedLog>,
         cancel: &CancellationToken,
+        private: Option<Arc<private_tmp::PrivateTmp>>,
     ) -> Ended {
         let mut cmd = Command::new(program);
         cmd.args(&argv[1..])
@@ -401,9 +405,20 @@ impl LocalLauncher {
         for (k, v) in overrides {
             cmd.env(k, v);
         }
+        if let Some(private) = &private {
+            let private = private.clone();
+            let mut fds = vec![-1; private.kept()];
+            // SAFETY: `enter` only makes system calls on data prepared before fork.
+            unsafe {
+                cmd.pre_exec(move || private.enter(&mut fds));
+            }
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
-            Err(e) => return Ended::Failed(format!("cannot start `{program}`: {e}")),
+            Err(e) => match &private {
+                Some(p) => return Ended::Failed(private_tmp::setup_error(&p.fixed, &e)),
+                None => return Ended::Failed(format!("cannot start `{program}`: {e}")),
+            },
         };
         let pid = child.id();
         let mut pumps = Vec::new();
@@ -744,6 +759,7 @@ impl LocalLauncher {
             "PENSTOCK_METRICS_FILE".into(),
             setup.metrics_file.display().to_string(),
         ));
+        let private = self.private_tmp(container, venv.as_deref(), paths)?;
         if let (Some(dir), Some(lightweight)) = (&venv, warm::detect_lightweight(&argv)) {
             let interfering = env
                 .iter()
@@ -751,6 +767,8 @@ impl LocalLauncher {
                 .find(|k| warm::affects_interpreter(k));
             if !self.config.warm {
                 log.write(b"[penstock] cold start: warm interpreters are off (--no-warm)\n");
+            } else if private.is_some() {
+                log.write(b"[penstock] cold start: the task needs a private /tmp (fixed paths)\n");
             } else if let Some(name) = interfering {
                 log.write(
                     format!("[penstock] cold start: the task sets {name}, which changes how Python starts\n")
@@ -770,9 +788,35 @@ impl LocalLauncher {
             }
         }
         let ended = self
-            .run_cold(&program, &argv, &overrides, paths, log, cancel)
+            .run_cold(&program, &argv, &overrides, paths, log, cancel, private)
             .await;
         Ok((ended, program))
+    }
+
+    /// The private `/tmp` of a task whose environment lists fixed paths ([`private_tmp`]):
+    /// the folders under the host's `/tmp` it needs (its mounts, `PENSTOCK_HOME`, the Python
+    /// environments, `PATH`) are shown in it again.
+    fn private_tmp(
+        &self,
+        container: &TaskContainer,
+        venv: Option<&Path>,
+        paths: &TaskPaths,
+    ) -> Result<Option<Arc<private_tmp::PrivateTmp>>, String> {
+        let fixed = private_tmp::fixed_paths(&container.env);
+        if fixed.is_empty() {
+            return Ok(None);
+        }
+        let mut keep: Vec<PathBuf> = container.mounts.iter().map(|m| m.host.clone()).collect();
+        keep.push(self.config.home.clone());
+        keep.extend(self.config.venvs_dir.clone());
+        keep.extend(venv.map(Path::to_path_buf));
+        keep.extend(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths),
+        );
+        keep.extend([paths.work_dir.clone(), paths.tmp_dir.clone()]);
+        private_tmp::PrivateTmp::plan(fixed, &keep, &paths.work_dir).map(|p| Some(Arc::new(p)))
     }
 }
 

@@ -13,6 +13,7 @@
 //! | `{{inputs.parameters.x}}` in a container | `{{$.inputs.parameters['x']}}` |
 //! | output/input file paths named in the command, args or env | `{{$.outputs.parameters['x'].output_file}}`, `{{$.outputs.artifacts['x'].path}}`, `{{$.inputs.artifacts['x'].path}}` |
 //! | task `arguments` (`{{inputs…}}`, `{{tasks.t.outputs…}}`, `{{workflow.parameters…}}`, text around them) | task inputs; mixed text is a constant interpolating `pipelinechannel--…` inputs |
+//! | a file path the step does not name (built into its program) | copied to/from the placeholder by the wrapper; listed in `PENSTOCK_V1_FIXED_PATHS` for a private `/tmp` |
 //! | a constant input artifact (`raw`, an `InputPath` given a constant) | a private file under `{{$.workspace_path}}` written before the step |
 //! | `dependencies` | `dependentTasks` |
 //! | `task_display_name` annotation (`set_display_name`) | `taskInfo.name` |
@@ -42,6 +43,12 @@ pub const MAX_CACHE_STALENESS_ANNOTATION: &str = "pipelines.kubeflow.org/max_cac
 pub const TASK_DISPLAY_NAME_ANNOTATION: &str = "pipelines.kubeflow.org/task_display_name";
 /// The template label carrying `enable_caching` (`"true"` / `"false"`).
 pub const ENABLE_CACHING_LABEL: &str = "pipelines.kubeflow.org/enable_caching";
+
+/// The environment variable that lists, one per line, the absolute paths a step reads or
+/// writes without naming them in its command (a program with `/tmp/outputs/x/data` built in).
+/// The local launcher gives such a step a private `/tmp` holding them (see
+/// `docs/launchers.md`); in a container they are the container's own.
+pub const FIXED_PATHS_ENV: &str = "PENSTOCK_V1_FIXED_PATHS";
 
 /// Input name of the whole loop list on a loop task.
 const LOOP_ITEMS: &str = "penstock-loop-items";
@@ -1803,17 +1810,42 @@ impl<'a> Converter<'a> {
             let field = format!("{tp}.inputs.artifacts[{n}].raw.data");
             env.push(json!({"name": format!("PENSTOCK_V1_RAW_{i}"), "value": rewrite(data, &field, &mut mentioned)?}));
         }
-        if let Some((file, uses)) = files.iter().find(|(f, _)| !mentioned.contains(*f)) {
+        // Paths the step reads or writes without naming them (a program with `/tmp/outputs/x/data`
+        // or `/mlpipeline-metrics.json` built in) stay where the program expects them: the
+        // wrapper copies inputs there before the step and outputs from there after it. Docker
+        // gives each step its own filesystem; the local launcher gives it a private `/tmp`
+        // (a mount namespace) from the list in FIXED_PATHS_ENV.
+        let mut fixed_in: Vec<(String, String)> = Vec::new();
+        let mut fixed_out: Vec<(String, String)> = Vec::new();
+        let mut fixed: Vec<String> = Vec::new();
+        for (file, uses) in files.iter().filter(|(f, _)| !mentioned.contains(*f)) {
             let (_, field) = &uses[0];
-            return Err(self.err(
-                field,
-                &format!(
-                    "the step reads or writes {file} without naming it in its command, args or \
-                     env, so Penstock cannot give this step a private location for it (steps run \
-                     on the host, where {file} would be shared by every step); pass the path as \
-                     an argument (file_outputs / InputPath / OutputPath do)"
-                ),
-            ));
+            if !file.starts_with('/')
+                || file.contains('\n')
+                || file.split('/').any(|c| c == ".." || c == ".")
+            {
+                return Err(self.err(
+                    field,
+                    &format!(
+                        "the step reads or writes {file} without naming it in its command, args \
+                         or env; a path that is not named must be absolute and normalised so that \
+                         the step can be given a private copy of it"
+                    ),
+                ));
+            }
+            let ph = placeholders
+                .iter()
+                .find(|(f, _)| f == file)
+                .map(|(_, ph)| ph.clone())
+                .unwrap_or_default();
+            match &uses[0].0 {
+                FileUse::InArt(_) | FileUse::Raw(_) => fixed_in.push((ph, file.clone())),
+                FileUse::OutParam(_) | FileUse::OutArt(_) => fixed_out.push((file.clone(), ph)),
+            }
+            fixed.push(file.clone());
+        }
+        if !fixed.is_empty() {
+            env.push(json!({"name": FIXED_PATHS_ENV, "value": fixed.join("\n")}));
         }
         // After the step: trim one trailing newline from each output parameter file (as Argo
         // does) and copy a file shared by a parameter and an artifact to both places.
@@ -1838,6 +1870,16 @@ impl<'a> Converter<'a> {
                 "mkdir -p \"$(dirname '{f}')\" && printf '%s' \"$PENSTOCK_V1_RAW_{i}\" > '{f}' || exit 1\n"
             ));
         }
+        for (from, to) in &fixed_in {
+            let q = sh_quote(to);
+            script.push_str(&format!(
+                "mkdir -p \"$(dirname {q})\" && cp -R '{from}' {q} || exit 1\n"
+            ));
+        }
+        for (file, _) in &fixed_out {
+            let q = sh_quote(file);
+            script.push_str(&format!("mkdir -p \"$(dirname {q})\" || exit 1\n"));
+        }
         if let Some(s) = deadline {
             script.push_str(&format!(
                 "timeout {s} \"$@\"; rc=$?\nif [ \"$rc\" -eq 124 ]; then echo \"[penstock] the step exceeded its activeDeadlineSeconds ({s} s)\" >&2; fi\n"
@@ -1846,6 +1888,12 @@ impl<'a> Converter<'a> {
             script.push_str("\"$@\"; rc=$?\n");
         }
         script.push_str("[ \"$rc\" -eq 0 ] || exit \"$rc\"\n");
+        for (file, to) in &fixed_out {
+            script.push_str(&format!(
+                "if [ -e {q} ]; then cp -R {q} '{to}' || exit 1; fi\n",
+                q = sh_quote(file)
+            ));
+        }
         for (from, to) in &copies {
             script.push_str(&format!(
                 "if [ -e '{from}' ]; then cp -R '{from}' '{to}' || exit 1; fi\n"
@@ -1858,6 +1906,7 @@ impl<'a> Converter<'a> {
             ));
         }
         let wrapped = deadline.is_some()
+            || !fixed.is_empty()
             || !copies.is_empty()
             || !output_params.is_empty()
             || !raw_inputs.is_empty();
@@ -1993,6 +2042,11 @@ impl<'a> Converter<'a> {
 
 /// Where a constant input artifact is written: in the run's workspace, under the task's id, so
 /// that every task (and loop iteration) has its own.
+/// `text` as one single-quoted `sh` word.
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 fn raw_path(name: &str) -> String {
     format!("{{{{$.workspace_path}}}}/penstock-v1-raw/{{{{$.pipeline_task_uuid}}}}/{name}")
 }
@@ -2272,11 +2326,32 @@ spec:
     }
 
     #[test]
-    fn unmentioned_output_paths_are_refused_by_name() {
+    fn unmentioned_paths_stay_fixed_and_are_listed_for_a_private_tmp() {
+        // The program writes /tmp/out.txt by itself: the wrapper copies it to the outputs
+        // after the step, and the path is listed for the local launcher's private /tmp.
         let yaml = FLIP.replace("'echo heads > /tmp/out.txt'", "'python write.py'");
+        let spec = convert(&yaml).unwrap();
+        let exec = &spec["deploymentSpec"]["executors"]["exec-toss"]["container"];
+        let env = exec["env"].as_array().cloned().unwrap_or_default();
+        assert!(
+            env.iter()
+                .any(|e| e["name"] == FIXED_PATHS_ENV && e["value"] == "/tmp/out.txt"),
+            "{exec}"
+        );
+        let script = exec["command"][2].as_str().unwrap_or_default();
+        assert!(
+            script.contains("if [ -e '/tmp/out.txt' ]; then cp -R '/tmp/out.txt' '{{$.outputs.artifacts['toss-out'].path}}'"),
+            "{script}"
+        );
+        // A named path is still replaced and not listed.
+        let spec = convert(FLIP).unwrap();
+        let exec = &spec["deploymentSpec"]["executors"]["exec-toss"]["container"];
+        assert!(!exec.to_string().contains(FIXED_PATHS_ENV), "{exec}");
+        // A relative path that is not named cannot be made private: refused by name.
+        let yaml = yaml.replace("/tmp/out.txt", "out.txt");
         let e = convert(&yaml).unwrap_err().to_string();
         assert!(
-            e.contains("/tmp/out.txt") && e.contains("spec.templates[toss].outputs"),
+            e.contains("out.txt") && e.contains("spec.templates[toss].outputs"),
             "{e}"
         );
     }
