@@ -45,6 +45,41 @@ export function rocSeries(meta, label) {
   return pts.length ? { label, points: pts } : null;
 }
 
+// ---- KFP v1 output viewers (mlpipeline-ui-metadata) ----------------------------------------------
+// The server reads the metadata (visualizations endpoint); everything it returns is untrusted: text
+// goes into text nodes, HTML only into sandboxed frames (srcdoc, never same-origin).
+
+const TENSORBOARD_NOTE = 'Penstock does not host TensorBoard. Open these logs with your own TensorBoard: ';
+
+export function v1Viewer(v) {
+  const box = h('section', { class: 'viewer', 'data-viewer': v.type, 'aria-label': 'Viewer: ' + v.type });
+  if (v.type === 'markdown') box.append(h('iframe', { class: 'html', sandbox: '', srcdoc: v.html, title: 'Markdown' }));
+  // A web app's own scripts do not run: the frame inherits the page's CSP (script-src 'self').
+  else if (v.type === 'web-app') box.append(h('iframe', { class: 'html', sandbox: '', srcdoc: v.html, title: 'Web app' }));
+  else if (v.type === 'table') {
+    box.append(table(v.header || [], (v.rows || []).map(r => h('tr', {}, r.map(c => h('td', {}, c)))), { 'aria-label': 'Table' }));
+    if (v.truncated) box.append(h('p', { class: 'muted' }, 'Only the first rows are shown.'));
+  } else if (v.type === 'confusion_matrix') {
+    const cm = confusionMatrix({ confusionMatrix: { annotationSpecs: (v.labels || []).map(l => ({ displayName: l })), rows: (v.matrix || []).map(r => ({ row: r })) } });
+    if (cm) box.append(cm);
+  } else if (v.type === 'roc') {
+    const pts = (v.points || []).map(p => ({ x: p.fpr, y: p.tpr })).sort((a, b) => a.x - b.x);
+    box.append(lineChart('ROC curve', [{ label: 'ROC', points: pts }], 'false positive rate'));
+  } else if (v.type === 'tensorboard') {
+    const src = String(v.source || '');
+    const link = /^https?:\/\//.test(src) ? h('a', { href: src, rel: 'noopener noreferrer', target: '_blank' }, src) : h('code', {}, src);
+    box.append(h('p', { class: 'tensorboard' }, h('strong', {}, 'TensorBoard logs: '), link, h('br'), h('span', { class: 'muted' }, TENSORBOARD_NOTE, h('code', {}, 'tensorboard --logdir ' + src))));
+  } else box.append(h('p', { class: 'muted', role: 'note' }, 'Not shown: ', String(v.message || v.type)));
+  return box;
+}
+
+async function v1Viewers(runId, taskId) {
+  const r = await fetch(`${PAPI}/runs/${runId}/tasks/${encodeURIComponent(taskId)}/visualizations`);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.message || r.statusText);
+  return h('div', { class: 'viewers' }, (body.visualizations || []).map(v1Viewer));
+}
+
 export async function artifactView(runId, taskId, name, a) {
   const url = `${PAPI}/runs/${runId}/tasks/${taskId}/artifacts/${encodeURIComponent(name)}`;
   const box = h('div', {}, h('p', {}, h('strong', {}, name), ' ', h('span', { class: 'muted' }, a.schema_title), ' · ', h('a', { href: url, download: name }, 'download'), h('br'), h('code', { class: 'muted' }, a.uri)));
@@ -54,7 +89,9 @@ export async function artifactView(runId, taskId, name, a) {
     box.append(h('details', { class: 'metadata', open: true }, h('summary', {}, 'Metadata'),
       table(['Key', 'Value'], shownMeta.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))), { 'aria-label': 'Metadata of ' + name })));
   }
-  if (a.schema_title === 'system.Metrics') {
+  if (name === 'mlpipeline-ui-metadata') {
+    try { box.append(await v1Viewers(runId, taskId)); } catch (e) { box.append(errorBox(e)); }
+  } else if (a.schema_title === 'system.Metrics') {
     box.append(table(['Metric', 'Value'], Object.entries(meta).filter(([k]) => k !== 'display_name').map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v))))));
   } else if (a.schema_title === 'system.ClassificationMetrics') {
     const cm = confusionMatrix(meta); if (cm) box.append(cm);

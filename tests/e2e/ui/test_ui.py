@@ -602,6 +602,49 @@ def test_classification_html_and_markdown_visualisations(browser, client):
     shot(browser, "artifacts-filtered")
 
 
+def test_v1_output_viewers_render_and_never_run_scripts(browser, client):
+    """A kfp 1.8 step's mlpipeline-ui-metadata: one viewer of each Kubeflow type (see v1_viewers.py)."""
+    import urllib.request
+    import yaml
+    workflow = yaml.safe_load(open(os.environ["PENSTOCK_UI_V1_PIPELINE"]))
+    body = json.dumps({"display_name": "v1-viewers", "pipeline_spec": workflow}).encode()
+    request = urllib.request.Request(URL + "/apis/v2beta1/runs", data=body, method="POST", headers={"content-type": "application/json"})
+    run_id = json.load(urllib.request.urlopen(request))["run_id"]
+    assert wait_run(client, run_id).state == "SUCCEEDED"
+    open_page(browser, f"/runs/details/{run_id}", "v1-viewers")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.graph .node[data-task="report"]'), what="node").__getitem__(0).click()
+    viewer = lambda kind: wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'aside section[data-viewer="{kind}"]'), what=f"{kind} viewer")[0]
+    # Table: the header and the cells, the script shown as text, not run.
+    table = viewer("table")
+    assert [c.text for c in table.find_elements(By.CSS_SELECTOR, "thead th")] == ["name", "score"]
+    assert [c.text for c in table.find_elements(By.CSS_SELECTOR, "tbody td")] == ["alpha", "0.9", "<script>document.title='pwned-table'</script>", "0.1"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "aside script")
+    # Confusion matrix and ROC curve: the same renderers as v2 ClassificationMetrics.
+    cm = viewer("confusion_matrix").find_element(By.CSS_SELECTOR, 'table[aria-label="Confusion matrix"]')
+    assert [c.text for c in cm.find_elements(By.CSS_SELECTOR, "thead th")][1:] == ["cat", "dog"]
+    assert [c.text for c in cm.find_elements(By.CSS_SELECTOR, "tbody td")] == ["7", "1", "2", "5"]
+    assert viewer("roc").find_elements(By.CSS_SELECTOR, 'svg.chart[aria-label="ROC curve"] path[data-series]')
+    # TensorBoard: the log folder and why Penstock does not open it.
+    tb = viewer("tensorboard").text
+    assert "gs://bucket/tb-logs" in tb and "does not host TensorBoard" in tb, tb
+    # Markdown and web app: sandboxed frames (srcdoc, no same-origin, no scripts).
+    md = viewer("markdown").find_element(By.TAG_NAME, "iframe")
+    app = viewer("web-app").find_element(By.TAG_NAME, "iframe")
+    assert md.get_attribute("sandbox") == "" and md.get_attribute("srcdoc")
+    assert app.get_attribute("sandbox") == "" and app.get_attribute("srcdoc")
+    browser.switch_to.frame(md)
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Report heading", what="rendered Markdown")
+    assert browser.find_element(By.TAG_NAME, "em").text == "text"
+    time.sleep(0.3)
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-pwned") is None, "a script in Markdown ran"
+    browser.switch_to.default_content()
+    browser.switch_to.frame(app)
+    wait_for(browser, lambda d: d.find_element(By.ID, "app").text == "Web app", what="web app")
+    browser.switch_to.default_content()
+    assert browser.title == "Penstock", browser.title
+    shot(browser, "v1-viewers")
+
+
 # ---- security: another origin, and signing in ---------------------------------------------------
 
 def test_a_page_on_another_origin_cannot_create_runs(browser, client):

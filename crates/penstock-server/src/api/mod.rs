@@ -10,6 +10,7 @@ pub mod runs;
 pub mod session;
 pub mod ui;
 pub mod v1beta1;
+pub mod visualizations;
 
 use crate::access::SecurityConfig;
 use crate::error::{ApiError, ApiResult};
@@ -149,6 +150,7 @@ pub async fn healthz(axum::extract::State(s): axum::extract::State<ApiState>) ->
         penstock_v1::compare,
         penstock_v1::recent_runs,
         penstock_v1::scalar_names,
+        visualizations::task_visualizations,
         session::get,
         session::create,
         session::delete,
@@ -357,6 +359,10 @@ pub fn routes(state: ApiState) -> Router {
         .route(
             "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/artifacts/{name}",
             get(penstock_v1::artifact_content),
+        )
+        .route(
+            "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/visualizations",
+            get(visualizations::task_visualizations),
         )
         .route(
             "/apis/penstock/v1/runs/{run_id}/metrics",
