@@ -16,4 +16,5 @@ mod server;
 mod ui;
 mod util;
 mod v1;
+mod v1_api;
 mod warm;

@@ -24,6 +24,7 @@ pub mod policy;
 pub mod ports;
 pub mod record;
 pub mod state;
+pub mod v1_metrics;
 
 pub use driver::{task_id, EngineError, RunEngine, RunLimits, RunOptions};
 pub use ports::{

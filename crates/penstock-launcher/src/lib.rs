@@ -27,6 +27,7 @@ pub mod private_tmp;
 pub mod python_env;
 pub mod reaper;
 pub mod render;
+mod v1_metrics;
 pub mod staging;
 pub mod warm;
 
@@ -1098,6 +1099,10 @@ fn read_outputs(
             }
             _ => vec![planned.clone()],
         };
+        let mut list = list;
+        for a in &mut list {
+            notes.extend(v1_metrics::read_into(name, a));
+        }
         artifacts.insert(name.clone(), list);
     }
     Ok(TaskOutputs {

@@ -24,6 +24,7 @@
 //! | `retryStrategy` | `retryPolicy` |
 //! | `activeDeadlineSeconds` (template) | the step runs under `timeout N` |
 //! | `enable_caching` label, `max_cache_staleness` annotation (`P0D` = never reuse) | `cachingOptions.enableCache` |
+//! | the `mlpipeline-metrics` output artifact | a `system.Metrics` output (the launcher reads the file into its metadata: the run's metrics) |
 //!
 //! Argo trims one trailing newline from a parameter read from a file; a small `sh` wrapper
 //! does the same after the step (and copies a file that is both an output parameter and an
@@ -43,6 +44,8 @@ pub const MAX_CACHE_STALENESS_ANNOTATION: &str = "pipelines.kubeflow.org/max_cac
 pub const TASK_DISPLAY_NAME_ANNOTATION: &str = "pipelines.kubeflow.org/task_display_name";
 /// The template label carrying `enable_caching` (`"true"` / `"false"`).
 pub const ENABLE_CACHING_LABEL: &str = "pipelines.kubeflow.org/enable_caching";
+/// The output artifact in which a kfp 1.x step writes its metrics (`{"metrics": [...]}`).
+pub const METRICS_OUTPUT: &str = "mlpipeline-metrics";
 
 /// The environment variable that lists, one per line, the absolute paths a step reads or
 /// writes without naming them in its command (a program with `/tmp/outputs/x/data` built in).
@@ -1651,9 +1654,15 @@ impl<'a> Converter<'a> {
                 .entry(p.to_string())
                 .or_default()
                 .push((FileUse::OutArt(an.to_string()), format!("{apath}.path")));
+            // kfp 1.x's metrics file: typed as v2 metrics, so its numbers are the run's metrics.
+            let schema = if an == METRICS_OUTPUT {
+                "system.Metrics"
+            } else {
+                "system.Artifact"
+            };
             output_artifacts.insert(
                 an.to_string(),
-                json!({"artifactType": {"schemaTitle": "system.Artifact", "schemaVersion": "0.0.1"}}),
+                json!({"artifactType": {"schemaTitle": schema, "schemaVersion": "0.0.1"}}),
             );
         }
         // The placeholder each path becomes: an artifact's path if one shares it, else the

@@ -1179,20 +1179,12 @@ impl Store {
         &self,
         run_ids: &[String],
     ) -> Result<Vec<(String, String, String, f64)>, StoreError> {
-        if run_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut q = SqlBuilder::new(
-            "SELECT run_id, task_path, name, value FROM run_scalars WHERE run_id IN (",
-        );
-        for (i, id) in run_ids.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_bind(id.clone());
-        }
-        q.push(") ORDER BY run_id, task_path, name");
-        q.build_as().fetch_all(&self.pool).await.map_err(err)
+        Ok(self
+            .scalar_rows(run_ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.run_id, r.task_path, r.name, r.value))
+            .collect())
     }
 
     /// Every scalar name any run produced (for choosing metric columns).

@@ -88,6 +88,7 @@ conformance!(
     runs_with_bookkeeping,
     list_paging_and_filters,
     metric_sorts_and_scalars,
+    reported_scalars_keep_the_first_value,
     tokens_authenticate_until_revoked,
     interrupted_runs_are_claimed_once,
     recurring_runs_fire_each_tick_once,
@@ -1124,6 +1125,53 @@ async fn metric_sorts_and_scalars(store: &Store) {
         ]
     );
     assert!(store.run_scalars(&[]).await.expect("scalars").is_empty());
+}
+
+/// KFP v1 metrics: a step's metrics file keeps its formats, a reported metric is recorded once
+/// per (run, step, name) and counts as the run's metric like any scalar.
+async fn reported_scalars_keep_the_first_value(store: &Store) {
+    use crate::scalars::ScalarRow;
+    let r = run("run-v1", "r", 0);
+    store.insert_run(&r).await.expect("run");
+    let mut t = task("run-v1", "train", TaskState::Succeeded);
+    let mut metrics = artifact("mlpipeline-metrics", "system.Metrics", "/m");
+    metrics.metadata = penstock_engine::v1_metrics::metadata_from_text(
+        r#"{"metrics": [{"name": "acc", "numberValue": 0.5, "format": "PERCENTAGE"}]}"#,
+    )
+    .expect("metrics");
+    t.outputs
+        .artifacts
+        .insert("mlpipeline-metrics".into(), vec![metrics]);
+    store.upsert_task(&t, None).await.expect("task");
+    let row = |name: &str, value: f64| ScalarRow {
+        run_id: "run-v1".into(),
+        task_path: "train".into(),
+        name: name.into(),
+        value,
+        format: Some("RAW".into()),
+    };
+    let recorded = store
+        .report_scalars(&[row("loss", 2.0), row("loss", 3.0), row("acc", 0.9)])
+        .await
+        .expect("report");
+    assert_eq!(recorded, vec![true, false, false]);
+    let rows = store
+        .scalar_rows(&["run-v1".into(), "missing".into()])
+        .await
+        .expect("rows");
+    assert_eq!(
+        rows,
+        vec![
+            ScalarRow {
+                format: Some("PERCENTAGE".into()),
+                ..row("acc", 0.5)
+            },
+            row("loss", 2.0),
+        ]
+    );
+    assert!(store.scalar_rows(&[]).await.expect("rows").is_empty());
+    let names = store.scalar_names().await.expect("names");
+    assert!(names.contains(&"loss".to_string()), "{names:?}");
 }
 
 async fn tokens_authenticate_until_revoked(store: &Store) {

@@ -32,6 +32,7 @@ pub mod object;
 #[cfg(not(feature = "object-store"))]
 #[path = "object_off.rs"]
 pub mod object;
+pub mod scalars;
 mod store;
 pub mod testing;
 pub mod tokens;
@@ -41,5 +42,6 @@ pub use catalog::{
     ArtifactEvent, ArtifactFilter, ArtifactRecord, CatalogError, ExperimentRow, PipelineRow,
     PipelineVersionRow, RecurringRunRow, RunMeta, StorageState,
 };
+pub use scalars::ScalarRow;
 pub use store::{ArtifactRow, SqliteStore, Store, StoreOpenError, TaskStateChange};
 pub use tokens::{ApiToken, TokenError};

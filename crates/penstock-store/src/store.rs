@@ -459,31 +459,14 @@ impl RunStore for Store {
         .await
         .map_err(err)?;
         for (name, value) in task.scalars() {
-            sqlx::query(
-                "INSERT INTO run_scalars (run_id, task_path, name, value) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (run_id, task_path, name) DO UPDATE SET value = excluded.value",
-            )
-            .bind(&task.run_id)
-            .bind(&task.path)
-            .bind(&name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-            sqlx::query(
-                "INSERT INTO run_metrics (run_id, name, value, experiment_id, storage_state)
-                 SELECT s.run_id, s.name, MAX(s.value), r.experiment_id, r.storage_state
-                 FROM run_scalars s JOIN runs r ON r.run_id = s.run_id
-                 WHERE s.run_id = $1 AND s.name = $2
-                 GROUP BY s.run_id, s.name, r.experiment_id, r.storage_state
-                 ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value,
-                 experiment_id = excluded.experiment_id, storage_state = excluded.storage_state",
-            )
-            .bind(&task.run_id)
-            .bind(&name)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+            let row = crate::scalars::ScalarRow {
+                run_id: task.run_id.clone(),
+                task_path: task.path.clone(),
+                format: task.scalar_format(&name),
+                name,
+                value,
+            };
+            crate::scalars::record_scalar(&mut tx, &row, true).await?;
         }
         let changed = previous.as_deref() != Some(task.state.name());
         if changed || (task.state == TaskState::Running && message.is_some()) {

@@ -274,31 +274,6 @@ async fn no_route() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
-/// KFP's v1beta1 routes (`kfp==1.8`'s client); not in the OpenAPI document.
-fn v1beta1_routes() -> Router<ApiState> {
-    use v1beta1 as v1;
-    let v1 = "/apis/v1beta1";
-    Router::new()
-        .route(&format!("{v1}/healthz"), get(v1::healthz))
-        .route(
-            &format!("{v1}/experiments"),
-            get(v1::list_experiments).post(v1::create_experiment),
-        )
-        .route(&format!("{v1}/experiments/{{id}}"), get(v1::get_experiment))
-        .route(&format!("{v1}/pipelines"), get(v1::list_pipelines))
-        .route(&format!("{v1}/pipelines/upload"), post(v1::upload_pipeline))
-        .route(&format!("{v1}/pipelines/{{id}}"), get(v1::get_pipeline))
-        .route(
-            &format!("{v1}/runs"),
-            get(v1::list_runs).post(v1::create_run),
-        )
-        .route(&format!("{v1}/runs/{{id}}"), get(v1::get_run))
-        .route(
-            &format!("{v1}/runs/{{id}}/terminate"),
-            post(v1::terminate_run),
-        )
-}
-
 /// Every route, at the root and under `/pipeline`.
 pub fn routes(state: ApiState) -> Router {
     use experiments as e;
@@ -351,7 +326,7 @@ pub fn routes(state: ApiState) -> Router {
             &format!("{v2}/recurringruns/{{id}}"),
             get(rr::get).delete(rr::delete).post(rr::action),
         )
-        .merge(v1beta1_routes())
+        .merge(v1beta1::routes())
         .route(
             "/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/logs",
             get(penstock_v1::task_log),

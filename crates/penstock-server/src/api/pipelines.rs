@@ -336,7 +336,26 @@ pub async fn list_versions(
     Path(pipeline_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ListPipelineVersionsResponse>> {
-    visible_pipeline(&s.store, &who, &pipeline_id).await?;
+    let (page, req) = version_page(&s, &who, pipeline_id, &q).await?;
+    Ok(Json(ListPipelineVersionsResponse {
+        pipeline_versions: page.items.iter().map(PipelineVersion::from).collect(),
+        total_size: page.total_size as i32,
+        next_page_token: req.next_token(page.next),
+    }))
+}
+
+/// One page of a pipeline's versions (the list parameters in `q`), if the caller can see the
+/// pipeline; the request gives the next page's token.
+pub(crate) async fn version_page(
+    s: &ApiState,
+    who: &Principal,
+    pipeline_id: String,
+    q: &HashMap<String, String>,
+) -> ApiResult<(
+    penstock_store::list::Page<PipelineVersionRow>,
+    crate::listing::ListRequest,
+)> {
+    visible_pipeline(&s.store, who, &pipeline_id).await?;
     let scope = vec![Predicate {
         field: Entity::PipelineVersions
             .field("pipeline_id")
@@ -344,13 +363,9 @@ pub async fn list_versions(
         op: Operation::Equals,
         values: vec![FieldValue::Text(pipeline_id)],
     }];
-    let req = list_request(Entity::PipelineVersions, &q, scope)?;
+    let req = list_request(Entity::PipelineVersions, q, scope)?;
     let page = s.store.list_versions(&req.query).await?;
-    Ok(Json(ListPipelineVersionsResponse {
-        pipeline_versions: page.items.iter().map(PipelineVersion::from).collect(),
-        total_size: page.total_size as i32,
-        next_page_token: req.next_token(page.next),
-    }))
+    Ok((page, req))
 }
 
 /// Deletes a version.

@@ -1,7 +1,9 @@
 //! `RecurringRunService`: the records and their API (the scheduler that fires them lives
 //! beside it).
 
-use super::runs::{experiment_scope, resolve_source, run_experiment, typed_parameters};
+use super::runs::{
+    experiment_scope, resolve_source, run_experiment, typed_parameters, PipelineSource,
+};
 use super::{list_params, ApiState};
 use crate::access::{namespace_scope, Principal};
 use crate::error::{ApiError, ApiResult};
@@ -40,6 +42,18 @@ pub async fn create_recurring_run(
     limits: &penstock_spec::Limits,
     input: &RecurringRun,
 ) -> ApiResult<RecurringRunRow> {
+    create_recurring_run_from(store, who, limits, input, None).await
+}
+
+/// [`create_recurring_run`] with the pipeline already resolved (`source`; `None` resolves
+/// `input`'s), for callers that read it from another shape (the v1beta1 jobs API).
+pub async fn create_recurring_run_from(
+    store: &SqliteStore,
+    who: &Principal,
+    limits: &penstock_spec::Limits,
+    input: &RecurringRun,
+    source: Option<PipelineSource>,
+) -> ApiResult<RecurringRunRow> {
     let display_name = input
         .display_name
         .clone()
@@ -71,16 +85,21 @@ pub async fn create_recurring_run(
     let experiment =
         run_experiment(store, who, "recurring_run", input.experiment_id.as_deref()).await?;
     let experiment_id = experiment.experiment_id;
-    let source = resolve_source(
-        store,
-        who,
-        limits,
-        "recurring_run",
-        input.pipeline_spec.as_ref(),
-        input.pipeline_version_reference.as_ref(),
-        input.pipeline_version_id.as_deref(),
-    )
-    .await?;
+    let source = match source {
+        Some(source) => source,
+        None => {
+            resolve_source(
+                store,
+                who,
+                limits,
+                "recurring_run",
+                input.pipeline_spec.as_ref(),
+                input.pipeline_version_reference.as_ref(),
+                input.pipeline_version_id.as_deref(),
+            )
+            .await?
+        }
+    };
     let config = input.runtime_config.clone().unwrap_or_default();
     typed_parameters(
         "recurring_run",
@@ -160,15 +179,29 @@ pub async fn list(
     who: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ListRecurringRunsResponse>> {
-    let mut scope = experiment_scope(Entity::RecurringRuns, &q)?;
-    scope.extend(namespace_scope(Entity::RecurringRuns, &who, &q, false)?);
-    let req = list_request(Entity::RecurringRuns, &q, scope)?;
-    let page = s.store.list_recurring_runs(&req.query).await?;
+    let (page, req) = recurring_run_page(&s, &who, &q).await?;
     Ok(Json(ListRecurringRunsResponse {
         recurring_runs: page.items.iter().map(RecurringRun::from).collect(),
         total_size: page.total_size as i32,
         next_page_token: req.next_token(page.next),
     }))
+}
+
+/// One page of the recurring runs the caller can see (the list parameters and `experiment_id`
+/// in `q`); the request gives the next page's token.
+pub(crate) async fn recurring_run_page(
+    s: &ApiState,
+    who: &Principal,
+    q: &HashMap<String, String>,
+) -> ApiResult<(
+    penstock_store::list::Page<RecurringRunRow>,
+    crate::listing::ListRequest,
+)> {
+    let mut scope = experiment_scope(Entity::RecurringRuns, q)?;
+    scope.extend(namespace_scope(Entity::RecurringRuns, who, q, false)?);
+    let req = list_request(Entity::RecurringRuns, q, scope)?;
+    let page = s.store.list_recurring_runs(&req.query).await?;
+    Ok((page, req))
 }
 
 /// `POST /recurringruns/{id}:enable` and `:disable`.
