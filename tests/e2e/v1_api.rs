@@ -1,7 +1,7 @@
 //! The rest of KFP's v1beta1 API through the real `kfp==1.8.22` `kfp.Client` (and the
 //! `kfp_server_api` it carries): experiments archive/unarchive/delete, pipeline versions and
 //! templates, runs retry/archive/unarchive/delete, run metrics from a step's
-//! `mlpipeline-metrics` output and from `reportMetrics`, and jobs (recurring runs) that fire.
+//! `mlpipeline-metrics` output (`OutputPath("Metrics")` or `file_outputs`) and from `reportMetrics`, and jobs (recurring runs) that fire.
 
 use crate::server::ServerProcess;
 use crate::util::python_v1;
@@ -71,6 +71,12 @@ def greet(name: str = "world"):
 def measured():
     scored_op()
 
+@dsl.pipeline(name="v1 api file metrics")
+def filed():
+    dsl.ContainerOp(name="file-metrics", image="alpine", command=["sh", "-c",
+        'echo \'{"metrics": [{"name": "recall", "numberValue": 0.5}]}\' > /mlpipeline-metrics.json'],
+        file_outputs={"mlpipeline-metrics": "/mlpipeline-metrics.json"})
+
 @dsl.pipeline(name="v1 api flaky")
 def wobbly(marker: str = ""):
     flaky_op(marker)
@@ -93,6 +99,9 @@ out["metrics"] = sorted([x.name, x.number_value, x.format] for x in (done.run.me
 nodes = json.loads(done.pipeline_runtime.workflow_manifest)["status"]["nodes"]
 out["metric_nodes_known"] = all(x.node_id in nodes for x in (done.run.metrics or []))
 out["tracking"] = json.load(urllib.request.urlopen(url + "/apis/penstock/v1/runs/%s/metrics" % m.run_id))["scalars"]
+f = client.create_run_from_pipeline_func(filed, arguments={}, experiment_name="v1-api-exp")
+filed_run = wait(f.run_id)
+out["file_metrics"] = [filed_run.run.status] + [[x.name, x.number_value, x.format] for x in (filed_run.run.metrics or [])]
 out["scalar_names"] = json.load(urllib.request.urlopen(url + "/apis/penstock/v1/scalar-names"))
 
 # reportMetrics: one good, one bad name, one duplicate.
@@ -238,6 +247,12 @@ fn v1_client_drives_experiments_versions_runs_metrics_and_jobs() {
         "{r}"
     );
     assert_eq!(r["metric_nodes_known"], true, "{r}");
+    // `file_outputs` naming the path in the command (a ContainerOp) works the same way.
+    assert_eq!(
+        r["file_metrics"],
+        json!(["Succeeded", ["recall", 0.5, "RAW"]]),
+        "{r}"
+    );
     let tracked: Vec<&str> = r["tracking"]
         .as_array()
         .map(|s| s.iter().filter_map(|x| x["name"].as_str()).collect())

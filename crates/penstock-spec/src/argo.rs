@@ -2432,6 +2432,29 @@ spec:
     }
 
     #[test]
+    fn the_metrics_output_is_typed_as_v2_metrics() {
+        let spec = convert(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: m}\nspec:\n  \
+             entrypoint: main\n  templates:\n  - name: main\n    dag:\n      tasks:\n      \
+             - {name: score, template: score}\n  - name: score\n    container:\n      \
+             image: python:3.9\n      command: [sh, -c, 'echo {} > /mlpipeline-metrics.json && \
+             echo x > /tmp/outputs/other/data']\n    outputs:\n      artifacts:\n      \
+             - {name: mlpipeline-metrics, path: /mlpipeline-metrics.json}\n      \
+             - {name: other, path: /tmp/outputs/other/data}\n",
+        )
+        .unwrap();
+        let outputs = &spec["components"]["comp-score"]["outputDefinitions"]["artifacts"];
+        assert_eq!(
+            outputs["mlpipeline-metrics"]["artifactType"]["schemaTitle"],
+            "system.Metrics"
+        );
+        assert_eq!(
+            outputs["other"]["artifactType"]["schemaTitle"],
+            "system.Artifact"
+        );
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(argo_duration_seconds("1h30m"), Some(5400));
         assert_eq!(argo_duration_seconds("15"), Some(15));
