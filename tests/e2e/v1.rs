@@ -400,6 +400,78 @@ fn v1_parallel_steps_get_private_fixed_paths_under_the_local_launcher() {
     );
 }
 
+const FIXED_TMP_STEP: &str = r#"
+@dsl.pipeline(name="v1 fixed path")
+def main():
+    dsl.ContainerOp(
+        name="write", image="alpine",
+        command=["sh", "-c", 'o=/tmp/outputs; mkdir -p $o/penstock_e2e_unpriv; echo x > $o/penstock_e2e_unpriv/data'],
+        file_outputs={"x": "/tmp/outputs/penstock_e2e_unpriv/data"},
+    )
+"#;
+
+/// Without the privilege a mount namespace needs (run here as `nobody` with every capability
+/// dropped, when the tests run as root), a step with a fixed path fails naming the path, what
+/// is needed and `--launcher docker`, and writes nothing to the host's /tmp.
+#[test]
+fn v1_fixed_paths_without_mount_privileges_fail_naming_what_is_needed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = compile_v1(dir.path(), "unpriv.yaml", FIXED_TMP_STEP);
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    for (path, mode) in [
+        (dir.path(), 0o755),
+        (home.as_path(), 0o777),
+        (file.as_path(), 0o644),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let bin = env!("CARGO_BIN_EXE_penstock");
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            bin,
+        ]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let out = cmd
+        .arg("run")
+        .arg(&file)
+        .args(["-o", "json"])
+        .env("PENSTOCK_HOME", &home)
+        .env("HOME", &home)
+        .output()
+        .expect("run penstock (as nobody through util-linux's setpriv when root)");
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let message = task(&run, "write")["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("/tmp/outputs/penstock_e2e_unpriv/data")
+            && message.contains("CAP_SYS_ADMIN")
+            && message.contains("--launcher docker"),
+        "{message}"
+    );
+    assert!(!Path::new("/tmp/outputs/penstock_e2e_unpriv").exists());
+}
+
 const UNNAMED_PATH: &str = r#"
 @dsl.pipeline(name="v1 unnamed path")
 def main():
