@@ -19,7 +19,6 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
-    WriteMultipart,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,10 +26,20 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Size of one multipart upload part (and of the read buffer).
+/// Size of one multipart upload part (larger for files over 70 GiB, which would need more than
+/// S3's 10,000 parts).
 pub const PART_BYTES: usize = 8 << 20;
-/// Most parts of one upload in flight at once.
+/// Most parts of one upload in flight (and in memory) at once, unless
+/// `PENSTOCK_OBJECT_UPLOAD_PARTS` says otherwise.
 pub const PARTS_IN_FLIGHT: usize = 4;
+
+fn parts_in_flight() -> usize {
+    std::env::var("PENSTOCK_OBJECT_UPLOAD_PARTS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(PARTS_IN_FLIGHT)
+}
 
 /// Retries for every object-store request: 100 ms doubling to 2 s between tries, at most 5
 /// tries after the first and 15 s in all (`PENSTOCK_OBJECT_RETRY_SECS` changes the total).
@@ -352,38 +361,50 @@ async fn upload_file(src: &Path, size: u64, uri: &str) -> Result<u64, BlobError>
             .map_err(|e| remote(uri, e))?;
         return Ok(n);
     }
-    let upload = store
+    let mut upload = store
         .put_multipart(&path)
         .await
         .map_err(|e| remote(uri, e))?;
-    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    // S3 takes at most 10,000 parts: very large files get larger parts.
+    let part_bytes = PART_BYTES.max(usize::try_from(size.div_ceil(9_000)).unwrap_or(usize::MAX));
+    let parallel = parts_in_flight();
     let mut file = tokio::fs::File::open(src).await.map_err(io)?;
-    let mut buf = vec![0u8; PART_BYTES];
+    let mut in_flight: futures_util::stream::FuturesUnordered<object_store::UploadPart> =
+        Default::default();
     let mut sent = 0u64;
     let result = async {
         loop {
+            // At most PARTS_IN_FLIGHT buffers exist at once: wait before reading the next.
+            while in_flight.len() >= parallel {
+                if let Some(done) = in_flight.next().await {
+                    done.map_err(|e| remote(uri, e))?;
+                }
+            }
+            // Each part is read into its own buffer, handed to the client without a copy.
+            let mut buf = vec![0u8; part_bytes];
             let n = read_full(&mut file, &mut buf).await.map_err(io)?;
             if n == 0 {
                 break;
             }
-            writer
-                .wait_for_capacity(PARTS_IN_FLIGHT)
-                .await
-                .map_err(|e| remote(uri, e))?;
-            writer.write(&buf[..n]);
+            buf.truncate(n);
+            in_flight.push(upload.put_part(PutPayload::from(buf)));
             sent += n as u64;
+        }
+        while let Some(done) = in_flight.next().await {
+            done.map_err(|e| remote(uri, e))?;
         }
         Ok::<_, BlobError>(())
     }
     .await;
     match result {
         Ok(()) => {
-            writer.finish().await.map_err(|e| remote(uri, e))?;
+            upload.complete().await.map_err(|e| remote(uri, e))?;
             Ok(sent)
         }
         Err(e) => {
             // Nothing half-written: the parts sent so far are discarded.
-            let _ = writer.abort().await;
+            drop(in_flight);
+            let _ = upload.abort().await;
             Err(e)
         }
     }
