@@ -10,6 +10,7 @@ mod docker;
 mod durable;
 mod examples;
 mod object_store;
+mod replicas;
 mod security;
 mod semantics;
 mod server;

@@ -451,47 +451,57 @@ fn uuid_v4() -> String {
 }
 
 /// Inserts a run row with its bookkeeping (in the caller's transaction).
+/// The run is owned by `store`'s replica, with a fresh lease.
 pub(crate) async fn insert_run_row(
     tx: &mut Transaction<'_, Any>,
+    store: &Store,
     run: &RunRecord,
     meta: &RunMeta,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO runs (run_id, display_name, pipeline_name, pipeline_spec, platform_spec, parameters, state,
          error, created_at, created_at_ms, started_at, finished_at, outputs, experiment_id, description,
          storage_state, namespace, pipeline_id, pipeline_version_id, pipeline_root, service_account,
-         recurring_run_id, scheduled_at_ms, finished_at_ms, owner_pid, timeout_seconds)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
-    )
-    .bind(&run.run_id)
-    .bind(&run.display_name)
-    .bind(&run.pipeline_name)
-    .bind(json(&run.pipeline_spec)?)
-    .bind(run.platform_spec.as_ref().map(json).transpose()?)
-    .bind(json(&run.parameters)?)
-    .bind(run.state.name())
-    .bind(&run.error)
-    .bind(run.created_at.to_string())
-    .bind(run.created_at.as_millisecond())
-    .bind(run.started_at.map(|t| t.to_string()))
-    .bind(run.finished_at.map(|t| t.to_string()))
-    .bind(json(&run.outputs)?)
-    .bind(&meta.experiment_id)
-    .bind(&meta.description)
-    .bind(meta.storage_state.name())
-    .bind(&meta.namespace)
-    .bind(&meta.pipeline_id)
-    .bind(&meta.pipeline_version_id)
-    .bind(&meta.pipeline_root)
-    .bind(&meta.service_account)
-    .bind(&meta.recurring_run_id)
-    .bind(meta.scheduled_at.map(ms))
-    .bind(run.finished_at.map(ms))
-    .bind(std::process::id() as i64)
-    .bind(run.timeout_seconds.and_then(|s| i64::try_from(s).ok()))
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
+         recurring_run_id, scheduled_at_ms, finished_at_ms, owner_pid, timeout_seconds, owner_replica,
+         owner_host, lease_until_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+         $27, $28, {} + $29)",
+        store.backend.now_ms()
+    );
+    let replica = store.replica();
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&run.run_id)
+        .bind(&run.display_name)
+        .bind(&run.pipeline_name)
+        .bind(json(&run.pipeline_spec)?)
+        .bind(run.platform_spec.as_ref().map(json).transpose()?)
+        .bind(json(&run.parameters)?)
+        .bind(run.state.name())
+        .bind(&run.error)
+        .bind(run.created_at.to_string())
+        .bind(run.created_at.as_millisecond())
+        .bind(run.started_at.map(|t| t.to_string()))
+        .bind(run.finished_at.map(|t| t.to_string()))
+        .bind(json(&run.outputs)?)
+        .bind(&meta.experiment_id)
+        .bind(&meta.description)
+        .bind(meta.storage_state.name())
+        .bind(&meta.namespace)
+        .bind(&meta.pipeline_id)
+        .bind(&meta.pipeline_version_id)
+        .bind(&meta.pipeline_root)
+        .bind(&meta.service_account)
+        .bind(&meta.recurring_run_id)
+        .bind(meta.scheduled_at.map(ms))
+        .bind(run.finished_at.map(ms))
+        .bind(replica.pid)
+        .bind(run.timeout_seconds.and_then(|s| i64::try_from(s).ok()))
+        .bind(&replica.id)
+        .bind(&replica.host)
+        .bind(crate::lease::lease_ms())
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
     sqlx::query(
         "UPDATE experiments SET last_run_created_at_ms = CASE
          WHEN last_run_created_at_ms IS NOT NULL AND last_run_created_at_ms > $1
@@ -951,7 +961,7 @@ impl Store {
             }
             Some(_) => {}
         }
-        insert_run_row(&mut tx, run, meta).await?;
+        insert_run_row(&mut tx, self, run, meta).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -1016,62 +1026,6 @@ impl Store {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)
-    }
-
-    /// Claims the runs left PENDING or RUNNING by a process that is no longer alive (`alive`
-    /// says whether a process id still exists): in one transaction each becomes owned by this
-    /// process, so two processes starting at once never both resume a run. Returns their ids.
-    pub async fn claim_interrupted_runs(
-        &self,
-        alive: impl Fn(i64) -> bool,
-    ) -> Result<Vec<String>, StoreError> {
-        let me = std::process::id() as i64;
-        let mut tx = self.writer.begin().await.map_err(err)?;
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT run_id, owner_pid FROM runs WHERE state IN ('PENDING', 'RUNNING')",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(err)?;
-        let mut claimed = Vec::new();
-        for (id, owner) in rows {
-            if owner.is_some_and(|p| p == me || alive(p)) {
-                continue;
-            }
-            if take_over(&mut *tx, &id, owner).await? {
-                claimed.push(id);
-            }
-        }
-        tx.commit().await.map_err(err)?;
-        Ok(claimed)
-    }
-
-    /// Claims one interrupted run (PENDING or RUNNING, its owner gone) for this process.
-    /// `Ok(None)` when it is claimed; otherwise the id of the live process executing it.
-    pub async fn claim_run(
-        &self,
-        run_id: &str,
-        alive: impl Fn(i64) -> bool,
-    ) -> Result<Option<i64>, StoreError> {
-        let me = std::process::id() as i64;
-        let owner: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT owner_pid FROM runs WHERE run_id = $1 AND state IN ('PENDING', 'RUNNING')",
-        )
-        .bind(run_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)?;
-        let owner = owner.flatten();
-        if let Some(p) = owner.filter(|p| *p != me && alive(*p)) {
-            return Ok(Some(p));
-        }
-        if take_over(&self.writer, run_id, owner).await? {
-            Ok(None)
-        } else {
-            Err(StoreError(format!(
-                "run {run_id} changed while it was being claimed; try again"
-            )))
-        }
     }
 
     /// Records a run that cannot go on as FAILED with `why`, with its unfinished tasks.
@@ -1369,7 +1323,7 @@ impl Store {
             return Ok(false);
         }
         if let Ok((record, meta)) = run {
-            insert_run_row(&mut tx, record, meta).await?;
+            insert_run_row(&mut tx, self, record, meta).await?;
         }
         tx.commit().await.map_err(db)?;
         Ok(true)
@@ -1466,24 +1420,4 @@ async fn fail_run_in(
     .await
     .map_err(err)?;
     Ok(())
-}
-
-/// Makes this process the owner of an unfinished run, only if `owner` still owns it (one
-/// statement, so two processes never both take a run). Whether it did.
-async fn take_over<'e>(
-    executor: impl sqlx::Executor<'e, Database = Any>,
-    run_id: &str,
-    owner: Option<i64>,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE runs SET owner_pid = $1 WHERE run_id = $2 AND owner_pid IS NOT DISTINCT FROM $3
-         AND state IN ('PENDING', 'RUNNING')",
-    )
-    .bind(std::process::id() as i64)
-    .bind(run_id)
-    .bind(owner)
-    .execute(executor)
-    .await
-    .map_err(err)?;
-    Ok(done.rows_affected() == 1)
 }

@@ -9,8 +9,8 @@
 use crate::list::{Cursor, Entity, FieldValue, ListQuery, Operation, Predicate};
 use crate::testing::TestPostgres;
 use crate::{
-    ArtifactFilter, Backend, CatalogError, ExperimentRow, PipelineRow, PipelineVersionRow,
-    RecurringRunRow, RunMeta, StorageState, Store, TokenError,
+    lease::Replica, ArtifactFilter, Backend, CatalogError, ExperimentRow, PipelineRow,
+    PipelineVersionRow, RecurringRunRow, RunMeta, StorageState, Store, TokenError,
 };
 use jiff::Timestamp;
 use penstock_engine::{
@@ -91,6 +91,7 @@ conformance!(
     reported_scalars_keep_the_first_value,
     tokens_authenticate_until_revoked,
     interrupted_runs_are_claimed_once,
+    leases_pass_runs_between_replicas,
     recurring_runs_fire_each_tick_once,
     default_experiment_survives_reopen,
     list_totals_follow_every_change,
@@ -1226,14 +1227,17 @@ async fn tokens_authenticate_until_revoked(store: &Store) {
     assert_eq!(store.list_tokens().await.expect("list").len(), 2);
 }
 
-/// Sets a run's recorded owner process (as if another process had created it).
+/// Sets a run's recorded owner process, as a Penstock from before run leases recorded it.
 async fn set_owner(store: &Store, run_id: &str, pid: Option<i64>) {
-    sqlx::query("UPDATE runs SET owner_pid = $1 WHERE run_id = $2")
-        .bind(pid)
-        .bind(run_id)
-        .execute(&store.writer)
-        .await
-        .expect("owner");
+    sqlx::query(
+        "UPDATE runs SET owner_pid = $1, owner_replica = NULL, owner_host = NULL,
+         lease_until_ms = NULL WHERE run_id = $2",
+    )
+    .bind(pid)
+    .bind(run_id)
+    .execute(&store.writer)
+    .await
+    .expect("owner");
 }
 
 async fn interrupted_runs_are_claimed_once(store: &Store) {
@@ -1257,21 +1261,22 @@ async fn interrupted_runs_are_claimed_once(store: &Store) {
         .expect("run");
     let alive = |p: i64| p == LIVE;
     assert_eq!(
-        store.claim_run("live", alive).await.expect("claim"),
-        Some(LIVE)
+        store
+            .claim_run("live", alive)
+            .await
+            .expect("claim")
+            .map(|o| o.replica),
+        Some(format!("pid {LIVE}"))
     );
 
     // Two claimers at once (each on its own connection) never take the same run.
-    let other = store.clone();
+    let other = store.as_replica(Replica::new("other-machine", 4242));
     let (a, b) = tokio::join!(
         store.claim_interrupted_runs(alive),
         other.claim_interrupted_runs(alive)
     );
-    let mut claimed: Vec<String> = a
-        .expect("claim")
-        .into_iter()
-        .chain(b.expect("claim"))
-        .collect();
+    let (a, b) = (a.expect("claim"), b.expect("claim"));
+    let mut claimed: Vec<String> = a.iter().chain(&b).cloned().collect();
     claimed.sort();
     assert_eq!(claimed, ["dead-1", "dead-2", "orphan"]);
     assert!(store
@@ -1279,7 +1284,12 @@ async fn interrupted_runs_are_claimed_once(store: &Store) {
         .await
         .expect("claim")
         .is_empty());
-    // Now ours: claiming one of them again is a no-op success.
+    // The winner now owns dead-1: claiming it again is a no-op success there, and it records.
+    let store = if a.iter().any(|id| id == "dead-1") {
+        store
+    } else {
+        &other
+    };
     assert_eq!(store.claim_run("dead-1", alive).await.expect("claim"), None);
 
     let mut t1 = task("dead-1", "a", TaskState::Running);
@@ -1514,4 +1524,93 @@ async fn list_totals_follow_every_change(store: &Store) {
     check([5, 3, 1, 1, 0]).await;
     store.fail_run("r4", "gone", t(2)).await.expect("fail");
     check([5, 3, 0, 1, 0]).await;
+}
+
+/// Forces a run's lease to have run out (as if its owner stopped renewing it long ago).
+async fn expire_lease(store: &Store, run_id: &str) {
+    sqlx::query("UPDATE runs SET lease_until_ms = 0 WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&store.writer)
+        .await
+        .expect("expire");
+}
+
+async fn leases_pass_runs_between_replicas(store: &Store) {
+    const DEAD: i64 = 999_999_003;
+    let a = store.as_replica(Replica::new("machine-a", 101));
+    let b = store.as_replica(Replica::new("machine-b", 102));
+    let alive = |p: i64| p != DEAD;
+    a.insert_run(&run("leased", "leased", 0))
+        .await
+        .expect("run");
+
+    // A fresh lease keeps the run with its owner, wherever the claimer is.
+    let owner = b
+        .claim_run("leased", alive)
+        .await
+        .expect("claim")
+        .expect("owned");
+    assert_eq!(owner.replica, a.replica().id);
+    assert!(owner.lease_left_ms.is_some_and(|ms| ms > 0 && ms <= 15_000));
+    assert!(b
+        .claim_interrupted_runs(alive)
+        .await
+        .expect("claim")
+        .is_empty());
+    let owned = a.renew_leases().await.expect("renew");
+    assert_eq!(owned.len(), 1);
+    assert_eq!(owned[0].run_id, "leased");
+    assert!(!owned[0].cancel_requested);
+
+    // A terminate asked elsewhere reaches the owner through its next renewal.
+    assert!(b.request_cancel("leased").await.expect("cancel"));
+    assert!(a.renew_leases().await.expect("renew")[0].cancel_requested);
+
+    // Once the lease ran out another replica takes the run, and the old owner is fenced off.
+    expire_lease(store, "leased").await;
+    assert_eq!(
+        b.claim_interrupted_runs(alive).await.expect("claim"),
+        ["leased"]
+    );
+    assert!(a.renew_leases().await.expect("renew").is_empty());
+    let mut r = run("leased", "leased", 0);
+    r.state = RunState::Running;
+    let lost = a.update_run(&r).await.expect_err("fenced");
+    assert!(lost.0.contains("lost its lease"), "{lost}");
+    let fenced = a
+        .upsert_task(&task("leased", "late", TaskState::Succeeded), None)
+        .await
+        .expect_err("fenced");
+    assert!(fenced.0.contains(&b.replica().id), "{fenced}");
+    assert!(store.list_tasks("leased").await.expect("tasks").is_empty());
+    b.update_run(&r).await.expect("the new owner records");
+    b.upsert_task(&task("leased", "t", TaskState::Succeeded), None)
+        .await
+        .expect("task");
+    assert_eq!(b.renew_leases().await.expect("renew").len(), 1);
+
+    // On the owner's machine a dead owner process is known at once, before its lease runs out;
+    // from another machine only the lease tells.
+    let gone = store.as_replica(Replica::new("machine-b", DEAD));
+    gone.insert_run(&run("local", "local", 0))
+        .await
+        .expect("run");
+    let c = store.as_replica(Replica::new("machine-c", 103));
+    assert!(c.claim_run("local", alive).await.expect("claim").is_some());
+    assert_eq!(b.claim_run("local", alive).await.expect("claim"), None);
+    assert_eq!(
+        b.run_owner("local").await.expect("owner"),
+        Some(b.replica().id.clone())
+    );
+
+    // A finished run executed again (retry) is adopted by the replica that retries it.
+    r.state = RunState::Failed;
+    b.update_run(&r).await.expect("failed");
+    a.adopt_finished_run("leased").await.expect("adopt");
+    r.state = RunState::Running;
+    a.update_run(&r).await.expect("the adopter records");
+    assert!(
+        b.adopt_finished_run("leased").await.is_err(),
+        "unfinished and A's"
+    );
 }

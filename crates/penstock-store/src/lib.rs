@@ -24,6 +24,7 @@
 pub mod backend;
 pub mod blob;
 mod catalog;
+pub mod lease;
 #[cfg(test)]
 mod conformance;
 pub mod list;
@@ -38,6 +39,7 @@ pub mod testing;
 pub mod tokens;
 
 pub use backend::{Backend, DatabaseLocation};
+pub use lease::{LiveOwner, OwnedRun, Replica};
 pub use catalog::{
     ArtifactEvent, ArtifactFilter, ArtifactRecord, CatalogError, ExperimentRow, PipelineRow,
     PipelineVersionRow, RecurringRunRow, RunMeta, StorageState,

@@ -31,6 +31,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// The experiment that runs created without one belong to (KFP's "Default").
     pub(crate) default_experiment_id: String,
+    /// The replica recorded as the owner of the runs this store creates and claims.
+    pub(crate) replica: std::sync::Arc<crate::lease::Replica>,
 }
 
 /// The store's name from before it had a PostgreSQL backend; the same type as [`Store`].
@@ -145,6 +147,7 @@ impl Store {
             writer: opened.writer,
             backend,
             default_experiment_id,
+            replica: std::sync::Arc::new(crate::lease::Replica::current().clone()),
         })
     }
 
@@ -386,28 +389,40 @@ impl RunStore for Store {
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let meta = crate::catalog::RunMeta::in_experiment(self.default_experiment_id.clone(), run);
         let mut tx = self.writer.begin().await.map_err(err)?;
-        crate::catalog::insert_run_row(&mut tx, run, &meta).await?;
+        crate::catalog::insert_run_row(&mut tx, self, run, &meta).await?;
         tx.commit().await.map_err(err)
     }
 
     async fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        // Fenced: only the run's owner (or anyone, for a run recorded before leases existed,
+        // which then becomes this replica's) may record it.
+        let sql = format!(
             "UPDATE runs SET state = $1, error = $2, started_at = $3, finished_at = $4, finished_at_ms = $5,
-             outputs = $6, owner_pid = $7 WHERE run_id = $8",
-        )
-        .bind(run.state.name())
-        .bind(&run.error)
-        .bind(ts(&run.started_at))
-        .bind(ts(&run.finished_at))
-        .bind(run.finished_at.map(|t| t.as_millisecond()))
-        .bind(json(&run.outputs)?)
-        .bind(std::process::id() as i64)
-        .bind(&run.run_id)
-        .execute(&self.writer)
-        .await
-        .map_err(err)?;
+             outputs = $6, owner_pid = $7, owner_replica = $9, owner_host = $10,
+             lease_until_ms = COALESCE(lease_until_ms, {} + $11)
+             WHERE run_id = $8 AND (owner_replica IS NULL OR owner_replica = $9)",
+            self.backend.now_ms()
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.state.name())
+            .bind(&run.error)
+            .bind(ts(&run.started_at))
+            .bind(ts(&run.finished_at))
+            .bind(run.finished_at.map(|t| t.as_millisecond()))
+            .bind(json(&run.outputs)?)
+            .bind(self.replica.pid)
+            .bind(&run.run_id)
+            .bind(&self.replica.id)
+            .bind(&self.replica.host)
+            .bind(crate::lease::lease_ms())
+            .execute(&self.writer)
+            .await
+            .map_err(err)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError(format!("run {} is not recorded", run.run_id)));
+            return Err(match self.run_owner(&run.run_id).await {
+                Ok(Some(owner)) => crate::lease::lost(&run.run_id, &owner),
+                _ => StoreError(format!("run {} is not recorded", run.run_id)),
+            });
         }
         Ok(())
     }
@@ -418,6 +433,7 @@ impl RunStore for Store {
         message: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(err)?;
+        crate::lease::ensure_owner(&mut tx, &self.replica, &task.run_id).await?;
         let previous: Option<String> =
             sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = $1")
                 .bind(&task.task_id)

@@ -5,6 +5,7 @@
 pub mod experiments;
 pub mod penstock_v1;
 pub mod pipelines;
+pub mod prometheus;
 pub mod recurring_runs;
 pub mod runs;
 pub mod session;
@@ -97,6 +98,9 @@ pub async fn healthz(axum::extract::State(s): axum::extract::State<ApiState>) ->
         "pipeline_store": "database",
         // Which database answered: `sqlite` or `postgresql`.
         "database": s.store.backend().name(),
+        // Which replica answered (`host:pid:nonce`), and its machine.
+        "replica": s.store.replica().id,
+        "host": s.store.replica().host,
     }))
 }
 
@@ -282,6 +286,7 @@ pub fn routes(state: ApiState) -> Router {
     let v2 = "/apis/v2beta1";
     let api: Router = Router::new()
         .route(&format!("{v2}/healthz"), get(healthz))
+        .route("/metrics", get(prometheus::metrics))
         .route(&format!("{v2}/experiments"), get(e::list).post(e::create))
         .route(
             &format!("{v2}/experiments/{{id}}"),
