@@ -167,6 +167,9 @@ while fired is None and time.time() < deadline:
     time.sleep(0.2)
 out["job_fired"] = fired is not None
 out["job_run"] = wait(fired).run.status if fired else None
+by_job = client._run_api.list_runs(resource_reference_key_type="JOB", resource_reference_key_id=job.id).runs or []
+out["job_runs_listed"] = len(by_job) >= 1 and all(
+    any(ref.key.type == "JOB" and ref.key.id == job.id for ref in r.resource_references) for r in by_job)
 client.disable_job(job.id)
 out["job_disabled"] = client.get_recurring_run(job.id).enabled
 client._job_api.enable_job(job.id)
@@ -314,6 +317,7 @@ fn v1_client_drives_experiments_versions_runs_metrics_and_jobs() {
 
     assert_eq!(r["job_fired"], true, "{r}");
     assert_eq!(r["job_run"], "Succeeded", "{r}");
+    assert_eq!(r["job_runs_listed"], true, "{r}");
     assert_eq!(r["job_disabled"], false, "{r}");
     assert_eq!(r["job_enabled"], true, "{r}");
     assert_eq!(r["job_listed"], json!(["v1-api-job"]), "{r}");

@@ -210,7 +210,7 @@ fn v2_query(mut q: HashMap<String, String>) -> ApiResult<HashMap<String, String>
         Some(other) => {
             return Err(ApiError::invalid(format!(
                 "resource_reference_key.type: listing by '{other}' is not supported; \
-                 expected EXPERIMENT or NAMESPACE"
+                 expected EXPERIMENT or NAMESPACE (or JOB for runs)"
             )))
         }
     }
@@ -582,14 +582,32 @@ pub async fn get_run(
     })))
 }
 
-/// `GET /apis/v1beta1/runs` (`resource_reference_key` scopes it to an experiment).
+/// `GET /apis/v1beta1/runs` (`resource_reference_key` scopes it to an experiment, a namespace
+/// or a job's runs).
 pub async fn list_runs(
     State(s): State<ApiState>,
     who: Principal,
-    Query(q): Query<HashMap<String, String>>,
+    Query(mut q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
+    let job = match q.get("resource_reference_key.type").map(String::as_str) {
+        Some("JOB") => {
+            q.remove("resource_reference_key.type");
+            q.remove("resource_reference_key.id")
+                .filter(|j| !j.is_empty())
+        }
+        _ => None,
+    };
     let q = v2_query(q)?;
     let mut scope = super::runs::experiment_scope(Entity::Runs, &q)?;
+    if let Some(job) = job {
+        scope.push(penstock_store::list::Predicate {
+            field: Entity::Runs
+                .field("recurring_run_id")
+                .ok_or_else(|| ApiError::internal("no recurring_run_id field"))?,
+            op: penstock_store::list::Operation::Equals,
+            values: vec![penstock_store::list::FieldValue::Text(job)],
+        });
+    }
     scope.extend(namespace_scope(Entity::Runs, &who, &q, false)?);
     let req = list_request(Entity::Runs, &q, scope)?;
     let page = s.store.list_runs_page(&req.query).await?;
