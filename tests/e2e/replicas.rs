@@ -11,7 +11,7 @@
 use crate::durable::{executions, spec_json, wait_until};
 use crate::object_store::{Moto, BUCKET};
 use crate::semantics::compile_source;
-use crate::server::{get, get_text, post, ServerProcess};
+use crate::server::{get, get_text, post, scheduled_runs, tick_second, ServerProcess};
 use crate::util::start_postgres;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -187,7 +187,10 @@ fn a_killed_replicas_run_is_taken_over_within_30_s_without_rerunning_finished_st
     assert_eq!(metric(&b.url, "penstock_runs_taken_over_total"), 1.0);
     // The survivor serves the artifact and the log the killed replica wrote, from the bucket.
     let task = format!("{}/apis/penstock/v1/runs/{run_id}/tasks/produce", b.url);
-    assert_eq!(get_text(&format!("{task}/artifacts/out")), "made-by-first\n");
+    assert_eq!(
+        get_text(&format!("{task}/artifacts/out")),
+        "made-by-first\n"
+    );
     assert!(get_text(&format!("{task}/logs")).contains("attempt 1"));
 }
 
@@ -236,24 +239,8 @@ fn a_one_second_schedule_on_two_replicas_fires_each_tick_once() {
         &format!("{}/apis/v2beta1/recurringruns/{id}:disable", b.url),
         &json!({}),
     );
-    let filter = format!(
-        "%7B%22predicates%22%3A%5B%7B%22key%22%3A%22recurring_run_id%22%2C%22operation%22%3A%22EQUALS%22%2C%22string_value%22%3A%22{id}%22%7D%5D%7D"
-    );
-    let list = get(&format!(
-        "{}/apis/v2beta1/runs?page_size=200&sort_by=scheduled_at&filter={filter}",
-        b.url
-    ));
-    let runs = list["runs"].as_array().cloned().unwrap_or_default();
-    let seconds: Vec<i64> = runs
-        .iter()
-        .map(|r| {
-            r["scheduled_at"]
-                .as_str()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .map(|t| t.as_second())
-                .expect("scheduled_at")
-        })
-        .collect();
+    let runs = scheduled_runs(&b.url, &id);
+    let seconds: Vec<i64> = runs.iter().map(tick_second).collect();
     assert!(seconds.len() >= 5, "the schedule fired: {seconds:?}");
     let steps: Vec<i64> = seconds.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(

@@ -199,6 +199,26 @@ fn kfp_client_drives_the_whole_api_on_postgres() {
     drop(server);
 }
 
+/// The runs a recurring run fired, oldest tick first.
+pub(crate) fn scheduled_runs(url: &str, recurring_run_id: &str) -> Vec<Value> {
+    let filter = format!(
+        "%7B%22predicates%22%3A%5B%7B%22key%22%3A%22recurring_run_id%22%2C%22operation%22%3A%22EQUALS%22%2C%22string_value%22%3A%22{recurring_run_id}%22%7D%5D%7D"
+    );
+    let list = get(&format!(
+        "{url}/apis/v2beta1/runs?page_size=200&sort_by=scheduled_at&filter={filter}"
+    ));
+    list["runs"].as_array().cloned().unwrap_or_default()
+}
+
+/// The second of the tick a scheduled run was fired for.
+pub(crate) fn tick_second(run: &Value) -> i64 {
+    run["scheduled_at"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_second())
+        .expect("scheduled_at")
+}
+
 pub(crate) fn sleeper_spec() -> Value {
     serde_json::json!({
         "pipelineInfo": {"name": "sleeper"},
@@ -289,27 +309,8 @@ fn a_hard_killed_server_neither_repeats_nor_loses_ticks() {
                             "trigger": {"periodic_schedule": {"interval_second": 1}}}),
     );
     let id = rr["recurring_run_id"].as_str().expect("id").to_string();
-    let ticks = |url: &str| -> Vec<i64> {
-        let filter = format!(
-            "%7B%22predicates%22%3A%5B%7B%22key%22%3A%22recurring_run_id%22%2C%22operation%22%3A%22EQUALS%22%2C%22string_value%22%3A%22{id}%22%7D%5D%7D"
-        );
-        let list = get(&format!(
-            "{url}/apis/v2beta1/runs?page_size=200&sort_by=scheduled_at&filter={filter}"
-        ));
-        list["runs"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                r["scheduled_at"]
-                    .as_str()
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                    .map(|t| t.as_second())
-                    .expect("scheduled_at")
-            })
-            .collect()
-    };
+    let ticks =
+        |url: &str| -> Vec<i64> { scheduled_runs(url, &id).iter().map(tick_second).collect() };
     let deadline = Instant::now() + Duration::from_secs(20);
     while ticks(&server.url).len() < 2 {
         assert!(Instant::now() < deadline, "the schedule never fired");

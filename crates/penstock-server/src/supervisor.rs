@@ -292,13 +292,8 @@ impl RunSupervisor {
     /// their lease ran out, and claims the runs whose owner is gone (another replica died, or
     /// a process on this machine exited) to resume them here.
     pub async fn keep_runs(self: Arc<Self>, stop: CancellationToken) {
-        let mut tick = tokio::time::interval(RENEW_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        let mut clock = LeaseClock::new(stop);
+        while clock.next().await {
             match self.store.renew_leases().await {
                 Ok(owned) => self.apply_renewal(owned).await,
                 Err(e) => {
@@ -391,6 +386,28 @@ impl RunSupervisor {
     }
 }
 
+/// Wakes every [`RENEW_EVERY`] (at once the first time) until stopped.
+struct LeaseClock {
+    tick: tokio::time::Interval,
+    stop: CancellationToken,
+}
+
+impl LeaseClock {
+    fn new(stop: CancellationToken) -> LeaseClock {
+        let mut tick = tokio::time::interval(RENEW_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        LeaseClock { tick, stop }
+    }
+
+    /// Waits for the next tick; `false` once stopped.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.stop.cancelled() => false,
+            _ = self.tick.tick() => true,
+        }
+    }
+}
+
 /// Keeps the lease on one run executed in the foreground (`penstock run`, `penstock runs
 /// resume`) until `stop`: renews it every [`RENEW_EVERY`], and cancels `cancel` when a
 /// terminate was asked through a server, or when another replica took the run over.
@@ -400,13 +417,8 @@ pub async fn keep_foreground_lease(
     cancel: CancellationToken,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(RENEW_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    let mut clock = LeaseClock::new(stop);
+    while clock.next().await {
         let owned = match store.renew_leases().await {
             Ok(owned) => owned,
             Err(e) => {
