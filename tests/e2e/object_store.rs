@@ -203,7 +203,18 @@ def s3_outage(marker: str):
     slow(marker=marker, data=first().outputs["out"])
 
 
+@dsl.component
+def read_it(data: Input[Dataset]) -> str:
+    return open(data.path).read()
+
+
+@dsl.pipeline(name="s3-import")
+def s3_import(uri: str):
+    read_it(data=dsl.importer(artifact_uri=uri, artifact_class=Dataset).output)
+
+
 if __name__ == "__main__":
+    compiler.Compiler().compile(s3_import, sys.argv[1] + "/s3_import.yaml")
     compiler.Compiler().compile(s3_passing, sys.argv[1] + "/s3_passing.yaml")
     compiler.Compiler().compile(s3_outage, sys.argv[1] + "/s3_outage.yaml")
 "##;
@@ -324,6 +335,35 @@ fn artifacts_pass_through_s3_and_the_cache_rechecks_them() {
     let fresh = output_uri(&third, "produce", "data");
     assert_ne!(fresh, data);
     assert_eq!(moto.read(key_of(&fresh)), "hello s3");
+}
+
+/// Importers of `s3://` and `http://` URIs (the same object, read through moto's S3 and plain
+/// HTTP) feed a task with the local default root.
+#[test]
+fn importers_fetch_s3_and_http_uris() {
+    let moto = Moto::start();
+    let home = Home::new();
+    compile(home.path());
+    let import = home.path().join("s3_import.yaml");
+    moto.boto(&format!(
+        "s3.put_object(Bucket='{BUCKET}', Key='imported/data.txt', Body=b'imported!', ACL='public-read')"
+    ));
+    for uri in [
+        format!("s3://{BUCKET}/imported/data.txt"),
+        format!("{}/{BUCKET}/imported/data.txt", moto.endpoint),
+    ] {
+        let param = format!("uri={uri}");
+        let (code, run, stderr) = run_json(&home, &moto, &import, &["-p", &param]);
+        assert_eq!(code, 0, "{uri}: {stderr}\n{run}");
+        assert_eq!(
+            task(&run, "read-it")["penstock"]["outputs"]["parameters"]["Output"],
+            "imported!",
+            "{run}"
+        );
+        // The consumer's recorded input is the imported URI, not the local copy.
+        let input = &task(&run, "read-it")["penstock"]["inputs"]["artifacts"]["data"];
+        assert!(input.to_string().contains(&uri), "{input}");
+    }
 }
 
 /// The object store goes away while a task runs: that task fails with a message naming the

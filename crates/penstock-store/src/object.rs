@@ -73,8 +73,19 @@ fn clients() -> &'static Clients {
     CLIENTS.get_or_init(Default::default)
 }
 
-fn remote(uri: &str, e: impl std::fmt::Display) -> BlobError {
-    BlobError::Remote(uri.to_string(), e.to_string())
+/// The error with its causes (`object_store` and the HTTP client keep the root cause, such as
+/// "Connection refused", in the source chain).
+fn remote(uri: &str, e: impl std::error::Error) -> BlobError {
+    let mut reason = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !reason.contains(&text) {
+            reason = format!("{reason}: {text}");
+        }
+        source = cause.source();
+    }
+    BlobError::Remote(uri.to_string(), reason)
 }
 
 fn from_store(uri: &str, e: object_store::Error) -> BlobError {
@@ -147,7 +158,7 @@ fn client(o: &ObjectUri) -> Result<(Arc<dyn ObjectStore>, ObjectPath), BlobError
     let key = format!("{}://{}", o.scheme, o.bucket);
     let mut map = clients()
         .lock()
-        .map_err(|_| remote(&uri, "the client cache is poisoned"))?;
+        .map_err(|_| BlobError::Remote(uri.clone(), "the client cache is poisoned".into()))?;
     if let Some(store) = map.get(&key) {
         return Ok((store.clone(), path));
     }
