@@ -262,6 +262,34 @@ fn v1_pipeline_runs_with_outputs_conditions_loops_exit_handler_and_cache() {
     );
 }
 
+const STALENESS: &str = r#"
+@dsl.pipeline(name="v1 staleness")
+def main():
+    fresh = dsl.ContainerOp(name="fresh", image="alpine", command=["echo", "fresh"])
+    fresh.execution_options.caching_strategy.max_cache_staleness = "P1D"
+    stale = dsl.ContainerOp(name="stale", image="alpine", command=["echo", "stale"])
+    stale.execution_options.caching_strategy.max_cache_staleness = "PT1S"
+"#;
+
+#[test]
+fn v1_max_cache_staleness_bounds_how_old_a_reused_execution_may_be() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = compile_v1(dir.path(), "staleness.yaml", STALENESS);
+    let (code, _, err) = home.run(&file, &[]);
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (code, again, err) = home.run(&file, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(state(&again, "fresh"), "CACHED", "{}", states(&again));
+    assert_eq!(state(&again, "stale"), "SUCCEEDED", "{}", states(&again));
+    let stale = crate::util::task(&again, "stale").to_string();
+    assert!(
+        stale.contains("older than the maximum cache age of 1s"),
+        "{stale}"
+    );
+}
+
 const FAILING: &str = r#"
 @dsl.pipeline(name="v1 failing")
 def main():

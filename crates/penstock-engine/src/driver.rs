@@ -1714,7 +1714,18 @@ async fn cache_decision(
             None,
         ));
     };
-    if let Some(max_age) = ctx.options.cache_max_age {
+    // The run's --cache-max-age and the task's own staleness (KFP v1's max_cache_staleness):
+    // the stricter one.
+    let task_max_age = spec
+        .caching_options
+        .as_ref()
+        .and_then(|c| c.max_cache_staleness_seconds)
+        .map(Duration::from_secs);
+    let max_age = match (ctx.options.cache_max_age, task_max_age) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(max_age) = max_age {
         let age = ctx.engine.clock.now().duration_since(entry.created_at);
         if age.as_secs_f64() > max_age.as_secs_f64() {
             return Ok((

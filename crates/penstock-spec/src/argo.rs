@@ -23,7 +23,7 @@
 //! | `{{workflow.status}}` in the exit handler | the `taskFinalStatus` of the task it wraps, as `Succeeded`/`Failed` |
 //! | `retryStrategy` | `retryPolicy` |
 //! | `activeDeadlineSeconds` (template) | the step runs under `timeout N` |
-//! | `enable_caching` label, `max_cache_staleness` annotation (`P0D` = never reuse) | `cachingOptions.enableCache` |
+//! | `enable_caching` label, `max_cache_staleness` annotation (`P0D` = never reuse) | `cachingOptions.enableCache`; another duration becomes `cachingOptions.penstockMaxCacheStalenessSeconds` |
 //! | the `mlpipeline-metrics` output artifact | a `system.Metrics` output (the launcher reads the file into its metadata: the run's metrics) |
 //!
 //! Argo trims one trailing newline from a parameter read from a file; a small `sh` wrapper
@@ -262,6 +262,8 @@ type Forwards = BTreeMap<String, Ref>;
 struct TaskPolicies {
     retry: Option<Value>,
     enable_cache: bool,
+    /// `max_cache_staleness` in seconds, when the template has one other than zero.
+    max_staleness_seconds: Option<u64>,
     /// The step reads `{{workflow.status}}`.
     uses_status: bool,
 }
@@ -1326,6 +1328,9 @@ impl<'a> Converter<'a> {
         });
         if let Some(p) = &policies {
             runner["cachingOptions"] = json!({"enableCache": p.enable_cache});
+            if let Some(seconds) = p.max_staleness_seconds {
+                runner["cachingOptions"]["penstockMaxCacheStalenessSeconds"] = json!(seconds);
+            }
             if let Some(r) = &p.retry {
                 runner["retryPolicy"] = r.clone();
             }
@@ -1961,11 +1966,23 @@ impl<'a> Converter<'a> {
             .and_then(scalar_text)
             .is_some_and(|v| v.eq_ignore_ascii_case("false"));
         let enable_cache = !label_off && !staleness.is_some_and(is_zero_duration);
+        let max_staleness_seconds = match staleness.filter(|s| !is_zero_duration(s)) {
+            None => None,
+            Some(text) => Some(staleness_seconds(text).ok_or_else(|| {
+                self.err(
+                    &format!("{tp}.metadata.annotations.{MAX_CACHE_STALENESS_ANNOTATION}"),
+                    &format!(
+                        "'{text}' is not an ISO 8601 duration (expected e.g. P30D, PT12H or P0D)"
+                    ),
+                )
+            })?),
+        };
         self.policies.insert(
             name.to_string(),
             TaskPolicies {
                 retry,
                 enable_cache,
+                max_staleness_seconds,
                 uses_status: uses_status.get(),
             },
         );
@@ -2089,6 +2106,16 @@ fn argo_duration_seconds(text: &str) -> Option<u64> {
 }
 
 /// Whether an ISO 8601 duration (`P0D`, `PT0S`, `P0DT0H0M0S`) is zero.
+/// An ISO 8601 duration (`P30D`, `PT12H`, `P1Y2M`) in seconds; days are 24 hours and months
+/// and years are counted from 2000-01-01 (`P1M` = 31 days), as a staleness only needs an
+/// order of magnitude.
+fn staleness_seconds(text: &str) -> Option<u64> {
+    let span: jiff::Span = text.trim().parse().ok()?;
+    let from = jiff::civil::date(2000, 1, 1);
+    let seconds = span.total((jiff::Unit::Second, from)).ok()?;
+    (seconds >= 0.0).then_some(seconds as u64)
+}
+
 fn is_zero_duration(text: &str) -> bool {
     let t = text.trim();
     t.starts_with('P') && t.chars().filter(|c| c.is_ascii_digit()).all(|c| c == '0')
@@ -2269,6 +2296,39 @@ spec:
         // And the whole thing is a valid v2 spec.
         let bytes = serde_json::to_vec(&spec).unwrap();
         crate::parse_pipeline("w.json", &bytes).unwrap();
+    }
+
+    #[test]
+    fn a_staleness_other_than_zero_bounds_the_cache_age() {
+        let stale = FLIP.replace("max_cache_staleness: P0D", "max_cache_staleness: P30D");
+        let spec = convert(&stale).unwrap();
+        let caching = &spec["root"]["dag"]["tasks"]["toss"]["cachingOptions"];
+        assert_eq!(caching["enableCache"], true);
+        assert_eq!(caching["penstockMaxCacheStalenessSeconds"], 30 * 86_400);
+        let hours = FLIP.replace("max_cache_staleness: P0D", "max_cache_staleness: PT2H");
+        let spec = convert(&hours).unwrap();
+        assert_eq!(
+            spec["root"]["dag"]["tasks"]["toss"]["cachingOptions"]
+                ["penstockMaxCacheStalenessSeconds"],
+            7_200
+        );
+        let bad = FLIP.replace("max_cache_staleness: P0D", "max_cache_staleness: a month");
+        let e = convert(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("max_cache_staleness")
+                && e.contains("'a month' is not an ISO 8601 duration"),
+            "{e}"
+        );
+        // The whole converted spec still parses into the model with the extension.
+        let parsed = crate::parse_pipeline("stale.yaml", stale.as_bytes()).unwrap();
+        let toss = &parsed.spec.root.dag.as_ref().unwrap().tasks["toss"];
+        assert_eq!(
+            toss.caching_options
+                .as_ref()
+                .unwrap()
+                .max_cache_staleness_seconds,
+            Some(2_592_000)
+        );
     }
 
     #[test]

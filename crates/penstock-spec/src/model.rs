@@ -518,6 +518,14 @@ pub struct CachingOptions {
     /// Custom key replacing the fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_key: Option<String>,
+    /// Penstock's extension (not in KFP's IR): reuse only executions younger than this many
+    /// seconds. Set from a KFP v1 step's `max_cache_staleness` annotation.
+    #[serde(
+        default,
+        rename = "penstockMaxCacheStalenessSeconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_cache_staleness_seconds: Option<u64>,
 }
 
 /// `TriggerPolicy`.
