@@ -598,3 +598,53 @@ fn kfp_client_drives_the_whole_api_on_postgres_and_s3() {
     assert!(!home.path().join("penstock.db").exists());
     drop(server);
 }
+
+const DOCKER_PASSING: &str = r#"
+@dsl.container_component
+def produce(text: str, data: dsl.Output[dsl.Dataset], folder: dsl.Output[dsl.Artifact]):
+    return dsl.ContainerSpec(image="penstock-test/busybox:1",
+        command=["sh", "-c", 'printf "%s" "$0" > "$1" && mkdir -p "$2/sub" && echo A > "$2/a.txt" && echo B > "$2/sub/b.txt"'],
+        args=[text, data.path, folder.path])
+
+@dsl.container_component
+def consume(data: dsl.Input[dsl.Dataset], folder: dsl.Input[dsl.Artifact], out: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="penstock-test/busybox:1",
+        command=["sh", "-c", 'echo "$(cat "$0")+$(cat "$1/a.txt")+$(cat "$1/sub/b.txt")" > "$2"'],
+        args=[data.path, folder.path, out])
+
+@dsl.pipeline(name="docker-s3")
+def main(text: str = "hello"):
+    made = produce(text=text)
+    consume(data=made.outputs["data"], folder=made.outputs["folder"])
+"#;
+
+/// The same staging around the Docker launcher (`scripts/test-docker-env up`): the containers
+/// read and write the staged files, the bucket gets the objects.
+#[test]
+fn artifacts_pass_through_s3_under_the_docker_launcher() {
+    let moto = Moto::start();
+    let home = Home::new();
+    let file = crate::semantics::compile_source(home.path(), "docker_s3", DOCKER_PASSING);
+    let root = format!("s3://{BUCKET}/docker");
+    let (code, run, stderr) = run_json(
+        &home,
+        &moto,
+        &file,
+        &["--launcher", "docker", "--pipeline-root", &root],
+    );
+    assert_eq!(code, 0, "{stderr}\n{run}");
+    assert_eq!(
+        task(&run, "consume")["penstock"]["outputs"]["parameters"]["out"],
+        "hello+A+B\n",
+        "{run}"
+    );
+    let data = output_uri(&run, "produce", "data");
+    let folder = output_uri(&run, "produce", "folder");
+    assert!(data.starts_with(&format!("{root}/")), "{data}");
+    assert_eq!(moto.read(key_of(&data)), "hello");
+    let keys = moto.keys();
+    assert!(
+        keys.contains(&format!("{}/sub/b.txt", key_of(&folder))),
+        "{keys:?}"
+    );
+}
