@@ -101,6 +101,11 @@ impl RunSupervisor {
             .await?;
         let mut resumed = 0;
         for id in ids {
+            // Its lease ran out while it still executes here (the database was unreachable
+            // for a while): claiming renewed it; it goes on as it is.
+            if self.is_active(&id) {
+                continue;
+            }
             let stopped = self.engine.launcher().stop_leftovers(&id).await;
             if stopped > 0 {
                 tracing::warn!(run = %id, "stopped {stopped} leftover process(es) or container(s) of the interrupted run");
@@ -294,7 +299,12 @@ impl RunSupervisor {
     pub async fn keep_runs(self: Arc<Self>, stop: CancellationToken) {
         let mut clock = LeaseClock::new(stop);
         while clock.next().await {
-            match self.store.renew_leases().await {
+            let executing: Vec<String> = self
+                .active
+                .lock()
+                .map(|a| a.keys().cloned().collect())
+                .unwrap_or_default();
+            match self.store.renew_leases(&executing).await {
                 Ok(owned) => self.apply_renewal(owned).await,
                 Err(e) => {
                     self.counters
@@ -419,7 +429,7 @@ pub async fn keep_foreground_lease(
 ) {
     let mut clock = LeaseClock::new(stop);
     while clock.next().await {
-        let owned = match store.renew_leases().await {
+        let owned = match store.renew_leases(std::slice::from_ref(&run_id)).await {
             Ok(owned) => owned,
             Err(e) => {
                 tracing::warn!("cannot renew the run's lease (retried in {RENEW_EVERY:?}): {e}");

@@ -1557,14 +1557,15 @@ async fn leases_pass_runs_between_replicas(store: &Store) {
         .await
         .expect("claim")
         .is_empty());
-    let owned = a.renew_leases().await.expect("renew");
+    let executing = |id: &str| vec![id.to_string()];
+    let owned = a.renew_leases(&executing("leased")).await.expect("renew");
     assert_eq!(owned.len(), 1);
     assert_eq!(owned[0].run_id, "leased");
     assert!(!owned[0].cancel_requested);
 
     // A terminate asked elsewhere reaches the owner through its next renewal.
     assert!(b.request_cancel("leased").await.expect("cancel"));
-    assert!(a.renew_leases().await.expect("renew")[0].cancel_requested);
+    assert!(a.renew_leases(&executing("leased")).await.expect("renew")[0].cancel_requested);
 
     // Once the lease ran out another replica takes the run, and the old owner is fenced off.
     expire_lease(store, "leased").await;
@@ -1572,7 +1573,11 @@ async fn leases_pass_runs_between_replicas(store: &Store) {
         b.claim_interrupted_runs(alive).await.expect("claim"),
         ["leased"]
     );
-    assert!(a.renew_leases().await.expect("renew").is_empty());
+    assert!(a
+        .renew_leases(&executing("leased"))
+        .await
+        .expect("renew")
+        .is_empty());
     let mut r = run("leased", "leased", 0);
     r.state = RunState::Running;
     let lost = a.update_run(&r).await.expect_err("fenced");
@@ -1587,7 +1592,26 @@ async fn leases_pass_runs_between_replicas(store: &Store) {
     b.upsert_task(&task("leased", "t", TaskState::Succeeded), None)
         .await
         .expect("task");
-    assert_eq!(b.renew_leases().await.expect("renew").len(), 1);
+    assert_eq!(
+        b.renew_leases(&executing("leased"))
+            .await
+            .expect("renew")
+            .len(),
+        1
+    );
+    // A run its owner no longer executes is not renewed; once its lease runs out the owner
+    // itself claims it again (to resume it).
+    assert!(b.renew_leases(&[]).await.expect("renew").is_empty());
+    assert!(b
+        .claim_interrupted_runs(alive)
+        .await
+        .expect("claim")
+        .is_empty());
+    expire_lease(store, "leased").await;
+    assert_eq!(
+        b.claim_interrupted_runs(alive).await.expect("claim"),
+        ["leased"]
+    );
 
     // On the owner's machine a dead owner process is known at once, before its lease runs out;
     // from another machine only the lease tells.

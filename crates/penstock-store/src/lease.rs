@@ -133,21 +133,33 @@ impl Store {
         }
     }
 
-    /// Renews this replica's leases on every unfinished run it owns, in one statement. Returns
-    /// those runs: a run this replica executes that is missing was lost (another replica
-    /// claimed it after the lease ran out) and must stop here without recording anything.
-    pub async fn renew_leases(&self) -> Result<Vec<OwnedRun>, StoreError> {
+    /// Renews this replica's leases on the unfinished runs it owns among `executing` (the runs
+    /// this process executes now), in one statement. Returns those runs: a run this process
+    /// executes that is missing was lost (another replica claimed it after the lease ran out)
+    /// and must stop here without recording anything. Runs this replica owns but no longer
+    /// executes (their execution stopped on an error) are not renewed: their lease runs out and
+    /// they are claimed again, by this replica or another.
+    pub async fn renew_leases(&self, executing: &[String]) -> Result<Vec<OwnedRun>, StoreError> {
+        if executing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = (0..executing.len())
+            .map(|i| format!("${}", i + 3))
+            .collect();
         let sql = format!(
             "UPDATE runs SET lease_until_ms = {} + $1 WHERE owner_replica = $2
-             AND state IN ('PENDING', 'RUNNING') RETURNING run_id, cancel_requested_ms",
-            self.backend.now_ms()
+             AND state IN ('PENDING', 'RUNNING') AND run_id IN ({})
+             RETURNING run_id, cancel_requested_ms",
+            self.backend.now_ms(),
+            ids.join(", ")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(lease_ms())
-            .bind(&self.replica.id)
-            .fetch_all(&self.writer)
-            .await
-            .map_err(err)?;
+            .bind(&self.replica.id);
+        for id in executing {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.writer).await.map_err(err)?;
         Ok(rows
             .iter()
             .map(|r| OwnedRun {
@@ -157,10 +169,11 @@ impl Store {
             .collect())
     }
 
-    /// Claims every unfinished run whose owner is gone: its lease ran out, or its process on
-    /// this machine no longer exists (`alive` says whether a local process id does). Each is
-    /// taken in one conditional statement, so two replicas claiming at once never both take a
-    /// run. Returns the claimed runs' ids.
+    /// Claims every unfinished run whose owner is gone: its lease ran out (this replica's own
+    /// runs included: their execution here stopped), or its process on this machine no longer
+    /// exists (`alive` says whether a local process id does). Each is taken in one conditional
+    /// statement, so two replicas claiming at once never both take a run. Returns the claimed
+    /// runs' ids.
     pub async fn claim_interrupted_runs(
         &self,
         alive: impl Fn(i64) -> bool,
@@ -299,10 +312,13 @@ impl Store {
         alive: &impl Fn(i64) -> bool,
     ) -> Option<LiveOwner> {
         match (&c.replica, c.lease_until) {
-            (Some(replica), _) if *replica == self.replica.id => Some(LiveOwner {
-                replica: replica.clone(),
-                lease_left_ms: None,
-            }),
+            (Some(replica), lease) if *replica == self.replica.id => {
+                let left = lease.map(|until| until - now).unwrap_or(0);
+                (left > 0).then(|| LiveOwner {
+                    replica: replica.clone(),
+                    lease_left_ms: Some(left),
+                })
+            }
             (Some(replica), lease) => {
                 // On this machine a dead owner is known at once; elsewhere only its lease tells.
                 let same_host = c.host.as_deref() == Some(self.replica.host.as_str());
