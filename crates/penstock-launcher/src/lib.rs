@@ -416,9 +416,13 @@ impl LocalLauncher {
         }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
+            // The namespace's explanation only when its setup failed (not exec: a missing
+            // program is told as such).
             Err(e) => match &private {
-                Some(p) => return Ended::Failed(private_tmp::setup_error(&p.fixed, &e)),
-                None => return Ended::Failed(format!("cannot start `{program}`: {e}")),
+                Some(p) if p.setup_failed() => {
+                    return Ended::Failed(private_tmp::setup_error(&p.fixed, &e))
+                }
+                _ => return Ended::Failed(format!("cannot start `{program}`: {e}")),
             },
         };
         let pid = child.id();

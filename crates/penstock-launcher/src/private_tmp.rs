@@ -19,6 +19,7 @@
 //! See `docs/launchers.md`.
 
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -27,7 +28,10 @@ const TMP: &str = "/tmp";
 const TMP_C: &CStr = c"/tmp";
 const ROOT_C: &CStr = c"/";
 const TMPFS_C: &CStr = c"tmpfs";
-const TMPFS_OPTIONS_C: &CStr = c"mode=1777";
+/// The private `/tmp`'s options: anyone may create files (as in `/tmp`), and at most 1 GiB,
+/// so that a step filling its `/tmp` runs out of space instead of out of the machine's memory
+/// (a tmpfs lives in memory; its own default is half of it). See `docs/launchers.md`.
+const TMPFS_OPTIONS_C: &CStr = c"mode=1777,size=1g";
 
 /// The fixed paths a task's environment lists (`PENSTOCK_V1_FIXED_PATHS`), if any.
 pub fn fixed_paths(env: &[(String, String)]) -> Vec<String> {
@@ -124,6 +128,31 @@ pub struct PrivateTmp {
     cwd: CString,
     /// The fixed paths, for messages.
     pub fixed: Vec<String>,
+    /// A pipe (read end, write end; both close-on-exec and non-blocking) through which the
+    /// child tells that [`PrivateTmp::enter`] failed, so that a failed start is explained as
+    /// the namespace's only when it was (`exec` failing, a missing program, is not).
+    marker: (OwnedFd, OwnedFd),
+}
+
+/// A close-on-exec, non-blocking pipe.
+#[cfg(target_os = "linux")]
+fn marker_pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 writes two descriptors into the array, which are then owned here.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
+            return Err(format!(
+                "cannot create a pipe: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn marker_pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    Err("mount namespaces are Linux's".to_string())
 }
 
 impl PrivateTmp {
@@ -174,6 +203,7 @@ impl PrivateTmp {
             keep: kept,
             cwd: cstring(cwd)?,
             fixed,
+            marker: marker_pipe()?,
         })
     }
 
@@ -182,11 +212,33 @@ impl PrivateTmp {
         self.keep.len()
     }
 
+    /// Whether the last failed start failed in [`PrivateTmp::enter`] (rather than in `exec`).
+    /// Reading consumes the child's mark.
+    pub fn setup_failed(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: a one-byte read into a local from a descriptor owned by self (non-blocking).
+        let n = unsafe { libc::read(self.marker.0.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
+        n == 1
+    }
+
     /// Runs in the child between `fork` and `exec`: a private mount namespace with a tmpfs
     /// over `/tmp` and the kept folders bound back. Only system calls; `fds` (one per kept
-    /// folder, see [`PrivateTmp::kept`]) is allocated by the caller before `fork`.
+    /// folder, see [`PrivateTmp::kept`]) is allocated by the caller before `fork`. A failure
+    /// is marked for [`PrivateTmp::setup_failed`].
     #[cfg(target_os = "linux")]
     pub fn enter(&self, fds: &mut [i32]) -> std::io::Result<()> {
+        let result = self.set_up(fds);
+        if result.is_err() {
+            // SAFETY: a one-byte write from a static to a descriptor owned by self.
+            unsafe {
+                libc::write(self.marker.1.as_raw_fd(), b"x".as_ptr().cast(), 1);
+            }
+        }
+        result
+    }
+
+    #[cfg(target_os = "linux")]
+    fn set_up(&self, fds: &mut [i32]) -> std::io::Result<()> {
         use std::io::Error;
         use std::ptr::null;
         // SAFETY: plain system calls on NUL-terminated strings prepared before fork; nothing
@@ -331,6 +383,49 @@ mod tests {
             // SAFETY: fd_path wrote a NUL-terminated string into buf.
             let got = unsafe { CStr::from_ptr(p) };
             assert_eq!(got.to_str().unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn the_tmpfs_has_a_size_limit() {
+        let options = TMPFS_OPTIONS_C.to_str().unwrap();
+        assert!(options.split(',').any(|o| o == "size=1g"), "{options}");
+    }
+
+    /// Starts `program` with `plan`'s private /tmp; the start's error.
+    #[cfg(target_os = "linux")]
+    fn start(plan: &std::sync::Arc<PrivateTmp>, program: &str) -> std::io::Error {
+        use std::os::unix::process::CommandExt;
+        let p = plan.clone();
+        let mut fds = vec![-1; p.kept()];
+        let mut cmd = std::process::Command::new(program);
+        // SAFETY: `enter` only makes system calls on data prepared before fork.
+        unsafe {
+            cmd.pre_exec(move || p.enter(&mut fds));
+        }
+        cmd.spawn().map(|_| ()).unwrap_err()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_setup_is_told_apart_from_a_failed_exec() {
+        let fixed = || vec!["/tmp/outputs/x/data".to_string()];
+        // A working folder that does not exist: entering it fails inside `enter` (as does the
+        // namespace itself for a user without CAP_SYS_ADMIN).
+        let gone = std::sync::Arc::new(
+            PrivateTmp::plan(fixed(), &[], Path::new("/nonexistent/penstock-cwd")).unwrap(),
+        );
+        start(&gone, "/bin/true");
+        assert!(gone.setup_failed());
+        assert!(!gone.setup_failed(), "the mark is consumed");
+        // A missing program: with the namespace set up, exec fails (ENOENT) and nothing is
+        // marked; without the privilege, the setup fails first and is marked.
+        let plan = std::sync::Arc::new(PrivateTmp::plan(fixed(), &[], Path::new("/")).unwrap());
+        let e = start(&plan, "/nonexistent/program");
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            assert!(!plan.setup_failed(), "{e}");
+        } else {
+            assert!(plan.setup_failed(), "{e}");
         }
     }
 
