@@ -345,12 +345,8 @@ impl RunSupervisor {
                 Some(_) => {}
                 None => {
                     // Finished meanwhile (still ours), or claimed by another replica.
-                    let owner = self.store.run_owner(&id).await.ok().flatten();
-                    if owner
-                        .as_ref()
-                        .is_some_and(|o| *o != self.store.replica().id)
-                    {
-                        tracing::error!(run = %id, owner = ?owner, "lost the lease on this run; stopping it here");
+                    if let Some(owner) = taken_by_another(&self.store, &id).await {
+                        tracing::error!(run = %id, %owner, "lost the lease on this run; stopping it here");
                         self.counters.runs_lost.fetch_add(1, Ordering::Relaxed);
                         cancel.cancel();
                     }
@@ -394,6 +390,12 @@ impl RunSupervisor {
         }
         active
     }
+}
+
+/// The replica that took `run_id` over from this one, if another did.
+async fn taken_by_another(store: &SqliteStore, run_id: &str) -> Option<String> {
+    let owner = store.run_owner(run_id).await.ok().flatten()?;
+    (owner != store.replica().id).then_some(owner)
 }
 
 /// Wakes every [`RENEW_EVERY`] (at once the first time) until stopped.
@@ -443,8 +445,7 @@ pub async fn keep_foreground_lease(
             }
             Some(_) => {}
             None => {
-                let owner = store.run_owner(&run_id).await.ok().flatten();
-                if owner.as_ref().is_some_and(|o| *o != store.replica().id) {
+                if taken_by_another(&store, &run_id).await.is_some() {
                     eprintln!("penstock: another replica took this run over; stopping it here");
                     cancel.cancel();
                 }

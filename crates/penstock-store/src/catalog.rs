@@ -497,7 +497,7 @@ pub(crate) async fn insert_run_row(
         .bind(replica.pid)
         .bind(run.timeout_seconds.and_then(|s| i64::try_from(s).ok()))
         .bind(&replica.id)
-        .bind(&replica.host)
+        .bind(&replica.pid_scope)
         .bind(crate::lease::lease_ms())
         .execute(&mut **tx)
         .await
@@ -1036,6 +1036,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(err)?;
+        crate::lease::ensure_owner(&mut tx, self, run_id).await?;
         fail_run_in(&mut tx, run_id, why, now).await?;
         tx.commit().await.map_err(err)
     }

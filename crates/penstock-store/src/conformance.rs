@@ -1587,6 +1587,32 @@ async fn leases_pass_runs_between_replicas(store: &Store) {
         .await
         .expect_err("fenced");
     assert!(fenced.0.contains(&b.replica().id), "{fenced}");
+    // Attempts, artifacts and cache entries (which other runs reuse) are fenced too.
+    let attempt = AttemptRecord {
+        task_id: "leased/late".into(),
+        run_id: "leased".into(),
+        attempt: 1,
+        started_at: t(1),
+        finished_at: t(2),
+        state: TaskState::Succeeded,
+        exit_code: Some(0),
+        error: None,
+    };
+    assert!(a.insert_attempt(&attempt).await.is_err());
+    let entry = CacheEntry {
+        fingerprint: "late".into(),
+        task_id: "leased/late".into(),
+        run_id: "leased".into(),
+        outputs: TaskIo::default(),
+        created_at: t(1),
+    };
+    assert!(a.insert_cache_entry(&entry).await.is_err());
+    assert!(store
+        .find_cache_entry("late")
+        .await
+        .expect("find")
+        .is_none());
+    assert!(a.fail_run("leased", "late", t(3)).await.is_err());
     assert!(store.list_tasks("leased").await.expect("tasks").is_empty());
     b.update_run(&r).await.expect("the new owner records");
     b.upsert_task(&task("leased", "t", TaskState::Succeeded), None)

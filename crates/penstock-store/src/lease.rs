@@ -27,9 +27,13 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(5);
 pub struct Replica {
     /// Unique among all processes ever started: `host:pid:nonce`.
     pub id: String,
-    /// The machine it runs on: `PENSTOCK_HOSTNAME`, else the kernel's host name. Replicas on
-    /// the same machine can tell whether each other's process is still alive.
+    /// The machine it runs on: `PENSTOCK_HOSTNAME`, else the kernel's host name.
     pub host: String,
+    /// Where its process id means something: the host name and the PID namespace
+    /// (`machine-a/pid:[4026531836]`). Replicas with the same one can tell whether each other's
+    /// process is still alive; others (containers sharing a host name, `hostNetwork` pods) rely
+    /// on the lease only.
+    pub pid_scope: String,
     /// Its process id.
     pub pid: i64,
 }
@@ -50,17 +54,22 @@ impl Replica {
                         .filter(|h| !h.is_empty())
                 })
                 .unwrap_or_else(|| "localhost".to_string());
-            Replica::new(&host, std::process::id() as i64)
+            let mut replica = Replica::new(&host, std::process::id() as i64);
+            if let Ok(ns) = std::fs::read_link("/proc/self/ns/pid") {
+                replica.pid_scope = format!("{host}/{}", ns.display());
+            }
+            replica
         })
     }
 
-    /// A replica on `host` with process id `pid` and a fresh nonce (tests use it to act as
-    /// another process).
+    /// A replica on `host` with process id `pid`, a fresh nonce, and the host as its PID scope
+    /// (tests use it to act as another process).
     pub fn new(host: &str, pid: i64) -> Replica {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         Replica {
             id: format!("{host}:{pid}:{}", &nonce[..8]),
             host: host.to_string(),
+            pid_scope: host.to_string(),
             pid,
         }
     }
@@ -228,7 +237,7 @@ impl Store {
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&self.replica.id)
-            .bind(&self.replica.host)
+            .bind(&self.replica.pid_scope)
             .bind(self.replica.pid)
             .bind(lease_ms())
             .bind(run_id)
@@ -320,8 +329,9 @@ impl Store {
                 })
             }
             (Some(replica), lease) => {
-                // On this machine a dead owner is known at once; elsewhere only its lease tells.
-                let same_host = c.host.as_deref() == Some(self.replica.host.as_str());
+                // Where pids are shared a dead owner is known at once; elsewhere only its lease
+                // tells.
+                let same_host = c.host.as_deref() == Some(self.replica.pid_scope.as_str());
                 if same_host && c.pid.is_some_and(|p| !alive(p)) {
                     return None;
                 }
@@ -355,7 +365,7 @@ impl Store {
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&self.replica.id)
-            .bind(&self.replica.host)
+            .bind(&self.replica.pid_scope)
             .bind(self.replica.pid)
             .bind(lease_ms())
             .bind(&c.run_id)
@@ -370,20 +380,26 @@ impl Store {
 }
 
 /// Fails a write about `run_id` unless this replica owns the run (or nobody does: runs
-/// recorded before leases existed). Called inside the writing transaction.
+/// recorded before leases existed). Called inside the writing transaction. On PostgreSQL the
+/// run's row is share-locked until the transaction ends, so a claim by another replica waits
+/// for the write or the write sees the claim: never a write after a claim. (SQLite has one
+/// writer at a time, and a write transaction whose snapshot is stale fails.)
 pub(crate) async fn ensure_owner(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    replica: &Replica,
+    store: &Store,
     run_id: &str,
 ) -> Result<(), StoreError> {
-    let owner: Option<Option<String>> =
-        sqlx::query_scalar("SELECT owner_replica FROM runs WHERE run_id = $1")
-            .bind(run_id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(err)?;
+    let sql = match store.backend {
+        Backend::Sqlite => "SELECT owner_replica FROM runs WHERE run_id = $1",
+        Backend::Postgres => "SELECT owner_replica FROM runs WHERE run_id = $1 FOR SHARE",
+    };
+    let owner: Option<Option<String>> = sqlx::query_scalar(sql)
+        .bind(run_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(err)?;
     match owner.flatten() {
-        Some(other) if other != replica.id => Err(lost(run_id, &other)),
+        Some(other) if other != store.replica.id => Err(lost(run_id, &other)),
         _ => Ok(()),
     }
 }

@@ -413,7 +413,7 @@ impl RunStore for Store {
             .bind(self.replica.pid)
             .bind(&run.run_id)
             .bind(&self.replica.id)
-            .bind(&self.replica.host)
+            .bind(&self.replica.pid_scope)
             .bind(crate::lease::lease_ms())
             .execute(&self.writer)
             .await
@@ -433,7 +433,7 @@ impl RunStore for Store {
         message: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(err)?;
-        crate::lease::ensure_owner(&mut tx, &self.replica, &task.run_id).await?;
+        crate::lease::ensure_owner(&mut tx, self, &task.run_id).await?;
         let previous: Option<String> =
             sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = $1")
                 .bind(&task.task_id)
@@ -501,6 +501,8 @@ impl RunStore for Store {
     }
 
     async fn insert_attempt(&self, a: &AttemptRecord) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(err)?;
+        crate::lease::ensure_owner(&mut tx, self, &a.run_id).await?;
         sqlx::query(
             "INSERT INTO attempts (task_id, attempt, run_id, started_at, finished_at, state, exit_code, error)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -516,10 +518,10 @@ impl RunStore for Store {
         .bind(a.state.name())
         .bind(a.exit_code.map(i64::from))
         .bind(&a.error)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        tx.commit().await.map_err(err)
     }
 
     async fn record_artifacts(
@@ -536,6 +538,7 @@ impl RunStore for Store {
             ArtifactRole::Output => "OUTPUT",
         };
         let mut tx = self.writer.begin().await.map_err(err)?;
+        crate::lease::ensure_owner(&mut tx, self, &task.run_id).await?;
         for (io_name, list) in artifacts {
             for a in list {
                 let producer = (role == ArtifactRole::Output).then(|| task.task_id.clone());
@@ -594,6 +597,9 @@ impl RunStore for Store {
     }
 
     async fn insert_cache_entry(&self, entry: &CacheEntry) -> Result<(), StoreError> {
+        // Fenced like every write of a run: other runs reuse what a cache entry says.
+        let mut tx = self.writer.begin().await.map_err(err)?;
+        crate::lease::ensure_owner(&mut tx, self, &entry.run_id).await?;
         sqlx::query(
             "INSERT INTO cache_entries (fingerprint, task_id, run_id, outputs, created_at, created_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -607,9 +613,9 @@ impl RunStore for Store {
         .bind(json(&entry.outputs)?)
         .bind(entry.created_at.to_string())
         .bind(entry.created_at.as_millisecond())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        tx.commit().await.map_err(err)
     }
 }
