@@ -1877,17 +1877,23 @@ impl<'a> Converter<'a> {
                     })?,
             ),
         };
+        // The wrapper reads every placeholder path from the environment (`"$PENSTOCK_V1_PATH_<n>"`)
+        // instead of having it spliced into its text: a resolved path containing `'` (a home
+        // or pipeline root) cannot break it, and placeholders (which contain `'` themselves)
+        // need no quoting. Fixed paths are plain text, quoted with `sh_quote`.
+        let mut vars: Vec<String> = Vec::new();
         let mut script = String::new();
         for (i, (n, _)) in raw_inputs.iter().enumerate() {
-            let f = raw_path(n);
+            let f = path_var(&raw_path(n), &mut vars, &mut env);
             script.push_str(&format!(
-                "mkdir -p \"$(dirname '{f}')\" && printf '%s' \"$PENSTOCK_V1_RAW_{i}\" > '{f}' || exit 1\n"
+                "mkdir -p \"$(dirname {f})\" && printf '%s' \"$PENSTOCK_V1_RAW_{i}\" > {f} || exit 1\n"
             ));
         }
         for (from, to) in &fixed_in {
             let q = sh_quote(to);
+            let from = path_var(from, &mut vars, &mut env);
             script.push_str(&format!(
-                "mkdir -p \"$(dirname {q})\" && cp -R '{from}' {q} || exit 1\n"
+                "mkdir -p \"$(dirname {q})\" && cp -R {from} {q} || exit 1\n"
             ));
         }
         for (file, _) in &fixed_out {
@@ -1903,20 +1909,27 @@ impl<'a> Converter<'a> {
         }
         script.push_str("[ \"$rc\" -eq 0 ] || exit \"$rc\"\n");
         for (file, to) in &fixed_out {
+            let to = path_var(to, &mut vars, &mut env);
             script.push_str(&format!(
-                "if [ -e {q} ]; then cp -R {q} '{to}' || exit 1; fi\n",
+                "if [ -e {q} ]; then cp -R {q} {to} || exit 1; fi\n",
                 q = sh_quote(file)
             ));
         }
         for (from, to) in &copies {
+            let from = path_var(from, &mut vars, &mut env);
+            let to = path_var(to, &mut vars, &mut env);
             script.push_str(&format!(
-                "if [ -e '{from}' ]; then cp -R '{from}' '{to}' || exit 1; fi\n"
+                "if [ -e {from} ]; then cp -R {from} {to} || exit 1; fi\n"
             ));
         }
         for n in output_params.keys() {
-            let f = format!("{{{{$.outputs.parameters['{n}'].output_file}}}}");
+            let f = path_var(
+                &format!("{{{{$.outputs.parameters['{n}'].output_file}}}}"),
+                &mut vars,
+                &mut env,
+            );
             script.push_str(&format!(
-                "if [ -f '{f}' ]; then v=$(cat '{f}'; printf x); v=${{v%x}}; v=${{v%'\n'}}; printf '%s' \"$v\" > '{f}'; fi\n"
+                "if [ -f {f} ]; then v=$(cat {f}; printf x); v=${{v%x}}; v=${{v%'\n'}}; printf '%s' \"$v\" > {f}; fi\n"
             ));
         }
         let wrapped = deadline.is_some()
@@ -2066,13 +2079,28 @@ impl<'a> Converter<'a> {
     }
 }
 
-/// Where a constant input artifact is written: in the run's workspace, under the task's id, so
-/// that every task (and loop iteration) has its own.
 /// `text` as one single-quoted `sh` word.
 fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
+/// The wrapper's reference (`"$PENSTOCK_V1_PATH_<n>"`, double-quoted) to the path a
+/// placeholder resolves to, given to it in the environment variable `PENSTOCK_V1_PATH_<n>`
+/// (added to `env` the first time; `vars` holds the placeholders so far).
+fn path_var(placeholder: &str, vars: &mut Vec<String>, env: &mut Vec<Value>) -> String {
+    let n = match vars.iter().position(|v| v == placeholder) {
+        Some(n) => n,
+        None => {
+            vars.push(placeholder.to_string());
+            env.push(json!({"name": format!("PENSTOCK_V1_PATH_{}", vars.len() - 1), "value": placeholder}));
+            vars.len() - 1
+        }
+    };
+    format!("\"$PENSTOCK_V1_PATH_{n}\"")
+}
+
+/// Where a constant input artifact is written: in the run's workspace, under the task's id, so
+/// that every task (and loop iteration) has its own.
 fn raw_path(name: &str) -> String {
     format!("{{{{$.workspace_path}}}}/penstock-v1-raw/{{{{$.pipeline_task_uuid}}}}/{name}")
 }
@@ -2105,7 +2133,6 @@ fn argo_duration_seconds(text: &str) -> Option<u64> {
     Some(total.ceil() as u64)
 }
 
-/// Whether an ISO 8601 duration (`P0D`, `PT0S`, `P0DT0H0M0S`) is zero.
 /// An ISO 8601 duration (`P30D`, `PT12H`, `P1Y2M`) in seconds; days are 24 hours and months
 /// and years are counted from 2000-01-01 (`P1M` = 31 days), as a staleness only needs an
 /// order of magnitude.
@@ -2116,6 +2143,7 @@ fn staleness_seconds(text: &str) -> Option<u64> {
     (seconds >= 0.0).then_some(seconds as u64)
 }
 
+/// Whether an ISO 8601 duration (`P0D`, `PT0S`, `P0DT0H0M0S`) is zero.
 fn is_zero_duration(text: &str) -> bool {
     let t = text.trim();
     t.starts_with('P') && t.chars().filter(|c| c.is_ascii_digit()).all(|c| c == '0')
@@ -2269,7 +2297,22 @@ spec:
             .collect();
         assert_eq!(&cmd[..2], ["sh", "-c"]);
         assert!(cmd[2].starts_with("timeout 30 \"$@\""), "{}", cmd[2]);
-        assert!(cmd[2].contains("cp -R '{{$.outputs.artifacts['toss-out'].path}}' '{{$.outputs.parameters['toss-out'].output_file}}'"));
+        // The wrapper copies between placeholder paths given to it in the environment.
+        let var = |placeholder: &str| {
+            let env = exec["env"].as_array().cloned().unwrap_or_default();
+            let e = env.iter().find(|e| e["value"] == placeholder).unwrap();
+            format!("\"${}\"", e["name"].as_str().unwrap())
+        };
+        let (art, param) = (
+            var("{{$.outputs.artifacts['toss-out'].path}}"),
+            var("{{$.outputs.parameters['toss-out'].output_file}}"),
+        );
+        assert!(
+            cmd[2].contains(&format!("cp -R {art} {param}")),
+            "{}",
+            cmd[2]
+        );
+        assert!(!cmd[2].contains("{{"), "{}", cmd[2]);
         assert_eq!(
             cmd[6],
             "echo heads > {{$.outputs.artifacts['toss-out'].path}}"
@@ -2350,13 +2393,17 @@ spec:
             exec["command"][2]
                 .as_str()
                 .unwrap()
-                .contains(&format!("printf '%s' \"$PENSTOCK_V1_RAW_0\" > '{file}'")),
+                .contains("printf '%s' \"$PENSTOCK_V1_RAW_0\" > \"$PENSTOCK_V1_PATH_0\""),
             "{exec}"
         );
         assert_eq!(exec["command"][5], file);
         assert_eq!(
             exec["env"][0],
             json!({"name": "PENSTOCK_V1_RAW_0", "value": "x {{$.inputs.parameters['msg']}}"})
+        );
+        assert_eq!(
+            exec["env"][1],
+            json!({"name": "PENSTOCK_V1_PATH_0", "value": file})
         );
         crate::parse_pipeline("w.json", &serde_json::to_vec(&spec).unwrap()).unwrap();
     }
@@ -2408,8 +2455,15 @@ spec:
             "{exec}"
         );
         let script = exec["command"][2].as_str().unwrap_or_default();
+        let var = env
+            .iter()
+            .find(|e| e["value"] == "{{$.outputs.artifacts['toss-out'].path}}")
+            .and_then(|e| e["name"].as_str())
+            .unwrap_or_default();
         assert!(
-            script.contains("if [ -e '/tmp/out.txt' ]; then cp -R '/tmp/out.txt' '{{$.outputs.artifacts['toss-out'].path}}'"),
+            script.contains(&format!(
+                "if [ -e '/tmp/out.txt' ]; then cp -R '/tmp/out.txt' \"${var}\""
+            )),
             "{script}"
         );
         // A named path is still replaced and not listed.
