@@ -24,9 +24,9 @@
 pub mod backend;
 pub mod blob;
 mod catalog;
-pub mod lease;
 #[cfg(test)]
 mod conformance;
+pub mod lease;
 pub mod list;
 #[cfg(feature = "object-store")]
 pub mod object;
@@ -39,11 +39,11 @@ pub mod testing;
 pub mod tokens;
 
 pub use backend::{Backend, DatabaseLocation};
-pub use lease::{LiveOwner, OwnedRun, Replica};
 pub use catalog::{
     ArtifactEvent, ArtifactFilter, ArtifactRecord, CatalogError, ExperimentRow, PipelineRow,
     PipelineVersionRow, RecurringRunRow, RunMeta, StorageState,
 };
+pub use lease::{LiveOwner, OwnedRun, Replica};
 pub use scalars::ScalarRow;
 pub use store::{ArtifactRow, SqliteStore, Store, StoreOpenError, TaskStateChange};
 pub use tokens::{ApiToken, TokenError};
