@@ -27,8 +27,8 @@ pub mod private_tmp;
 pub mod python_env;
 pub mod reaper;
 pub mod render;
-mod v1_metrics;
 pub mod staging;
+mod v1_metrics;
 pub mod warm;
 
 use async_trait::async_trait;
