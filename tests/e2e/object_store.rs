@@ -648,3 +648,67 @@ fn artifacts_pass_through_s3_under_the_docker_launcher() {
         "{keys:?}"
     );
 }
+
+/// KFP v1 viewers with an `s3://` pipeline root: the step's `mlpipeline-ui-metadata` is an
+/// artifact of the run in the bucket, read back through the object store by the viewer
+/// endpoint (it used to be refused as "not stored by Penstock").
+#[test]
+fn v1_viewers_are_read_from_the_bucket() {
+    let moto = Moto::start();
+    let home = Home::new();
+    let yaml = home.path().join("v1_viewers.yaml");
+    let compiled = Command::new(crate::util::python_v1())
+        .arg(repo_root().join("tests/e2e/ui/v1_viewers.py"))
+        .arg(&yaml)
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .expect("run the kfp 1.8 compiler");
+    assert!(
+        compiled.status.success(),
+        "compiling v1_viewers.py: {}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    let root = format!("s3://{BUCKET}/viewers");
+    let (code, run, stderr) = run_json(&home, &moto, &yaml, &["--pipeline-root", &root]);
+    assert_eq!(code, 0, "{stderr}\n{run}");
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    let step = run["run_details"]["task_details"]
+        .as_array()
+        .and_then(|tasks| {
+            tasks.iter().find(|t| {
+                t["penstock"]["outputs"]["artifacts"]
+                    .get("mlpipeline-ui-metadata")
+                    .is_some()
+            })
+        })
+        .unwrap_or_else(|| panic!("no task with mlpipeline-ui-metadata in {run}"));
+    let uri = step["penstock"]["outputs"]["artifacts"]["mlpipeline-ui-metadata"][0]["uri"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(uri.starts_with(&format!("{root}/")), "{uri}");
+    let task_id = step["penstock"]["task_id"]
+        .as_str()
+        .or_else(|| step["task_id"].as_str())
+        .unwrap_or_else(|| panic!("no task id in {step}"));
+    let server = start_server(home.path(), &moto, &[]);
+    let shown = get(&format!(
+        "{}/apis/penstock/v1/runs/{run_id}/tasks/{task_id}/visualizations",
+        server.url
+    ));
+    let kinds: Vec<&str> = shown["visualizations"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|x| x["type"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        kinds,
+        [
+            "markdown",
+            "table",
+            "confusion_matrix",
+            "roc",
+            "web-app",
+            "tensorboard"
+        ],
+        "{shown}"
+    );
+}
