@@ -1,6 +1,7 @@
 """Penstock benchmarks, side by side with their anchors in the same run.
 
-    bench/run.py            (uses .venv/bin/python for the SDK; builds the release binary)
+    bench/run.py            (uses .venv/bin/python for the SDK; builds the release binary, or
+                            measures PENSTOCK_BENCH_BIN)
 
 1. Engine overhead per step: 200-step chain of `true` vs 200 bare spawns of `true`.
 2. 40-step chain of lightweight Python components (fibo(10)): warm interpreters vs --no-warm vs
@@ -22,7 +23,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = os.environ.get("PENSTOCK_TEST_PYTHON", os.path.join(ROOT, ".venv/bin/python"))
-BIN = os.path.join(ROOT, "target/release/penstock")
+# PENSTOCK_BENCH_BIN: measure this binary (a copy, safe from other builds) instead of building
+# and measuring target/release/penstock.
+BIN = os.environ.get("PENSTOCK_BENCH_BIN") or os.path.join(ROOT, "target/release/penstock")
 
 
 LAST_RUNS = {}
@@ -61,7 +64,8 @@ def peak_rss_of(cmd, env):
 
 
 def main():
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "penstock"], cwd=ROOT, check=True)
+    if not os.environ.get("PENSTOCK_BENCH_BIN"):
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "penstock"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="penstock-bench-")
     subprocess.run([PYTHON, os.path.join(ROOT, "bench/pipelines.py"), work], check=True, capture_output=True)
 
@@ -77,11 +81,12 @@ def main():
 
     # 2. Lightweight Python chain: warm interpreters, fresh processes (--no-warm) and kfp.local,
     # side by side (the venv exists after the first run). Median per step from each task's
-    # start/end in the run JSON.
+    # start/end in the run JSON. kfp.local runs with -P: bench/docker.py must not shadow the
+    # `docker` package it imports.
     penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work))
     warm = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work)) for _ in range(3)]
     cold = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work), "--no-warm") for _ in range(3)]
-    anchor_out = subprocess.run([PYTHON, os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_40.yaml",
+    anchor_out = subprocess.run([PYTHON, "-P", os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_40.yaml",
                                  tempfile.mkdtemp(dir=work)], capture_output=True, text=True, cwd=work)
     if anchor_out.returncode != 0:
         sys.exit(f"kfp.local failed: {anchor_out.stderr[-2000:]}")
@@ -95,7 +100,7 @@ def main():
 
     # 3. kfp.local's default mode, a few steps (each creates a venv and installs kfp from PyPI).
     if os.environ.get("PENSTOCK_BENCH_SKIP_VENV") != "1":
-        venv_out = subprocess.run([PYTHON, os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_3.yaml",
+        venv_out = subprocess.run([PYTHON, "-P", os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_3.yaml",
                                    tempfile.mkdtemp(dir=work), "venv"], capture_output=True, text=True, cwd=work)
         if venv_out.returncode != 0:
             sys.exit(f"kfp.local (use_venv=True) failed: {venv_out.stderr[-2000:]}")

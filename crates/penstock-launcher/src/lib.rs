@@ -191,12 +191,15 @@ impl LocalLauncher {
             .join(format!("{}.log", safe_path(task_path)))
     }
 
+    /// An attempt's folder: `tasks/<path>@attempt-N`, one level rather than `<path>/attempt-N`
+    /// (each new folder costs an inode; `@` never occurs in a [`safe_path`], so no task's
+    /// folder can be another's attempt).
     fn paths(&self, request: &LaunchRequest) -> TaskPaths {
-        let dir = self
-            .run_dir(&request.run_id)
-            .join("tasks")
-            .join(safe_path(&request.task_path))
-            .join(format!("attempt-{}", request.attempt));
+        let dir = self.run_dir(&request.run_id).join("tasks").join(format!(
+            "{}@attempt-{}",
+            safe_path(&request.task_path),
+            request.attempt
+        ));
         TaskPaths {
             work_dir: dir.join("work"),
             tmp_dir: dir.join("tmp"),
@@ -638,12 +641,20 @@ impl LocalLauncher {
     pub(crate) fn setup(&self, request: &LaunchRequest) -> Result<AttemptSetup, String> {
         let paths = self.paths(request);
         let log_path = self.log_path(&request.run_id, &request.task_path);
+        // The parameters' folder only where the component has output parameters: most tasks
+        // have none, and every new folder costs an inode.
+        let parameters = !request.component.output_definitions.parameters.is_empty();
+        let outputs = paths.executor_output.parent();
         for dir in [
-            &paths.work_dir,
-            &paths.tmp_dir,
-            &paths.parameters_dir,
-            &paths.workspace,
-        ] {
+            Some(paths.work_dir.as_path()),
+            Some(paths.tmp_dir.as_path()),
+            outputs,
+            parameters.then_some(paths.parameters_dir.as_path()),
+            Some(paths.workspace.as_path()),
+        ]
+        .into_iter()
+        .flatten()
+        {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }

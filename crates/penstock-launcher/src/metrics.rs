@@ -59,14 +59,18 @@ pub struct MetricsTail {
 }
 
 impl MetricsTail {
-    /// Starts an attempt: both files begin empty (the points describe the attempt whose
-    /// outputs count).
+    /// Starts an attempt: the metrics file begins empty and the points file absent, created
+    /// with the first point (the points describe the attempt whose outputs count; most tasks
+    /// log none, and a file fewer per attempt is measurably cheaper).
     pub fn start(raw: PathBuf, points: PathBuf) -> std::io::Result<MetricsTail> {
         if let Some(dir) = raw.parent() {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(&raw, b"")?;
-        std::fs::write(&points, b"")?;
+        match std::fs::remove_file(&points) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         Ok(MetricsTail {
             raw,
             points,
@@ -116,6 +120,7 @@ impl MetricsTail {
         }
         if !out.is_empty() {
             let written = std::fs::OpenOptions::new()
+                .create(true)
                 .append(true)
                 .open(&self.points)
                 .and_then(|mut f| f.write_all(out.as_bytes()));
@@ -211,7 +216,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let raw = dir.path().join("m/t.jsonl");
         let pts = dir.path().join("m/t.points.jsonl");
+        std::fs::create_dir_all(dir.path().join("m")).unwrap();
+        std::fs::write(
+            &pts,
+            b"{\"name\": \"old\", \"step\": 1, \"value\": 1, \"time\": \"T0\"}\n",
+        )
+        .unwrap();
         let mut tail = MetricsTail::start(raw.clone(), pts.clone()).unwrap();
+        assert!(!pts.exists(), "an earlier attempt's points are gone");
+        assert!(tail.poll("T0", false).is_empty());
+        assert!(!pts.exists(), "no points, no file");
         let mut f = std::fs::OpenOptions::new().append(true).open(&raw).unwrap();
         f.write_all(b"{\"step\": 1, \"loss\": 0.9}\n{\"loss\": 0.")
             .unwrap();
