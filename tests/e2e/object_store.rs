@@ -208,6 +208,24 @@ def read_it(data: Input[Dataset]) -> str:
     return open(data.path).read()
 
 
+@dsl.component
+def read_each(item: str, data: Input[Dataset], folder: Input[Artifact]) -> str:
+    import os, time
+    first = open(data.path).read()
+    time.sleep(1)
+    body = open(data.path).read()
+    a = open(os.path.join(folder.path, "a.txt")).read()
+    b = open(os.path.join(folder.path, "sub", "b.txt")).read()
+    return f"{item}:{first}/{body}|{a}|{b}"
+
+
+@dsl.pipeline(name="s3-fan-out")
+def s3_fan_out(text: str = "hello s3"):
+    made = produce(text=text)
+    with dsl.ParallelFor(["a", "b", "c", "d", "e", "f"]) as item:
+        read_each(item=item, data=made.outputs["data"], folder=made.outputs["folder"])
+
+
 @dsl.pipeline(name="s3-import")
 def s3_import(uri: str):
     read_it(data=dsl.importer(artifact_uri=uri, artifact_class=Dataset).output)
@@ -217,6 +235,7 @@ if __name__ == "__main__":
     compiler.Compiler().compile(s3_import, sys.argv[1] + "/s3_import.yaml")
     compiler.Compiler().compile(s3_passing, sys.argv[1] + "/s3_passing.yaml")
     compiler.Compiler().compile(s3_outage, sys.argv[1] + "/s3_outage.yaml")
+    compiler.Compiler().compile(s3_fan_out, sys.argv[1] + "/s3_fan_out.yaml")
 "##;
 
 /// Compiles the two pipelines above into `dir` with the real SDK.
@@ -239,6 +258,11 @@ fn compile(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// `penstock ARGS` in `home` with the AWS variables of `moto`.
 fn penstock(home: &Home, moto: &Moto, args: &[&str]) -> Output {
+    penstock_with(home, moto, args, &[])
+}
+
+/// `penstock ARGS` in `home` with the AWS variables of `moto` and `envs`.
+fn penstock_with(home: &Home, moto: &Moto, args: &[&str], envs: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_penstock"))
         .args(args)
         .env("PENSTOCK_HOME", home.path())
@@ -247,14 +271,25 @@ fn penstock(home: &Home, moto: &Moto, args: &[&str]) -> Output {
             repo_root().join("target/penstock-test-venvs"),
         )
         .envs(moto.env())
+        .envs(envs.iter().copied())
         .output()
         .expect("run penstock")
 }
 
 fn run_json(home: &Home, moto: &Moto, file: &Path, extra: &[&str]) -> (i32, Value, String) {
+    run_json_with(home, moto, file, extra, &[])
+}
+
+fn run_json_with(
+    home: &Home,
+    moto: &Moto,
+    file: &Path,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> (i32, Value, String) {
     let mut args = vec!["run", file.to_str().expect("utf-8 path"), "-o", "json"];
     args.extend_from_slice(extra);
-    let out = penstock(home, moto, &args);
+    let out = penstock_with(home, moto, &args, envs);
     let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (
         out.status.code().unwrap_or(-1),
@@ -337,8 +372,73 @@ fn artifacts_pass_through_s3_and_the_cache_rechecks_them() {
     assert_eq!(moto.read(key_of(&fresh)), "hello s3");
 }
 
+/// A ParallelFor whose iterations all consume one `s3://` file and one folder artifact: each
+/// iteration fetches its own copy (none replaces or deletes another's while it reads), and the
+/// producer's objects are under its attempt's key.
+#[test]
+fn parallel_consumers_of_one_s3_artifact_each_read_their_own_copy() {
+    let moto = Moto::start();
+    let home = Home::new();
+    compile(home.path());
+    let fan_out = home.path().join("s3_fan_out.yaml");
+    let root = format!("s3://{BUCKET}/fan");
+    let (code, run, stderr) = run_json(&home, &moto, &fan_out, &["--pipeline-root", &root]);
+    assert_eq!(code, 0, "{stderr}\n{run}");
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    let data = output_uri(&run, "produce", "data");
+    assert_eq!(data, format!("{root}/{run_id}/produce/attempt-1/data"));
+    assert_eq!(moto.read(key_of(&data)), "hello s3");
+    let tasks = run["run_details"]["task_details"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut seen = Vec::new();
+    for t in &tasks {
+        let path = t["penstock"]["path"].as_str().unwrap_or_default();
+        if !path.ends_with("/read-each") {
+            continue;
+        }
+        assert_eq!(t["penstock"]["state"], "SUCCEEDED", "{path}: {t}");
+        let out = t["penstock"]["outputs"]["parameters"]["Output"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (item, rest) = out.split_once(':').unwrap_or(("", ""));
+        assert_eq!(rest, "hello s3/hello s3|A.TXT|SUB/B.TXT", "{path}: {out}");
+        seen.push(item.to_string());
+    }
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "c", "d", "e", "f"], "{run}");
+    // The copies were the attempts' own and are gone with them.
+    let inputs = home.path().join("runs").join(&run_id).join("inputs");
+    let left: Vec<_> = walk(&inputs);
+    assert!(left.is_empty(), "input copies left behind: {left:?}");
+}
+
+/// The files under `dir` (none when it does not exist).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
 /// Importers of `s3://` and `http://` URIs (the same object, read through moto's S3 and plain
-/// HTTP) feed a task with the local default root.
+/// HTTP) feed a task with the local default root. moto listens on loopback, which http(s)
+/// imports may reach only with `PENSTOCK_ALLOW_PRIVATE_HTTP=1`; without it the import is
+/// refused with the URI and the reason.
 #[test]
 fn importers_fetch_s3_and_http_uris() {
     let moto = Moto::start();
@@ -353,7 +453,13 @@ fn importers_fetch_s3_and_http_uris() {
         format!("{}/{BUCKET}/imported/data.txt", moto.endpoint),
     ] {
         let param = format!("uri={uri}");
-        let (code, run, stderr) = run_json(&home, &moto, &import, &["-p", &param]);
+        let (code, run, stderr) = run_json_with(
+            &home,
+            &moto,
+            &import,
+            &["-p", &param],
+            &[("PENSTOCK_ALLOW_PRIVATE_HTTP", "1")],
+        );
         assert_eq!(code, 0, "{uri}: {stderr}\n{run}");
         assert_eq!(
             task(&run, "read-it")["penstock"]["outputs"]["parameters"]["Output"],
@@ -364,6 +470,22 @@ fn importers_fetch_s3_and_http_uris() {
         let input = &task(&run, "read-it")["penstock"]["inputs"]["artifacts"]["data"];
         assert!(input.to_string().contains(&uri), "{input}");
     }
+    // By name (resolved to loopback) and not cached: a URI no earlier run used.
+    let uri = format!(
+        "{}/{BUCKET}/imported/data.txt",
+        moto.endpoint.replace("127.0.0.1", "localhost")
+    );
+    let param = format!("uri={uri}");
+    let (code, run, stderr) = run_json(&home, &moto, &import, &["-p", &param]);
+    assert_ne!(code, 0, "{stderr}\n{run}");
+    assert_eq!(state(&run, "read-it"), "FAILED", "{run}");
+    let error = run.to_string();
+    assert!(
+        error.contains(&uri)
+            && error.contains("loopback")
+            && error.contains("PENSTOCK_ALLOW_PRIVATE_HTTP"),
+        "{error}"
+    );
 }
 
 /// The object store goes away while a task runs: that task fails with a message naming the
@@ -407,7 +529,10 @@ fn an_outage_mid_task_fails_that_task_and_loses_nothing_recorded() {
     assert!(kept.starts_with(&format!("{root}/")), "{kept}");
     assert_eq!(state(&run, "slow"), "FAILED", "{run}");
     let error = task(&run, "slow")["error"].to_string();
-    let planned = format!("{root}/{}/slow/out", run["run_id"].as_str().unwrap_or(""));
+    let planned = format!(
+        "{root}/{}/slow/attempt-1/out",
+        run["run_id"].as_str().unwrap_or("")
+    );
     assert!(
         error.contains("uploading") && error.contains(&planned),
         "the error names the upload and {planned}: {error}"

@@ -3,19 +3,22 @@
 //!
 //! [`StagingLauncher`] wraps a launcher (local or Docker). When a run's pipeline root is an
 //! object-store URI (`s3://bucket/prefix`, `gs://…`, `az://…`), output artifacts get URIs under
-//! it (`<root>/<run id>/<task path>/<output>`) and the task's log
-//! `<root>/<run id>/logs/<task path>.log`. Before a task starts, every input artifact held in
-//! an object store (an upstream output, or an importer's `s3://`/`gs://`/`https://` URI) is
-//! fetched to `PENSTOCK_HOME/objects/<scheme>/<bucket>/<key>`, and output artifacts are
-//! written there; the task sees those local paths. After it succeeds its outputs are uploaded
-//! (streaming, multipart), and the recorded URIs are the object-store ones. The log is
+//! it (`<root>/<run id>/<task path>/attempt-<n>/<output>`, each attempt its own) and the
+//! task's log `<root>/<run id>/logs/<task path>.log`. Before a task starts, every input
+//! artifact held in an object store (an upstream output, or an importer's
+//! `s3://`/`gs://`/`https://` URI) is fetched to the attempt's own
+//! `PENSTOCK_HOME/runs/<run id>/inputs/<task id>/attempt-<n>/<item>/<scheme>/<bucket>/<key>`
+//! (removed when the attempt ends), and output artifacts are written to
+//! `PENSTOCK_HOME/objects/<scheme>/<bucket>/<key>`; the task sees those local paths. After it
+//! succeeds its outputs are uploaded (streaming, multipart; symbolic links are refused, never
+//! followed), and the recorded URIs are the object-store ones. The log is
 //! uploaded after every attempt, so it outlives the machine. A transfer that fails after the
 //! store client's retries fails the task with the URI and the reason; nothing half-written is
 //! left (see `penstock_store::object`).
 
 use async_trait::async_trait;
 use penstock_engine::{LaunchOutcome, LaunchRequest, TaskLauncher};
-use penstock_store::blob::ObjectUri;
+use penstock_store::blob::{remove_any, ObjectUri};
 use penstock_store::object;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,11 +37,44 @@ impl StagingLauncher {
         StagingLauncher { inner, home }
     }
 
+    /// Where an output artifact at `uri` is written before it is uploaded:
+    /// `home/objects/<scheme>/<bucket>/<key>` (the key holds the attempt, so it is this
+    /// attempt's own).
     fn staged(&self, uri: &str) -> Option<(ObjectUri, PathBuf)> {
         let o = ObjectUri::parse(uri)?;
         let path = o.local_path(&objects_dir(&self.home))?;
         Some((o, path))
     }
+
+    /// Where this attempt's copies of its object-store inputs are kept:
+    /// `home/runs/<run id>/inputs/<task id>/attempt-<n>`. Its own, so parallel consumers of
+    /// one artifact (a ParallelFor over an upstream output) never share or replace a copy.
+    fn inputs_dir(&self, request: &LaunchRequest) -> PathBuf {
+        self.home
+            .join("runs")
+            .join(crate::safe_path(&request.run_id).replace('/', "_"))
+            .join("inputs")
+            .join(crate::safe_path(&request.task_id).replace('/', "_"))
+            .join(format!("attempt-{}", request.attempt))
+    }
+}
+
+/// The object key of an output artifact of one attempt:
+/// `<root>/<run id>/<task path>/attempt-<n>/<output>`. Every attempt writes its own keys, so a
+/// retry's folder never mixes with an earlier attempt's objects, and an owner fenced out of a
+/// run cannot overwrite the outputs of the one that took over (it runs another attempt).
+fn attempt_output_uri(
+    root: &ObjectUri,
+    run_id: &str,
+    task_path: &str,
+    attempt: u32,
+    output_name: &str,
+) -> String {
+    root.join(run_id)
+        .join(&crate::safe_path(task_path))
+        .join(&format!("attempt-{attempt}"))
+        .join(&crate::safe_path(output_name))
+        .to_string()
 }
 
 /// Where copies of object-store artifacts are kept on this machine: `home/objects`.
@@ -144,9 +180,13 @@ fn failed(message: String) -> LaunchOutcome {
 impl StagingLauncher {
     /// Fetches object-store inputs; rewrites their URIs to the local copies.
     async fn fetch_inputs(&self, request: &mut LaunchRequest) -> Result<(), String> {
+        let base = self.inputs_dir(request);
         for (name, list) in request.artifacts.iter_mut() {
-            for a in list.iter_mut() {
-                let Some((_, local)) = self.staged(&a.uri) else {
+            for (index, a) in list.iter_mut().enumerate() {
+                // An artifact list may hold one URI twice: each item its own copy.
+                let local = ObjectUri::parse(&a.uri)
+                    .and_then(|o| o.local_path(&base.join(index.to_string())));
+                let Some(local) = local else {
                     if penstock_store::blob::is_object_uri(&a.uri) {
                         return Err(format!(
                             "input artifact '{name}': {} cannot be stored under {}",
@@ -178,7 +218,26 @@ impl StagingLauncher {
         request: &mut LaunchRequest,
     ) -> Result<BTreeMap<String, String>, String> {
         let mut planned = BTreeMap::new();
+        let root = object_root(&request.pipeline_root);
         for (name, a) in request.output_artifacts.iter_mut() {
+            // The engine picks one URI for every attempt; this attempt writes its own keys.
+            if let Some(root) = &root {
+                let chosen = self.output_artifact_uri_under(
+                    &request.pipeline_root,
+                    &request.run_id,
+                    &request.task_path,
+                    name,
+                );
+                if a.uri == chosen {
+                    a.uri = attempt_output_uri(
+                        root,
+                        &request.run_id,
+                        &request.task_path,
+                        request.attempt,
+                        name,
+                    );
+                }
+            }
             let Some((_, local)) = self.staged(&a.uri) else {
                 continue;
             };
@@ -225,7 +284,12 @@ impl StagingLauncher {
                     let started = std::time::Instant::now();
                     let bytes = object::upload(&source, &target)
                         .await
-                        .map_err(|e| format!("output artifact '{name}': uploading to {e}"))?;
+                        .map_err(|e| match e {
+                            e @ penstock_store::blob::BlobError::Io(..) => {
+                                format!("output artifact '{name}': not uploaded to {target}: {e}")
+                            }
+                            e => format!("output artifact '{name}': uploading to {e}"),
+                        })?;
                     tracing::info!(
                         uri = target,
                         bytes,
@@ -237,6 +301,13 @@ impl StagingLauncher {
             }
         }
         Ok(())
+    }
+
+    /// Removes an attempt's copies of its inputs (they are fetched again for another attempt).
+    async fn remove_inputs(&self, dir: &Path) {
+        if let Err(e) = remove_any(dir).await {
+            tracing::warn!("cannot remove the input copies in {}: {e}", dir.display());
+        }
     }
 
     async fn upload_log(&self, request: &LaunchRequest) {
@@ -252,15 +323,6 @@ impl StagingLauncher {
         if let Err(e) = object::upload(&local, &uri).await {
             tracing::warn!("task {} log kept only locally: {e}", request.task_path);
         }
-    }
-}
-
-async fn remove_any(path: &Path) -> std::io::Result<()> {
-    match tokio::fs::symlink_metadata(path).await {
-        Ok(m) if m.is_dir() => tokio::fs::remove_dir_all(path).await,
-        Ok(_) => tokio::fs::remove_file(path).await,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
     }
 }
 
@@ -281,18 +343,26 @@ impl TaskLauncher for StagingLauncher {
             return self.inner.launch(request, cancel).await;
         }
         let original = request.clone();
+        let inputs = self.inputs_dir(&request);
         let prepared = tokio::select! {
-            _ = cancel.cancelled() => return cancelled(),
+            _ = cancel.cancelled() => Err(None),
             r = async {
                 self.fetch_inputs(&mut request).await?;
                 self.plan_outputs(&mut request).await
-            } => r,
+            } => r.map_err(Some),
         };
         let planned = match prepared {
             Ok(p) => p,
-            Err(message) => return failed(message),
+            Err(why) => {
+                self.remove_inputs(&inputs).await;
+                return match why {
+                    None => cancelled(),
+                    Some(message) => failed(message),
+                };
+            }
         };
         let mut outcome = self.inner.launch(request, cancel.clone()).await;
+        self.remove_inputs(&inputs).await;
         let uploaded = tokio::select! {
             _ = cancel.cancelled() => Err(None),
             r = self.upload_outputs(&mut outcome, &planned) => r.map_err(Some),
@@ -402,5 +472,10 @@ mod tests {
         );
         let (_, local) = s.staged("s3://b/pre/r1/t/out").unwrap();
         assert_eq!(local, Path::new("/h/objects/s3/b/pre/r1/t/out"));
+        let root = ObjectUri::parse("s3://b/pre/").unwrap();
+        assert_eq!(
+            attempt_output_uri(&root, "r1", "loop/t[0]", 2, "out"),
+            "s3://b/pre/r1/loop/t[0]/attempt-2/out"
+        );
     }
 }

@@ -134,7 +134,7 @@ impl RunSupervisor {
         let (run, meta) = self.store.get_run(id).await.map_err(|e| e.to_string())?;
         let pipeline = stored_pipeline(&run).map_err(|e| e.message)?;
         let tasks = self.store.list_tasks(id).await.map_err(|e| e.to_string())?;
-        if let Some(missing) = missing_kept_artifact(&tasks) {
+        if let Some(missing) = missing_kept_artifact(&tasks).await {
             return Err(missing);
         }
         let mut options = self.options(&run, &meta);
@@ -454,33 +454,52 @@ pub async fn keep_foreground_lease(
     }
 }
 
-/// The first output artifact of a finished task that is gone from the local artifact store: a
-/// resume would keep the task and hand downstream tasks a file that no longer exists.
-pub fn missing_kept_artifact(tasks: &[penstock_engine::TaskRecord]) -> Option<String> {
-    tasks
+/// The first output artifact of a finished task that is gone from the artifact store: a
+/// resume would keep the task and hand downstream tasks a file that no longer exists. Local
+/// files are looked for on this machine; `s3://`, `minio://`, `gs://` and `az://` artifacts in
+/// their object store (a store that cannot be asked is logged and not held against the run:
+/// its consumers fail with the store's error if the artifact is really gone). `http(s)://`
+/// imports are read where they live and not checked.
+pub async fn missing_kept_artifact(tasks: &[penstock_engine::TaskRecord]) -> Option<String> {
+    // Owned, so that no iterator closure is held across the checks' awaits (the future
+    // stays `Send`).
+    let kept: Vec<(String, String, String)> = tasks
         .iter()
         .filter(|t| t.state.produced_outputs())
         .flat_map(|t| {
-            t.outputs
-                .artifacts
-                .iter()
-                .flat_map(move |(name, list)| list.iter().map(move |a| (t, name, a)))
+            t.outputs.artifacts.iter().flat_map(|(name, list)| {
+                list.iter()
+                    .map(|a| (t.path.clone(), name.clone(), a.uri.clone()))
+            })
         })
-        .find(|(_, _, a)| {
-            // Only local files can be checked here (remote URIs are read where they live).
-            let local = match a.uri.strip_prefix("file://") {
-                Some(path) => path,
-                None if !a.uri.contains("://") => a.uri.as_str(),
-                None => return false,
-            };
-            !std::path::Path::new(local).exists()
-        })
-        .map(|(t, name, _)| {
-            format!(
-                "output artifact '{name}' of finished task '{}' is gone from the artifact store",
-                t.path
-            )
-        })
+        .collect();
+    for (task, name, uri) in kept {
+        let gone = match uri.strip_prefix("file://") {
+            Some(path) => !std::path::Path::new(path).exists(),
+            None if !uri.contains("://") => !std::path::Path::new(&uri).exists(),
+            None => match penstock_store::blob::ObjectUri::parse(&uri) {
+                Some(o) if !o.scheme.starts_with("http") => {
+                    match penstock_store::object::exists(&uri).await {
+                        Ok(found) => !found,
+                        Err(e) => {
+                            tracing::warn!(
+                                "cannot tell whether output artifact '{name}' of task '{task}' \
+                                 still exists: {e}"
+                            );
+                            false
+                        }
+                    }
+                }
+                _ => false,
+            },
+        };
+        if gone {
+            return Some(format!(
+                "output artifact '{name}' of finished task '{task}' is gone from the artifact store ({uri})"
+            ));
+        }
+    }
+    None
 }
 
 /// The pipeline a run executed, rebuilt from its stored spec.

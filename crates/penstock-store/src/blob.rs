@@ -108,6 +108,17 @@ pub fn is_object_uri(uri: &str) -> bool {
     ObjectUri::parse(uri).is_some()
 }
 
+/// Removes the file, link or folder at `path` (a link itself, never what it points to);
+/// nothing there is fine.
+pub async fn remove_any(path: &Path) -> std::io::Result<()> {
+    match tokio::fs::symlink_metadata(path).await {
+        Ok(m) if m.is_dir() => tokio::fs::remove_dir_all(path).await,
+        Ok(_) => tokio::fs::remove_file(path).await,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Read access to logs and artifacts.
 pub trait BlobStore: Send + Sync {
     /// The whole content of a blob.

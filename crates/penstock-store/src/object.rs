@@ -12,7 +12,7 @@
 //! file that is renamed into place only when complete, and a failed multipart upload is
 //! aborted, so neither side is ever left half-written.
 
-use crate::blob::{BlobError, ObjectUri};
+use crate::blob::{remove_any, BlobError, ObjectUri};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
@@ -138,17 +138,162 @@ fn build(o: &ObjectUri) -> Result<Arc<dyn ObjectStore>, BlobError> {
                 .build()
                 .map_err(|e| remote(&uri, e))?,
         ),
-        "http" | "https" => Arc::new(
-            object_store::http::HttpBuilder::new()
-                .with_url(format!("{}://{}", o.scheme, o.bucket))
-                .with_retry(retry_config())
-                .with_client_options(client_options().with_allow_http(o.scheme == "http"))
-                .build()
-                .map_err(|e| remote(&uri, e))?,
-        ),
+        "http" | "https" => {
+            let mut options = client_options().with_allow_http(o.scheme == "http");
+            if !private_http_allowed() {
+                check_http_literal(o)?;
+                options = options.with_dns_resolver(Arc::new(PublicOnly));
+            }
+            Arc::new(
+                object_store::http::HttpBuilder::new()
+                    .with_url(format!("{}://{}", o.scheme, o.bucket))
+                    .with_retry(retry_config())
+                    .with_client_options(options)
+                    .build()
+                    .map_err(|e| remote(&uri, e))?,
+            )
+        }
         other => return Err(BlobError::Unsupported(format!("{uri}: scheme '{other}'"))),
     };
     Ok(store)
+}
+
+/// Whether `http(s)://` artifacts may be fetched from loopback, link-local, private and
+/// unspecified addresses (`PENSTOCK_ALLOW_PRIVATE_HTTP=1`); refused by default, so that
+/// whoever can create a run cannot make the server fetch internal services or the cloud
+/// metadata endpoint.
+pub fn private_http_allowed() -> bool {
+    std::env::var("PENSTOCK_ALLOW_PRIVATE_HTTP")
+        .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// Why `ip` may not be fetched from over http(s), if it may not.
+pub fn non_public(ip: std::net::IpAddr) -> Option<&'static str> {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(a) => {
+            if a.is_loopback() {
+                Some("a loopback address")
+            } else if a.is_link_local() {
+                Some("a link-local address")
+            } else if a.is_private() {
+                Some("a private address")
+            } else if a.is_unspecified() || a.octets()[0] == 0 {
+                Some("an unspecified address")
+            } else if a.is_broadcast() || a.is_multicast() {
+                Some("a broadcast or multicast address")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(a) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return non_public(IpAddr::V4(v4));
+            }
+            let first = a.segments()[0];
+            if a.is_loopback() {
+                Some("a loopback address")
+            } else if a.is_unspecified() {
+                Some("an unspecified address")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("a link-local address")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("a private address")
+            } else if a.is_multicast() {
+                Some("a broadcast or multicast address")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn refused_http(uri: &str, host: &str, ip: std::net::IpAddr, why: &str) -> BlobError {
+    let what = if host == ip.to_string() {
+        format!("{host} is {why}")
+    } else {
+        format!("{host} resolves to {why} ({ip})")
+    };
+    BlobError::Remote(
+        uri.to_string(),
+        format!(
+            "refused: {what}; http(s) artifacts are not fetched from loopback, link-local, \
+             private or unspecified addresses unless PENSTOCK_ALLOW_PRIVATE_HTTP=1"
+        ),
+    )
+}
+
+/// Refuses an `http(s)://` URI whose host is a literal non-public address (names are checked
+/// when resolved, by [`PublicOnly`], so that a name cannot change between check and connect).
+fn check_http_literal(o: &ObjectUri) -> Result<(), BlobError> {
+    let uri = o.to_string();
+    let parsed = url::Url::parse(&format!("{}://{}/", o.scheme, o.bucket))
+        .map_err(|e| BlobError::Unsupported(format!("{uri}: {e}")))?;
+    let ip = match parsed.host() {
+        Some(url::Host::Ipv4(a)) => std::net::IpAddr::V4(a),
+        Some(url::Host::Ipv6(a)) => std::net::IpAddr::V6(a),
+        Some(url::Host::Domain(_)) => return Ok(()),
+        None => return Err(BlobError::Unsupported(format!("{uri}: no host"))),
+    };
+    match non_public(ip) {
+        Some(why) => Err(refused_http(&uri, &ip.to_string(), ip, why)),
+        None => Ok(()),
+    }
+}
+
+/// Refuses an `http(s)://` URI whose host is, or resolves to, a non-public address, before any
+/// request (the connection itself resolves through [`PublicOnly`] again, so a name cannot
+/// switch to an internal address in between).
+async fn check_http(o: &ObjectUri) -> Result<(), BlobError> {
+    if !o.scheme.starts_with("http") || private_http_allowed() {
+        return Ok(());
+    }
+    check_http_literal(o)?;
+    let uri = o.to_string();
+    let parsed = url::Url::parse(&format!("{}://{}/", o.scheme, o.bucket))
+        .map_err(|e| BlobError::Unsupported(format!("{uri}: {e}")))?;
+    let Some(url::Host::Domain(host)) = parsed.host() else {
+        return Ok(());
+    };
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| BlobError::Remote(uri.clone(), format!("cannot resolve {host}: {e}")))?;
+    for addr in addrs {
+        if let Some(why) = non_public(addr.ip()) {
+            return Err(refused_http(&uri, host, addr.ip(), why));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves host names for `http(s)://` artifacts and refuses any name with a non-public
+/// address among its addresses.
+#[derive(Debug)]
+struct PublicOnly;
+
+impl object_store::client::DnsResolver for PublicOnly {
+    fn resolve(&self, host: &str) -> object_store::client::DnsFuture {
+        let host = host.to_string();
+        Box::pin(async move {
+            let addrs: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect();
+            if let Some((ip, why)) = addrs
+                .iter()
+                .find_map(|ip| non_public(*ip).map(|why| (*ip, why)))
+            {
+                return Err(format!(
+                    "{host} resolves to {why} ({ip}); fetching http(s) artifacts from \
+                     loopback, link-local, private or unspecified addresses is refused unless \
+                     PENSTOCK_ALLOW_PRIVATE_HTTP=1"
+                )
+                .into());
+            }
+            Ok(addrs)
+        })
+    }
 }
 
 /// The client of `o`'s bucket (built on first use) and the object's path in it.
@@ -174,6 +319,7 @@ fn parse(uri: &str) -> Result<ObjectUri, BlobError> {
 /// Whether an object exists at `uri`, or a folder artifact (objects under `uri/`).
 pub async fn exists(uri: &str) -> Result<bool, BlobError> {
     let o = parse(uri)?;
+    check_http(&o).await?;
     let (store, path) = client(&o)?;
     match store.head(&path).await {
         Ok(_) => return Ok(true),
@@ -221,6 +367,7 @@ pub async fn open(
     uri: &str,
 ) -> Result<(u64, BoxStream<'static, Result<Bytes, std::io::Error>>), BlobError> {
     let o = parse(uri)?;
+    check_http(&o).await?;
     let (store, path) = client(&o)?;
     let got = store.get(&path).await.map_err(|e| from_store(uri, e))?;
     let size = got.meta.size;
@@ -264,10 +411,25 @@ async fn write_stream(
     Ok(written)
 }
 
+/// A temporary name next to `dest`, unique to this transfer: concurrent downloads to the
+/// same place never write or rename each other's part files.
 fn part_path(dest: &Path) -> PathBuf {
     let mut name = dest.file_name().unwrap_or_default().to_os_string();
-    name.push(".penstock-part");
+    name.push(format!(".{}.penstock-part", uuid::Uuid::new_v4().simple()));
     dest.with_file_name(name)
+}
+
+/// `rel`, a key under a folder artifact, as a relative path that stays inside the folder.
+fn relative_path(uri: &str, rel: &str) -> Result<PathBuf, BlobError> {
+    let path = Path::new(rel);
+    if rel.is_empty()
+        || !path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(BlobError::Forbidden(format!("{uri}/{rel}")));
+    }
+    Ok(path.to_path_buf())
 }
 
 /// Fetches the artifact at `uri` to `dest`: one object becomes a file, objects under `uri/`
@@ -277,8 +439,18 @@ pub async fn download(uri: &str, dest: &Path) -> Result<u64, BlobError> {
     let io = |e: std::io::Error| BlobError::Io(dest.display().to_string(), e);
     match open(uri).await {
         Ok((_, stream)) => {
-            remove_any(dest).await.map_err(io)?;
-            return write_stream(uri, stream, dest).await;
+            let part = part_path(dest);
+            let n = write_stream(uri, stream, &part).await?;
+            let placed = async {
+                remove_any(dest).await?;
+                tokio::fs::rename(&part, dest).await
+            }
+            .await;
+            if let Err(e) = placed {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(io(e));
+            }
+            return Ok(n);
         }
         Err(BlobError::NotFound(_)) => {}
         Err(e) => return Err(e),
@@ -291,8 +463,14 @@ pub async fn download(uri: &str, dest: &Path) -> Result<u64, BlobError> {
     remove_any(&staging).await.map_err(io)?;
     let mut total = 0;
     for rel in &files {
-        let (_, stream) = open(&format!("{}/{rel}", uri.trim_end_matches('/'))).await?;
-        match write_stream(uri, stream, &staging.join(rel)).await {
+        let file_uri = format!("{}/{rel}", uri.trim_end_matches('/'));
+        let fetched = async {
+            let target = staging.join(relative_path(uri.trim_end_matches('/'), rel)?);
+            let (_, stream) = open(&file_uri).await?;
+            write_stream(&file_uri, stream, &target).await
+        }
+        .await;
+        match fetched {
             Ok(n) => total += n,
             Err(e) => {
                 let _ = remove_any(&staging).await;
@@ -300,27 +478,70 @@ pub async fn download(uri: &str, dest: &Path) -> Result<u64, BlobError> {
             }
         }
     }
-    remove_any(dest).await.map_err(io)?;
-    tokio::fs::rename(&staging, dest).await.map_err(io)?;
+    let placed = async {
+        remove_any(dest).await?;
+        tokio::fs::rename(&staging, dest).await
+    }
+    .await;
+    if let Err(e) = placed {
+        let _ = remove_any(&staging).await;
+        return Err(io(e));
+    }
     Ok(total)
 }
 
-async fn remove_any(path: &Path) -> std::io::Result<()> {
-    match tokio::fs::symlink_metadata(path).await {
-        Ok(m) if m.is_dir() => tokio::fs::remove_dir_all(path).await,
-        Ok(_) => tokio::fs::remove_file(path).await,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+/// A file to upload, with its identity (device, inode) when the folder was walked.
+struct Walked {
+    path: PathBuf,
+    size: u64,
+    id: (u64, u64),
+}
+
+fn symlink_refused(path: &Path) -> BlobError {
+    BlobError::Io(
+        path.display().to_string(),
+        std::io::Error::other(
+            "a symbolic link; outputs are uploaded without following links, so that a task \
+             cannot publish files outside its outputs",
+        ),
+    )
+}
+
+/// What is at `path`, without following a link: a file (with its identity) or a folder;
+/// anything else (a link, a pipe, a device) is refused.
+async fn walked(path: &Path) -> Result<Option<Walked>, BlobError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = tokio::fs::symlink_metadata(path)
+        .await
+        .map_err(|e| BlobError::Io(path.display().to_string(), e))?;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(symlink_refused(path));
     }
+    if kind.is_dir() {
+        return Ok(None);
+    }
+    if !kind.is_file() {
+        return Err(BlobError::Io(
+            path.display().to_string(),
+            std::io::Error::other("not a regular file or folder"),
+        ));
+    }
+    Ok(Some(Walked {
+        path: path.to_path_buf(),
+        size: meta.len(),
+        id: (meta.dev(), meta.ino()),
+    }))
 }
 
 /// Stores the file or folder at `src` under `uri` (a folder's files as `uri/<relative path>`),
-/// streaming. Returns the bytes sent.
+/// streaming. Returns the bytes sent. Symbolic links are never followed: `src` or anything in
+/// it being a link (or a pipe, socket or device) fails the upload naming it, and a file
+/// replaced by a link after the walk is detected when it is opened.
 pub async fn upload(src: &Path, uri: &str) -> Result<u64, BlobError> {
     let io = |p: &Path, e: std::io::Error| BlobError::Io(p.display().to_string(), e);
-    let meta = tokio::fs::metadata(src).await.map_err(|e| io(src, e))?;
-    if !meta.is_dir() {
-        return upload_file(src, meta.len(), uri).await;
+    if let Some(file) = walked(src).await? {
+        return upload_file(&file, uri).await;
     }
     let mut files = Vec::new();
     let mut pending = vec![src.to_path_buf()];
@@ -328,23 +549,34 @@ pub async fn upload(src: &Path, uri: &str) -> Result<u64, BlobError> {
         let mut entries = tokio::fs::read_dir(&dir).await.map_err(|e| io(&dir, e))?;
         while let Some(entry) = entries.next_entry().await.map_err(|e| io(&dir, e))? {
             let path = entry.path();
-            let meta = tokio::fs::metadata(&path).await.map_err(|e| io(&path, e))?;
-            if meta.is_dir() {
-                pending.push(path);
-            } else {
-                files.push((path, meta.len()));
+            match walked(&path).await? {
+                Some(file) => files.push(file),
+                None => pending.push(path),
             }
         }
     }
     let mut total = 0;
-    for (path, size) in files {
-        let Ok(rel) = path.strip_prefix(src) else {
+    for file in files {
+        let Ok(rel) = file.path.strip_prefix(src) else {
             continue;
         };
         let rel = rel.to_string_lossy().replace('\\', "/");
-        total += upload_file(&path, size, &format!("{}/{rel}", uri.trim_end_matches('/'))).await?;
+        total += upload_file(&file, &format!("{}/{rel}", uri.trim_end_matches('/'))).await?;
     }
     Ok(total)
+}
+
+/// Opens a walked file; refused when it is no longer the file that was walked (replaced by a
+/// link, say).
+async fn open_walked(file: &Walked) -> Result<tokio::fs::File, BlobError> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |e: std::io::Error| BlobError::Io(file.path.display().to_string(), e);
+    let opened = tokio::fs::File::open(&file.path).await.map_err(io)?;
+    let meta = opened.metadata().await.map_err(io)?;
+    if (meta.dev(), meta.ino()) != file.id || !meta.is_file() {
+        return Err(symlink_refused(&file.path));
+    }
+    Ok(opened)
 }
 
 async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -359,12 +591,15 @@ async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Resul
     Ok(filled)
 }
 
-async fn upload_file(src: &Path, size: u64, uri: &str) -> Result<u64, BlobError> {
+async fn upload_file(walked: &Walked, uri: &str) -> Result<u64, BlobError> {
+    let (src, size) = (walked.path.as_path(), walked.size);
     let io = |e: std::io::Error| BlobError::Io(src.display().to_string(), e);
     let o = parse(uri)?;
     let (store, path) = client(&o)?;
+    let mut file = open_walked(walked).await?;
     if size <= PART_BYTES as u64 {
-        let bytes = tokio::fs::read(src).await.map_err(io)?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut bytes).await.map_err(io)?;
         let n = bytes.len() as u64;
         store
             .put(&path, PutPayload::from(bytes))
@@ -379,7 +614,6 @@ async fn upload_file(src: &Path, size: u64, uri: &str) -> Result<u64, BlobError>
     // S3 takes at most 10,000 parts: very large files get larger parts.
     let part_bytes = PART_BYTES.max(usize::try_from(size.div_ceil(9_000)).unwrap_or(usize::MAX));
     let parallel = parts_in_flight();
-    let mut file = tokio::fs::File::open(src).await.map_err(io)?;
     let mut in_flight: futures_util::stream::FuturesUnordered<object_store::UploadPart> =
         Default::default();
     let mut sent = 0u64;
@@ -430,8 +664,139 @@ pub async fn delete(uri: &str) -> Result<(), BlobError> {
         Err(e) => return Err(remote(uri, e)),
     }
     for rel in list_files(uri).await? {
-        let (store, path) = client(&parse(&format!("{}/{rel}", uri.trim_end_matches('/')))?)?;
-        store.delete(&path).await.map_err(|e| remote(uri, e))?;
+        let file_uri = format!("{}/{rel}", uri.trim_end_matches('/'));
+        let (store, path) = client(&parse(&file_uri)?)?;
+        match store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(remote(&file_uri, e)),
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    #[tokio::test]
+    async fn uploads_refuse_symbolic_links_without_following_them() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), "credentials").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(out.join("sub")).unwrap();
+        std::fs::write(out.join("a.txt"), "a").unwrap();
+        let link = out.join("sub").join("leak");
+        std::os::unix::fs::symlink(dir.path().join("secret"), &link).unwrap();
+        // Refused during the walk, before anything is sent (no store is reachable here).
+        let err = upload(&out, "s3://penstock-no-such-bucket/k")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&link.display().to_string()), "{err}");
+        assert!(err.contains("symbolic link"), "{err}");
+
+        // Links to folders (`.`) are not walked either.
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(".", out.join("sub").join("loop")).unwrap();
+        let err = upload(&out, "s3://penstock-no-such-bucket/k")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("loop") && err.contains("symbolic link"),
+            "{err}"
+        );
+
+        // The output itself being a link.
+        let top = dir.path().join("top");
+        std::os::unix::fs::symlink(dir.path().join("secret"), &top).unwrap();
+        let err = upload(&top, "s3://penstock-no-such-bucket/k")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_file_swapped_for_a_link_after_the_walk_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), "credentials").unwrap();
+        let file = dir.path().join("out");
+        std::fs::write(&file, "mine").unwrap();
+        let w = walked(&file).await.unwrap().unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), &file).unwrap();
+        let err = open_walked(&w).await.unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+    }
+
+    #[test]
+    fn part_files_are_unique_and_folder_keys_stay_inside() {
+        let dest = Path::new("/h/in/data");
+        let (a, b) = (part_path(dest), part_path(dest));
+        assert_ne!(a, b);
+        assert_eq!(a.parent(), dest.parent());
+        assert!(relative_path("s3://b/k", "sub/x.txt").is_ok());
+        for bad in ["../x", "a/../../x", "/abs", "", "./x"] {
+            assert!(relative_path("s3://b/k", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_public_addresses_are_fetched_over_http() {
+        for ip in [
+            "127.0.0.1",
+            "169.254.169.254",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(non_public(ip.parse::<IpAddr>().unwrap()).is_some(), "{ip}");
+        }
+        for ip in ["8.8.8.8", "172.32.0.1", "2001:4860::8888"] {
+            assert!(non_public(ip.parse::<IpAddr>().unwrap()).is_none(), "{ip}");
+        }
+        let literal = ObjectUri::parse("http://169.254.169.254/latest/meta-data").unwrap();
+        let err = check_http_literal(&literal).unwrap_err().to_string();
+        assert!(
+            err.contains("http://169.254.169.254/latest/meta-data")
+                && err.contains("link-local")
+                && err.contains("PENSTOCK_ALLOW_PRIVATE_HTTP"),
+            "{err}"
+        );
+        let v6 = ObjectUri::parse("http://[::1]:8080/x").unwrap();
+        assert!(check_http_literal(&v6).is_err());
+        let name = ObjectUri::parse("https://example.com/x").unwrap();
+        assert!(check_http_literal(&name).is_ok());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused() {
+        use object_store::client::DnsResolver;
+        let err = PublicOnly
+            .resolve("localhost")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("localhost") && err.contains("loopback"),
+            "{err}"
+        );
+        let err = open("http://localhost:9/x")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("http://localhost:9/x") && err.contains("loopback"),
+            "{err}"
+        );
+    }
 }

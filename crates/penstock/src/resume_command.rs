@@ -109,7 +109,7 @@ pub async fn resume_run(
             return Outcome::Failure;
         }
     };
-    if let Some(missing) = penstock_server::supervisor::missing_kept_artifact(&tasks) {
+    if let Some(missing) = penstock_server::supervisor::missing_kept_artifact(&tasks).await {
         let why = format!("{}: {missing}", penstock_server::supervisor::UNRESUMABLE);
         let _ = store
             .fail_run(&run.run_id, &why, jiff::Timestamp::now())
