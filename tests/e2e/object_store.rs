@@ -3,10 +3,9 @@
 //! `PENSTOCK_TEST_MOTO`), started by each test on a free loopback port and stopped after.
 //! Without it the tests fail, never skip.
 
-use crate::server::{get, ServerProcess};
+use crate::server::{get, get_text, ServerProcess};
 use crate::util::{python, repo_root, start_postgres, state, task, Home};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -560,49 +559,9 @@ fn an_outage_mid_task_fails_that_task_and_loses_nothing_recorded() {
 /// A server with `--pipeline-root s3://…`: runs created through the API write to the bucket,
 /// and the artifact and log endpoints read them back from it.
 fn start_server(home: &Path, moto: &Moto, flags: &[&str]) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_penstock"))
-        .args(["server", "--port", "0", "--home"])
-        .arg(home)
-        .args(flags)
-        .env(
-            "PENSTOCK_VENVS",
-            repo_root().join("target/penstock-test-venvs"),
-        )
-        .envs(moto.env())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start penstock server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut first = String::new();
-    reader
-        .read_line(&mut first)
-        .expect("read the server's first line");
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_string();
-    ServerProcess { child, url }
-}
-
-fn get_text(url: &str) -> String {
-    let out = Command::new(python())
-        .args([
-            "-c",
-            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
-            url,
-        ])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "GET {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ServerProcess::start_with_env(home, flags, &env)
 }
 
 #[test]
