@@ -644,18 +644,7 @@ fn kfp_client_drives_the_whole_api_on_postgres_and_s3() {
     let postgres = start_postgres();
     let database = postgres.url("postgres");
     let home = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_penstock"))
-        .args(["tokens", "create", "--name", "suite"])
-        .env("PENSTOCK_HOME", home.path())
-        .env("PENSTOCK_DATABASE", &database)
-        .output()
-        .expect("run penstock tokens create");
-    assert!(
-        out.status.success(),
-        "tokens create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = crate::server::create_token_in_database(home.path(), &database);
     let root = format!("s3://{BUCKET}/suite");
     let server = start_server(
         home.path(),

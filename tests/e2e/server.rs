@@ -165,17 +165,12 @@ fn kfp_client_drives_the_whole_api() {
     );
 }
 
-/// The same kfp.Client suite against a server whose store is PostgreSQL (`--database`),
-/// started by the test; the token is created through the same database.
-#[test]
-fn kfp_client_drives_the_whole_api_on_postgres() {
-    let postgres = start_postgres();
-    let database = postgres.url("postgres");
-    let home = tempfile::tempdir().expect("temp dir");
+/// `penstock tokens create --name suite` against the database at `database`; the token.
+pub(crate) fn create_token_in_database(home: &Path, database: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_penstock"))
         .args(["tokens", "create", "--name", "suite"])
-        .env("PENSTOCK_HOME", home.path())
-        .env("PENSTOCK_DATABASE", &database)
+        .env("PENSTOCK_HOME", home)
+        .env("PENSTOCK_DATABASE", database)
         .output()
         .expect("run penstock tokens create");
     assert!(
@@ -183,7 +178,17 @@ fn kfp_client_drives_the_whole_api_on_postgres() {
         "tokens create: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The same kfp.Client suite against a server whose store is PostgreSQL (`--database`),
+/// started by the test; the token is created through the same database.
+#[test]
+fn kfp_client_drives_the_whole_api_on_postgres() {
+    let postgres = start_postgres();
+    let database = postgres.url("postgres");
+    let home = tempfile::tempdir().expect("temp dir");
+    let token = create_token_in_database(home.path(), &database);
     let server =
         ServerProcess::start_with(home.path(), &["--auth", "tokens", "--database", &database]);
     let health = get(&format!("{}/apis/v2beta1/healthz", server.url));
