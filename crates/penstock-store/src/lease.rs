@@ -229,17 +229,11 @@ impl Store {
     /// its fenced writes are accepted. Fails if the run is unfinished and owned by another
     /// replica.
     pub async fn adopt_finished_run(&self, run_id: &str) -> Result<(), StoreError> {
-        let sql = format!(
-            "UPDATE runs SET owner_replica = $1, owner_host = $2, owner_pid = $3,
-             lease_until_ms = {} + $4, cancel_requested_ms = NULL
-             WHERE run_id = $5 AND (state NOT IN ('PENDING', 'RUNNING') OR owner_replica = $1)",
-            self.backend.now_ms()
-        );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&self.replica.id)
-            .bind(&self.replica.pid_scope)
-            .bind(self.replica.pid)
-            .bind(lease_ms())
+        let done = self
+            .take_ownership(
+                ", cancel_requested_ms = NULL
+                 WHERE run_id = $5 AND (state NOT IN ('PENDING', 'RUNNING') OR owner_replica = $1)",
+            )
             .bind(run_id)
             .execute(&self.writer)
             .await
@@ -352,22 +346,34 @@ impl Store {
         }
     }
 
-    /// Takes a candidate for this replica, only if nobody changed its owner or lease since it
-    /// was read. Whether it did.
-    async fn take(&self, c: &Candidate) -> Result<bool, StoreError> {
+    /// `UPDATE runs` making this replica the owner with a fresh lease, `rest` appended (more
+    /// `SET`s and the `WHERE`); `$1`–`$4` are bound (replica, pid scope, pid, lease length),
+    /// the caller binds `$5` onwards.
+    fn take_ownership(
+        &self,
+        rest: &str,
+    ) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
         let sql = format!(
             "UPDATE runs SET owner_replica = $1, owner_host = $2, owner_pid = $3,
-             lease_until_ms = {} + $4
-             WHERE run_id = $5 AND state IN ('PENDING', 'RUNNING')
-             AND owner_replica IS NOT DISTINCT FROM $6 AND lease_until_ms IS NOT DISTINCT FROM $7
-             AND owner_pid IS NOT DISTINCT FROM $8",
+             lease_until_ms = {} + $4{rest}",
             self.backend.now_ms()
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&self.replica.id)
             .bind(&self.replica.pid_scope)
             .bind(self.replica.pid)
             .bind(lease_ms())
+    }
+
+    /// Takes a candidate for this replica, only if nobody changed its owner or lease since it
+    /// was read. Whether it did.
+    async fn take(&self, c: &Candidate) -> Result<bool, StoreError> {
+        let done = self
+            .take_ownership(
+                " WHERE run_id = $5 AND state IN ('PENDING', 'RUNNING')
+                 AND owner_replica IS NOT DISTINCT FROM $6 AND lease_until_ms IS NOT DISTINCT FROM $7
+                 AND owner_pid IS NOT DISTINCT FROM $8",
+            )
             .bind(&c.run_id)
             .bind(&c.replica)
             .bind(c.lease_until)
