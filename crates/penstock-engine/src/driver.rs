@@ -20,7 +20,7 @@ use crate::expr::{apply_selector, evaluate_condition};
 use crate::params::{coerce_value, value_to_text};
 use crate::policy::{backoff_delay, fingerprint};
 use crate::ports::{
-    Clock, LaunchOutcome, LaunchRequest, RunObserver, RunStore, StoreError, TaskLauncher,
+    Clock, LaunchOutcome, LaunchRequest, RunObserver, RunStore, RunWrite, StoreError, TaskLauncher,
 };
 use crate::record::{
     ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, ParameterMap, RunRecord,
@@ -471,6 +471,19 @@ impl RunEngine {
         next: TaskState,
         message: Option<String>,
     ) -> Result<(), EngineError> {
+        self.set_task_state_after(task, next, message, Vec::new())
+            .await
+    }
+
+    /// [`RunEngine::set_task_state`], recorded together with `prior` writes of the same run
+    /// (an attempt's outcome, its artifacts, its cache entry): all of them or none.
+    async fn set_task_state_after(
+        &self,
+        task: &mut TaskRecord,
+        next: TaskState,
+        message: Option<String>,
+        mut prior: Vec<RunWrite>,
+    ) -> Result<(), EngineError> {
         if !task.state.can_become(next) {
             return Err(EngineError::IllegalTransition {
                 what: format!("task {}", task.path),
@@ -492,7 +505,15 @@ impl RunEngine {
             }
         }
         task.state = next;
-        self.store.upsert_task(task, message.as_deref()).await?;
+        if prior.is_empty() {
+            self.store.upsert_task(task, message.as_deref()).await?;
+        } else {
+            prior.push(RunWrite::Task {
+                task: task.clone(),
+                message,
+            });
+            self.store.write_all(prior).await?;
+        }
         self.observer.task_changed(task);
         Ok(())
     }
@@ -693,8 +714,10 @@ fn run_dag(
                 outputs: TaskIo::default(),
             };
         }
-        // Record the whole DAG as PENDING first, so observers see the graph before it runs.
+        // Record the whole DAG as PENDING first (in one write), so observers see the graph
+        // before it runs.
         let mut records: BTreeMap<String, TaskRecord> = BTreeMap::new();
+        let mut created: Vec<RunWrite> = Vec::new();
         for (name, spec) in &dag.tasks {
             let path = task_path(&dag_path, name);
             let kind = kind_of(&ctx, spec);
@@ -725,14 +748,22 @@ fn run_dag(
                 }
                 Some(_) => "created again when the interrupted run was resumed",
             };
-            if let Err(e) = ctx.engine.store.upsert_task(&record, Some(message)).await {
+            created.push(RunWrite::Task {
+                task: record.clone(),
+                message: Some(message.to_string()),
+            });
+            records.insert(name.clone(), record);
+        }
+        if !created.is_empty() {
+            if let Err(e) = ctx.engine.store.write_all(created).await {
                 return DagResult {
                     error: Some(e.to_string()),
                     outputs: TaskIo::default(),
                 };
             }
-            ctx.engine.observer.task_changed(&record);
-            records.insert(name.clone(), record);
+            for record in records.values().filter(|r| r.state == TaskState::Pending) {
+                ctx.engine.observer.task_changed(record);
+            }
         }
 
         // Each task waits for its dependencies to finish; counting them once makes scheduling
@@ -1212,9 +1243,19 @@ async fn fail(
     record: &mut TaskRecord,
     message: String,
 ) -> Result<TaskOutcome, EngineError> {
+    fail_after(ctx, record, message, Vec::new()).await
+}
+
+/// [`fail`], recorded together with `prior` writes.
+async fn fail_after(
+    ctx: &RunContext,
+    record: &mut TaskRecord,
+    message: String,
+    prior: Vec<RunWrite>,
+) -> Result<TaskOutcome, EngineError> {
     let message = format!("task '{}': {message}", record.path);
     ctx.engine
-        .set_task_state(record, TaskState::Failed, Some(message.clone()))
+        .set_task_state_after(record, TaskState::Failed, Some(message.clone()), prior)
         .await?;
     Ok(TaskOutcome {
         state: TaskState::Failed,
@@ -1230,9 +1271,21 @@ async fn finish(
     outputs: TaskIo,
     message: Option<String>,
 ) -> Result<TaskOutcome, EngineError> {
+    finish_after(ctx, record, state, outputs, message, Vec::new()).await
+}
+
+/// [`finish`], recorded together with `prior` writes.
+async fn finish_after(
+    ctx: &RunContext,
+    record: &mut TaskRecord,
+    state: TaskState,
+    outputs: TaskIo,
+    message: Option<String>,
+    prior: Vec<RunWrite>,
+) -> Result<TaskOutcome, EngineError> {
     record.outputs = outputs.clone();
     ctx.engine
-        .set_task_state(record, state, message.clone())
+        .set_task_state_after(record, state, message.clone(), prior)
         .await?;
     Ok(TaskOutcome {
         state,
@@ -1440,9 +1493,21 @@ async fn run_loop(
             }
         }
         it.inputs = io.clone();
-        ctx.engine.store.upsert_task(&it, Some("created")).await?;
-        ctx.engine.observer.task_changed(&it);
         iterations.push((it, io));
+    }
+    // Every iteration is recorded PENDING in one write.
+    let created = iterations
+        .iter()
+        .map(|(it, _)| RunWrite::Task {
+            task: it.clone(),
+            message: Some("created".to_string()),
+        })
+        .collect::<Vec<_>>();
+    if !created.is_empty() {
+        ctx.engine.store.write_all(created).await?;
+    }
+    for (it, _) in &iterations {
+        ctx.engine.observer.task_changed(it);
     }
     let mut running: JoinSet<(usize, TaskOutcome)> = JoinSet::new();
     let mut spawned: BTreeMap<tokio::task::Id, (usize, TaskRecord)> = BTreeMap::new();
@@ -1867,7 +1932,7 @@ async fn run_container(
     let first_attempt = record.attempts + 1;
     let mut attempt = first_attempt;
     loop {
-        let _permit = match &ctx.engine.task_slots {
+        let slot = match &ctx.engine.task_slots {
             Some(slots) => slots.clone().acquire_owned().await.ok(),
             None => None,
         };
@@ -1915,6 +1980,9 @@ async fn run_container(
             .launcher
             .launch(request, ctx.cancel.child_token())
             .await;
+        // The slot limits executing processes: the next task may start while this one's end
+        // is recorded (and both writes then share a commit).
+        drop(slot);
         let (state, exit_code, error) = match &outcome {
             LaunchOutcome::Succeeded { .. } => (TaskState::Succeeded, Some(0), None),
             LaunchOutcome::Failed { message, exit_code } => {
@@ -1922,19 +1990,18 @@ async fn run_container(
             }
             LaunchOutcome::Canceled => (TaskState::Canceled, None, Some("cancelled".to_string())),
         };
-        ctx.engine
-            .store
-            .insert_attempt(&AttemptRecord {
-                task_id: record.task_id.clone(),
-                run_id: ctx.run_id.clone(),
-                attempt,
-                started_at: started,
-                finished_at: ctx.engine.clock.now(),
-                state,
-                exit_code,
-                error: error.clone(),
-            })
-            .await?;
+        let attempt_record = RunWrite::Attempt(AttemptRecord {
+            task_id: record.task_id.clone(),
+            run_id: ctx.run_id.clone(),
+            attempt,
+            started_at: started,
+            finished_at: ctx.engine.clock.now(),
+            state,
+            exit_code,
+            error: error.clone(),
+        });
+        // The attempt's record, its outputs, its cache entry and the task's new state are one
+        // write: a task never appears finished without its attempt, or the other way round.
         match outcome {
             LaunchOutcome::Succeeded {
                 parameters,
@@ -1945,41 +2012,44 @@ async fn run_container(
                     artifacts,
                 };
                 record.outputs = outputs.clone();
-                ctx.engine
-                    .store
-                    .record_artifacts(record, ArtifactRole::Output, &outputs.artifacts)
-                    .await?;
+                let mut prior = vec![attempt_record];
+                if !outputs.artifacts.is_empty() {
+                    prior.push(RunWrite::Artifacts {
+                        task: record.clone(),
+                        role: ArtifactRole::Output,
+                        artifacts: outputs.artifacts.clone(),
+                    });
+                }
                 if spec
                     .caching_options
                     .as_ref()
                     .is_some_and(|c| c.enable_cache)
                 {
-                    ctx.engine
-                        .store
-                        .insert_cache_entry(&CacheEntry {
-                            fingerprint: print.clone(),
-                            task_id: record.task_id.clone(),
-                            run_id: ctx.run_id.clone(),
-                            outputs: outputs.clone(),
-                            created_at: ctx.engine.clock.now(),
-                        })
-                        .await?;
+                    prior.push(RunWrite::CacheEntry(CacheEntry {
+                        fingerprint: print.clone(),
+                        task_id: record.task_id.clone(),
+                        run_id: ctx.run_id.clone(),
+                        outputs: outputs.clone(),
+                        created_at: ctx.engine.clock.now(),
+                    }));
                 }
-                return finish(ctx, record, TaskState::Succeeded, outputs, None).await;
+                return finish_after(ctx, record, TaskState::Succeeded, outputs, None, prior).await;
             }
             LaunchOutcome::Canceled => {
-                return finish(
+                return finish_after(
                     ctx,
                     record,
                     TaskState::Canceled,
                     TaskIo::default(),
                     Some("the run was cancelled".into()),
+                    vec![attempt_record],
                 )
                 .await;
             }
             LaunchOutcome::Failed { message, .. } => {
                 let this_execution = attempt - first_attempt + 1;
                 if this_execution <= max_retries && !ctx.cancel.is_cancelled() {
+                    ctx.engine.store.write_all(vec![attempt_record]).await?;
                     let delay = spec
                         .retry_policy
                         .as_ref()
@@ -1990,7 +2060,6 @@ async fn run_container(
                         Err(e) => return fail(ctx, record, format!("retryPolicy: {e}")).await,
                     };
                     tracing::info!(task = %record.path, attempt, ?delay, "retrying after failure: {message}");
-                    drop(_permit);
                     tokio::select! {
                         _ = ctx.engine.clock.sleep(delay) => {}
                         _ = ctx.cancel.cancelled() => {}
@@ -2003,7 +2072,13 @@ async fn run_container(
                 } else {
                     String::new()
                 };
-                return fail(ctx, record, format!("{message}{attempts}")).await;
+                return fail_after(
+                    ctx,
+                    record,
+                    format!("{message}{attempts}"),
+                    vec![attempt_record],
+                )
+                .await;
             }
         }
     }

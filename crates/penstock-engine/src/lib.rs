@@ -28,7 +28,7 @@ pub mod v1_metrics;
 
 pub use driver::{task_id, EngineError, RunEngine, RunLimits, RunOptions};
 pub use ports::{
-    Clock, LaunchOutcome, LaunchRequest, NoObserver, RunObserver, RunStore, StoreError,
+    Clock, LaunchOutcome, LaunchRequest, NoObserver, RunObserver, RunStore, RunWrite, StoreError,
     SystemClock, TaskLauncher,
 };
 pub use record::*;

@@ -19,10 +19,54 @@ use tokio_util::sync::CancellationToken;
 #[error("store error: {0}")]
 pub struct StoreError(pub String);
 
+/// One write of a run's record, for [`RunStore::write_all`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunWrite {
+    /// [`RunStore::upsert_task`].
+    Task {
+        /// The task as it is now.
+        task: TaskRecord,
+        /// Why its state changed.
+        message: Option<String>,
+    },
+    /// [`RunStore::insert_attempt`].
+    Attempt(AttemptRecord),
+    /// [`RunStore::record_artifacts`].
+    Artifacts {
+        /// The task that consumed or produced them.
+        task: TaskRecord,
+        /// Consumed or produced.
+        role: ArtifactRole,
+        /// By input or output name.
+        artifacts: ArtifactMap,
+    },
+    /// [`RunStore::insert_cache_entry`].
+    CacheEntry(CacheEntry),
+}
+
 /// Persistence of everything a run does. Each call must be durable when it returns: the engine
 /// records a change *before* acting on it.
 #[async_trait]
 pub trait RunStore: Send + Sync {
+    /// Records several writes of one run together: all of them or none (a store with
+    /// transactions commits them in one). The default applies them one by one, in order.
+    async fn write_all(&self, writes: Vec<RunWrite>) -> Result<(), StoreError> {
+        for write in writes {
+            match write {
+                RunWrite::Task { task, message } => {
+                    self.upsert_task(&task, message.as_deref()).await?
+                }
+                RunWrite::Attempt(attempt) => self.insert_attempt(&attempt).await?,
+                RunWrite::Artifacts {
+                    task,
+                    role,
+                    artifacts,
+                } => self.record_artifacts(&task, role, &artifacts).await?,
+                RunWrite::CacheEntry(entry) => self.insert_cache_entry(&entry).await?,
+            }
+        }
+        Ok(())
+    }
     /// Records a new run.
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Updates a run's state, times, error and outputs.

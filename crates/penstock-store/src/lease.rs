@@ -395,7 +395,22 @@ pub(crate) async fn ensure_owner(
     store: &Store,
     run_id: &str,
 ) -> Result<(), StoreError> {
-    let sql = match store.backend {
+    match owner_other_than(tx, store.backend, &store.replica.id, run_id).await? {
+        Some(other) => Err(lost(run_id, &other)),
+        None => Ok(()),
+    }
+}
+
+/// The replica that owns `run_id` when it is not `replica` (a run without an owner, or an
+/// unknown run, is nobody else's). The row stays share-locked until the transaction ends on
+/// PostgreSQL; SQLite's single writer holds the database anyway.
+pub(crate) async fn owner_other_than(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    replica: &str,
+    run_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = match backend {
         Backend::Sqlite => "SELECT owner_replica FROM runs WHERE run_id = $1",
         Backend::Postgres => "SELECT owner_replica FROM runs WHERE run_id = $1 FOR SHARE",
     };
@@ -404,10 +419,7 @@ pub(crate) async fn ensure_owner(
         .fetch_optional(&mut **tx)
         .await
         .map_err(err)?;
-    match owner.flatten() {
-        Some(other) if other != store.replica.id => Err(lost(run_id, &other)),
-        _ => Ok(()),
-    }
+    Ok(owner.flatten().filter(|other| other != replica))
 }
 
 /// The error a fenced write gets.

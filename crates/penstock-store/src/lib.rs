@@ -33,6 +33,7 @@ pub mod object;
 #[cfg(not(feature = "object-store"))]
 #[path = "object_off.rs"]
 pub mod object;
+mod run_writer;
 pub mod scalars;
 mod store;
 pub mod testing;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use penstock_engine::{
     ArtifactMap, ArtifactRole, AttemptRecord, CacheDecision, CacheEntry, RunRecord, RunState,
-    RunStore, StoreError, TaskIo, TaskKind, TaskRecord, TaskState,
+    RunStore, RunWrite, StoreError, TaskIo, TaskKind, TaskRecord, TaskState,
 };
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -33,6 +33,8 @@ pub struct Store {
     pub(crate) default_experiment_id: String,
     /// The replica recorded as the owner of the runs this store creates and claims.
     pub(crate) replica: std::sync::Arc<crate::lease::Replica>,
+    /// Commits the engine's task, attempt, artifact and cache writes in groups.
+    pub(crate) run_writer: crate::run_writer::RunWriter,
 }
 
 /// The store's name from before it had a PostgreSQL backend; the same type as [`Store`].
@@ -142,12 +144,15 @@ impl Store {
                 }
             });
         }
+        let replica = std::sync::Arc::new(crate::lease::Replica::current().clone());
+        let run_writer = crate::run_writer::RunWriter::start(opened.writer.clone(), backend);
         Ok(Store {
             pool: opened.pool,
             writer: opened.writer,
             backend,
             default_experiment_id,
-            replica: std::sync::Arc::new(crate::lease::Replica::current().clone()),
+            replica,
+            run_writer,
         })
     }
 
@@ -432,96 +437,15 @@ impl RunStore for Store {
         task: &TaskRecord,
         message: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(err)?;
-        crate::lease::ensure_owner(&mut tx, self, &task.run_id).await?;
-        let previous: Option<String> =
-            sqlx::query_scalar("SELECT state FROM tasks WHERE task_id = $1")
-                .bind(&task.task_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?;
-        sqlx::query(
-            "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
-             started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
-             cache_source_task_id, fingerprint, log_uri)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-             ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
-             finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
-             error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
-             cache_reason = excluded.cache_reason, cache_source_task_id = excluded.cache_source_task_id,
-             fingerprint = excluded.fingerprint, log_uri = excluded.log_uri",
-        )
-        .bind(&task.task_id)
-        .bind(&task.run_id)
-        .bind(&task.parent_task_id)
-        .bind(&task.path)
-        .bind(&task.name)
-        .bind(task.kind.name())
-        .bind(task.state.name())
-        .bind(task.iteration)
-        .bind(task.created_at.to_string())
-        .bind(ts(&task.started_at))
-        .bind(ts(&task.finished_at))
-        .bind(json(&task.inputs)?)
-        .bind(json(&task.outputs)?)
-        .bind(&task.error)
-        .bind(task.attempts as i64)
-        .bind(task.cache.as_ref().map(|c| c.hit as i64))
-        .bind(task.cache.as_ref().map(|c| c.reason.clone()))
-        .bind(task.cache.as_ref().and_then(|c| c.source_task_id.clone()))
-        .bind(&task.fingerprint)
-        .bind(&task.log_uri)
-        .execute(&mut *tx)
+        self.write_all(vec![RunWrite::Task {
+            task: task.clone(),
+            message: message.map(str::to_string),
+        }])
         .await
-        .map_err(err)?;
-        for (name, value) in task.scalars() {
-            let row = crate::scalars::ScalarRow {
-                run_id: task.run_id.clone(),
-                task_path: task.path.clone(),
-                format: task.scalar_format(&name),
-                name,
-                value,
-            };
-            crate::scalars::record_scalar(&mut tx, &row, true).await?;
-        }
-        let changed = previous.as_deref() != Some(task.state.name());
-        if changed || (task.state == TaskState::Running && message.is_some()) {
-            sqlx::query(
-                "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&task.task_id)
-            .bind(task.state.name())
-            .bind(Timestamp::now().to_string())
-            .bind(message)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        }
-        tx.commit().await.map_err(err)
     }
 
     async fn insert_attempt(&self, a: &AttemptRecord) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(err)?;
-        crate::lease::ensure_owner(&mut tx, self, &a.run_id).await?;
-        sqlx::query(
-            "INSERT INTO attempts (task_id, attempt, run_id, started_at, finished_at, state, exit_code, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (task_id, attempt) DO UPDATE SET run_id = excluded.run_id,
-             started_at = excluded.started_at, finished_at = excluded.finished_at,
-             state = excluded.state, exit_code = excluded.exit_code, error = excluded.error",
-        )
-        .bind(&a.task_id)
-        .bind(a.attempt as i64)
-        .bind(&a.run_id)
-        .bind(a.started_at.to_string())
-        .bind(a.finished_at.to_string())
-        .bind(a.state.name())
-        .bind(a.exit_code.map(i64::from))
-        .bind(&a.error)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        tx.commit().await.map_err(err)
+        self.write_all(vec![RunWrite::Attempt(a.clone())]).await
     }
 
     async fn record_artifacts(
@@ -533,47 +457,35 @@ impl RunStore for Store {
         if artifacts.is_empty() {
             return Ok(());
         }
-        let role_name = match role {
-            ArtifactRole::Input => "INPUT",
-            ArtifactRole::Output => "OUTPUT",
+        self.write_all(vec![RunWrite::Artifacts {
+            task: task.clone(),
+            role,
+            artifacts: artifacts.clone(),
+        }])
+        .await
+    }
+
+    /// Commits the writes together (group commit: with whatever other writes are waiting),
+    /// fenced like every write of a run. Writes that mix runs (the engine never does) are
+    /// committed one by one.
+    async fn write_all(&self, writes: Vec<RunWrite>) -> Result<(), StoreError> {
+        let Some(first) = writes.first() else {
+            return Ok(());
         };
-        let mut tx = self.writer.begin().await.map_err(err)?;
-        crate::lease::ensure_owner(&mut tx, self, &task.run_id).await?;
-        for (io_name, list) in artifacts {
-            for a in list {
-                let producer = (role == ArtifactRole::Output).then(|| task.task_id.clone());
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO artifacts (uri, name, schema_title, schema_version, metadata, producer_task_id, run_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     ON CONFLICT (uri) DO UPDATE SET
-                       metadata = CASE WHEN excluded.producer_task_id IS NOT NULL THEN excluded.metadata ELSE artifacts.metadata END,
-                       producer_task_id = COALESCE(artifacts.producer_task_id, excluded.producer_task_id)
-                     RETURNING artifact_id",
-                )
-                .bind(&a.uri)
-                .bind(&a.name)
-                .bind(&a.schema_title)
-                .bind(&a.schema_version)
-                .bind(json(&a.metadata)?)
-                .bind(producer)
-                .bind(&task.run_id)
-                .bind(Timestamp::now().to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(err)?;
-                sqlx::query("INSERT INTO artifact_events (artifact_id, task_id, run_id, role, io_name) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT DO NOTHING")
-                    .bind(id)
-                    .bind(&task.task_id)
-                    .bind(&task.run_id)
-                    .bind(role_name)
-                    .bind(io_name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err)?;
-            }
+        let run_id = crate::run_writer::run_of(first).to_string();
+        if writes
+            .iter()
+            .all(|w| crate::run_writer::run_of(w) == run_id)
+        {
+            return self.run_writer.write(&self.replica, &run_id, writes).await;
         }
-        tx.commit().await.map_err(err)
+        for write in writes {
+            let run_id = crate::run_writer::run_of(&write).to_string();
+            self.run_writer
+                .write(&self.replica, &run_id, vec![write])
+                .await?;
+        }
+        Ok(())
     }
 
     async fn find_cache_entry(&self, fingerprint: &str) -> Result<Option<CacheEntry>, StoreError> {
@@ -598,24 +510,7 @@ impl RunStore for Store {
 
     async fn insert_cache_entry(&self, entry: &CacheEntry) -> Result<(), StoreError> {
         // Fenced like every write of a run: other runs reuse what a cache entry says.
-        let mut tx = self.writer.begin().await.map_err(err)?;
-        crate::lease::ensure_owner(&mut tx, self, &entry.run_id).await?;
-        sqlx::query(
-            "INSERT INTO cache_entries (fingerprint, task_id, run_id, outputs, created_at, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (fingerprint, task_id) DO UPDATE SET run_id = excluded.run_id,
-             outputs = excluded.outputs, created_at = excluded.created_at,
-             created_at_ms = excluded.created_at_ms",
-        )
-        .bind(&entry.fingerprint)
-        .bind(&entry.task_id)
-        .bind(&entry.run_id)
-        .bind(json(&entry.outputs)?)
-        .bind(entry.created_at.to_string())
-        .bind(entry.created_at.as_millisecond())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        tx.commit().await.map_err(err)
+        self.write_all(vec![RunWrite::CacheEntry(entry.clone())])
+            .await
     }
 }
