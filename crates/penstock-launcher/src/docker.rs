@@ -589,7 +589,7 @@ impl DockerLauncher {
     }
 
     async fn attempt(&self, request: &LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
-        let mut setup = match self.local.setup(request) {
+        let mut setup = match self.local.setup(request, true) {
             Ok(s) => s,
             Err(message) => return failed(message),
         };

@@ -638,13 +638,26 @@ impl AttemptSetup {
 impl LocalLauncher {
     /// Creates the attempt's folders and log, builds its container and starts following its
     /// metrics file.
-    pub(crate) fn setup(&self, request: &LaunchRequest) -> Result<AttemptSetup, String> {
+    /// Prepares an attempt's folders, log and metrics tail. `in_container`: the metrics file
+    /// exists from the start (it is mounted), else the task creates it if it logs a metric.
+    pub(crate) fn setup(
+        &self,
+        request: &LaunchRequest,
+        in_container: bool,
+    ) -> Result<AttemptSetup, String> {
         let paths = self.paths(request);
         let log_path = self.log_path(&request.run_id, &request.task_path);
         // The parameters' folder only where the component has output parameters: most tasks
         // have none, and every new folder costs an inode.
         let parameters = !request.component.output_definitions.parameters.is_empty();
-        let outputs = paths.executor_output.parent();
+        // The executor output's folder where something may be written to it: a component
+        // with outputs, and every container (the folder is mounted). The SDK's executor
+        // creates it itself when it writes there.
+        let outputs = (in_container
+            || parameters
+            || !request.component.output_definitions.artifacts.is_empty())
+        .then(|| paths.executor_output.parent())
+        .flatten();
         for dir in [
             Some(paths.work_dir.as_path()),
             Some(paths.tmp_dir.as_path()),
@@ -676,11 +689,12 @@ impl LocalLauncher {
             .append(true)
             .open(&log_path)
             .map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let _ = writeln!(
-            file,
-            "[penstock] attempt {} of task {}",
+        // One write: an unbuffered `writeln!` makes one system call per piece.
+        let header = format!(
+            "[penstock] attempt {} of task {}\n",
             request.attempt, request.task_path
         );
+        let _ = file.write_all(header.as_bytes());
         let log = Arc::new(CappedLog {
             file: Mutex::new(file),
             written: AtomicU64::new(0),
@@ -691,6 +705,7 @@ impl LocalLauncher {
         let tail = metrics::MetricsTail::start(
             metrics_raw.clone(),
             metrics::points_file(&self.config.home, &request.run_id, &request.task_path),
+            in_container,
         )
         .map_err(|e| format!("{}: {e}", metrics_raw.display()))?;
         let container = TaskContainer::build(request, &paths, &metrics_raw)?;
@@ -708,7 +723,7 @@ impl LocalLauncher {
     }
 
     async fn attempt(&self, request: &LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
-        let mut setup = match self.setup(request) {
+        let mut setup = match self.setup(request, false) {
             Ok(s) => s,
             Err(message) => return failed(message),
         };

@@ -22,6 +22,14 @@ pub struct MetricPoint {
     pub time: String,
 }
 
+/// Removes `path`; a file that is not there is fine.
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Where a task's metric lines go (`PENSTOCK_METRICS_FILE`).
 pub fn metrics_file(home: &Path, run_id: &str, task_path: &str) -> PathBuf {
     home.join("runs")
@@ -59,18 +67,21 @@ pub struct MetricsTail {
 }
 
 impl MetricsTail {
-    /// Starts an attempt: the metrics file begins empty and the points file absent, created
-    /// with the first point (the points describe the attempt whose outputs count; most tasks
-    /// log none, and a file fewer per attempt is measurably cheaper).
-    pub fn start(raw: PathBuf, points: PathBuf) -> std::io::Result<MetricsTail> {
+    /// Starts an attempt: the points file absent, created with the first point (the points
+    /// describe the attempt whose outputs count; most tasks log none, and a file fewer per
+    /// attempt is measurably cheaper). The metrics file is empty when `create` (a container
+    /// needs it to exist, to be mounted), else absent until the task appends to it, as a task
+    /// that logs nothing costs no file.
+    pub fn start(raw: PathBuf, points: PathBuf, create: bool) -> std::io::Result<MetricsTail> {
         if let Some(dir) = raw.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::write(&raw, b"")?;
-        match std::fs::remove_file(&points) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        if create {
+            std::fs::write(&raw, b"")?;
+        } else {
+            remove_if_present(&raw)?;
         }
+        remove_if_present(&points)?;
         Ok(MetricsTail {
             raw,
             points,
@@ -222,7 +233,7 @@ mod tests {
             b"{\"name\": \"old\", \"step\": 1, \"value\": 1, \"time\": \"T0\"}\n",
         )
         .unwrap();
-        let mut tail = MetricsTail::start(raw.clone(), pts.clone()).unwrap();
+        let mut tail = MetricsTail::start(raw.clone(), pts.clone(), true).unwrap();
         assert!(!pts.exists(), "an earlier attempt's points are gone");
         assert!(tail.poll("T0", false).is_empty());
         assert!(!pts.exists(), "no points, no file");
