@@ -87,53 +87,61 @@ def main():
     work = tempfile.mkdtemp(prefix="penstock-bench-")
     subprocess.run([PYTHON, os.path.join(ROOT, "bench/pipelines.py"), work], check=True, capture_output=True)
 
-    # 1. Overhead per step.
-    spawns = [spawn_true() for _ in range(200)]
-    bare, spawn_ms = sum(spawns), statistics.median(spawns) * 1000
-    chain = min(penstock(f"{work}/chain_200.yaml", tempfile.mkdtemp(dir=work)) for _ in range(3))
-    per_step_ms = (chain - bare) / 200 * 1000
-    intervals = [b - a for run in LAST_RUNS[()][-3:] for a, b in zip(ends(run), ends(run)[1:])]
-    median_ms = statistics.median(intervals) - spawn_ms
-    print(f"1. chain of 200 `true`: penstock {chain:.3f}s, 200 bare spawns {bare:.3f}s (median {spawn_ms:.3f} ms) "
-          f"-> engine overhead per step: median {median_ms:.2f} ms (step to step {statistics.median(intervals):.2f} ms), "
-          f"whole run {per_step_ms:.2f} ms/step, ratio {chain / bare:.2f}x")
+    # PENSTOCK_BENCH_ONLY=chain,python,fanout runs only those sections (python includes
+    # kfp.local's venv mode unless PENSTOCK_BENCH_SKIP_VENV=1).
+    only = set(filter(None, os.environ.get("PENSTOCK_BENCH_ONLY", "").split(",")))
+    if not only or "chain" in only:
+        # 1. Overhead per step.
+        spawns = [spawn_true() for _ in range(200)]
+        bare, spawn_ms = sum(spawns), statistics.median(spawns) * 1000
+        # The fastest of three runs (the machine's noise only ever adds), its wall and its steps.
+        walls = [penstock(f"{work}/chain_200.yaml", tempfile.mkdtemp(dir=work)) for _ in range(3)]
+        chain, fastest = min(zip(walls, LAST_RUNS[()][-3:]), key=lambda pair: pair[0])
+        per_step_ms = (chain - bare) / 200 * 1000
+        intervals = [b - a for a, b in zip(ends(fastest), ends(fastest)[1:])]
+        median_ms = statistics.median(intervals) - spawn_ms
+        print(f"1. chain of 200 `true`: penstock {chain:.3f}s, 200 bare spawns {bare:.3f}s (median {spawn_ms:.3f} ms) "
+              f"-> engine overhead per step: median {median_ms:.2f} ms (step to step {statistics.median(intervals):.2f} ms), "
+              f"whole run {per_step_ms:.2f} ms/step, ratio {chain / bare:.2f}x")
 
-    # 2. Lightweight Python chain: warm interpreters, fresh processes (--no-warm) and kfp.local,
-    # side by side (the venv exists after the first run). Median per step from each task's
-    # start/end in the run JSON. kfp.local runs with -P: bench/docker.py must not shadow the
-    # `docker` package it imports.
-    penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work))
-    warm = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work)) for _ in range(3)]
-    cold = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work), "--no-warm") for _ in range(3)]
-    anchor_out = subprocess.run([PYTHON, "-P", os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_40.yaml",
-                                 tempfile.mkdtemp(dir=work)], capture_output=True, text=True, cwd=work)
-    if anchor_out.returncode != 0:
-        sys.exit(f"kfp.local failed: {anchor_out.stderr[-2000:]}")
-    anchor = float(anchor_out.stdout.strip().splitlines()[-1])
-    ours, theirs = min(warm), min(cold)
-    warm_json, cold_json = LAST_RUNS[()][-3:], LAST_RUNS[("--no-warm",)]
-    print(f"2. 40 lightweight Python steps: penstock warm {ours:.2f}s ({ours / 40 * 1000:.0f} ms/step), "
-          f"--no-warm {theirs:.2f}s ({theirs / 40 * 1000:.0f} ms/step), kfp.local SubprocessRunner {anchor:.2f}s "
-          f"({anchor / 40 * 1000:.0f} ms/step) -> warm is {anchor / ours:.1f}x kfp.local, {theirs / ours:.1f}x --no-warm "
-          f"(median step: warm {median_step(warm_json):.1f} ms, --no-warm {median_step(cold_json):.1f} ms)")
+    if not only or "python" in only:
+        # 2. Lightweight Python chain: warm interpreters, fresh processes (--no-warm) and kfp.local,
+        # side by side (the venv exists after the first run). Median per step from each task's
+        # start/end in the run JSON. kfp.local runs with -P: bench/docker.py must not shadow the
+        # `docker` package it imports.
+        penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work))
+        warm = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work)) for _ in range(3)]
+        cold = [penstock(f"{work}/fibo_chain_40.yaml", tempfile.mkdtemp(dir=work), "--no-warm") for _ in range(3)]
+        anchor_out = subprocess.run([PYTHON, "-P", os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_40.yaml",
+                                     tempfile.mkdtemp(dir=work)], capture_output=True, text=True, cwd=work)
+        if anchor_out.returncode != 0:
+            sys.exit(f"kfp.local failed: {anchor_out.stderr[-2000:]}")
+        anchor = float(anchor_out.stdout.strip().splitlines()[-1])
+        ours, theirs = min(warm), min(cold)
+        warm_json, cold_json = LAST_RUNS[()][-3:], LAST_RUNS[("--no-warm",)]
+        print(f"2. 40 lightweight Python steps: penstock warm {ours:.2f}s ({ours / 40 * 1000:.0f} ms/step), "
+              f"--no-warm {theirs:.2f}s ({theirs / 40 * 1000:.0f} ms/step), kfp.local SubprocessRunner {anchor:.2f}s "
+              f"({anchor / 40 * 1000:.0f} ms/step) -> warm is {anchor / ours:.1f}x kfp.local, {theirs / ours:.1f}x --no-warm "
+              f"(median step: warm {median_step(warm_json):.1f} ms, --no-warm {median_step(cold_json):.1f} ms)")
 
-    # 3. kfp.local's default mode, a few steps (each creates a venv and installs kfp from PyPI).
-    if os.environ.get("PENSTOCK_BENCH_SKIP_VENV") != "1":
-        venv_out = subprocess.run([PYTHON, "-P", os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_3.yaml",
-                                   tempfile.mkdtemp(dir=work), "venv"], capture_output=True, text=True, cwd=work)
-        if venv_out.returncode != 0:
-            sys.exit(f"kfp.local (use_venv=True) failed: {venv_out.stderr[-2000:]}")
-        venv_step = float(venv_out.stdout.strip().splitlines()[-1]) / 3
-        print(f"3. kfp.local default (use_venv=True): {venv_step:.1f} s/step over 3 steps -> warm Penstock "
-              f"({ours / 40 * 1000:.0f} ms/step) is {venv_step / (ours / 40):.0f}x faster per step")
+        # 3. kfp.local's default mode, a few steps (each creates a venv and installs kfp from PyPI).
+        if os.environ.get("PENSTOCK_BENCH_SKIP_VENV") != "1":
+            venv_out = subprocess.run([PYTHON, "-P", os.path.join(ROOT, "bench/kfp_local_fibo.py"), f"{work}/fibo_chain_3.yaml",
+                                       tempfile.mkdtemp(dir=work), "venv"], capture_output=True, text=True, cwd=work)
+            if venv_out.returncode != 0:
+                sys.exit(f"kfp.local (use_venv=True) failed: {venv_out.stderr[-2000:]}")
+            venv_step = float(venv_out.stdout.strip().splitlines()[-1]) / 3
+            print(f"3. kfp.local default (use_venv=True): {venv_step:.1f} s/step over 3 steps -> warm Penstock "
+                  f"({ours / 40 * 1000:.0f} ms/step) is {venv_step / (ours / 40):.0f}x faster per step")
 
-    # 4. Fan-out, above the floor of spawning as many processes.
-    for n in (500, 1000):
-        floor = sum(spawn_true() for _ in range(n))
-        env = dict(os.environ, PENSTOCK_HOME=tempfile.mkdtemp(dir=work))
-        wall, rss = peak_rss_of([BIN, "run", f"{work}/fanout_{n}.yaml", "-o", "json"], env)
-        print(f"4. ParallelFor x{n} of `true`: wall {wall:.2f}s, {n} bare spawns {floor:.2f}s -> "
-              f"{wall - floor:+.2f}s above the floor, peak RSS {rss:.1f} MiB ({wall / n * 1000:.2f} ms/iteration)")
+    if not only or "fanout" in only:
+        # 4. Fan-out, above the floor of spawning as many processes.
+        for n in (500, 1000):
+            floor = sum(spawn_true() for _ in range(n))
+            env = dict(os.environ, PENSTOCK_HOME=tempfile.mkdtemp(dir=work))
+            wall, rss = peak_rss_of([BIN, "run", f"{work}/fanout_{n}.yaml", "-o", "json"], env)
+            print(f"4. ParallelFor x{n} of `true`: wall {wall:.2f}s, {n} bare spawns {floor:.2f}s -> "
+                  f"{wall - floor:+.2f}s above the floor, peak RSS {rss:.1f} MiB ({wall / n * 1000:.2f} ms/iteration)")
     shutil.rmtree(work, ignore_errors=True)
 
 
