@@ -651,10 +651,21 @@ impl LocalLauncher {
         // have none, and every new folder costs an inode.
         let parameters = !request.component.output_definitions.parameters.is_empty();
         // The executor output's folder where something may be written to it: a component
-        // with outputs, and every container (the folder is mounted). The SDK's executor
-        // creates it itself when it writes there.
+        // with outputs, a command with placeholders (`{{$.outputs.output_file}}`, or `{{$}}`
+        // whose `outputFile` a program may write without creating its folder), and every
+        // container (the folder is mounted). A plain command such as `true` gets none.
+        let placeholders = request
+            .container
+            .command
+            .iter()
+            .chain(&request.container.args)
+            .any(|item| match item {
+                penstock_spec::CommandLineItem::Text(text) => text.contains("{{$"),
+                penstock_spec::CommandLineItem::Other(_) => true,
+            });
         let outputs = (in_container
             || parameters
+            || placeholders
             || !request.component.output_definitions.artifacts.is_empty())
         .then(|| paths.executor_output.parent())
         .flatten();
