@@ -30,12 +30,15 @@ impl ProgressPrinter {
         }
     }
 
-    fn emit(&self, line: String) {
+    fn emit(&self, mut line: String) {
+        // One write per line: `writeln!` on unbuffered stderr writes the line and its newline
+        // separately (two system calls for each of a fan-out's thousands of lines).
+        line.push('\n');
         let _guard = self.lock.lock();
         if self.to_stderr {
-            let _ = writeln!(std::io::stderr(), "{line}");
+            let _ = std::io::stderr().write_all(line.as_bytes());
         } else {
-            let _ = writeln!(std::io::stdout(), "{line}");
+            let _ = std::io::stdout().write_all(line.as_bytes());
         }
     }
 }
