@@ -637,9 +637,8 @@ impl AttemptSetup {
 
 impl LocalLauncher {
     /// Creates the attempt's folders and log, builds its container and starts following its
-    /// metrics file.
-    /// Prepares an attempt's folders, log and metrics tail. `in_container`: the metrics file
-    /// exists from the start (it is mounted), else the task creates it if it logs a metric.
+    /// metrics file. `in_container`: the metrics file exists from the start (it is mounted),
+    /// else the task creates it if it logs a metric.
     pub(crate) fn setup(
         &self,
         request: &LaunchRequest,
@@ -651,7 +650,7 @@ impl LocalLauncher {
         // have none, and every new folder costs an inode.
         let parameters = !request.component.output_definitions.parameters.is_empty();
         // The executor output's folder where something may be written to it: a component
-        // with outputs, a command with placeholders (`{{$.outputs.output_file}}`, or `{{$}}`
+        // with outputs, a command or environment with placeholders (`{{$.outputs.output_file}}`, or `{{$}}`
         // whose `outputFile` a program may write without creating its folder), and every
         // container (the folder is mounted). A plain command such as `true` gets none.
         let placeholders = request
@@ -662,7 +661,12 @@ impl LocalLauncher {
             .any(|item| match item {
                 penstock_spec::CommandLineItem::Text(text) => text.contains("{{$"),
                 penstock_spec::CommandLineItem::Other(_) => true,
-            });
+            })
+            || request
+                .container
+                .env
+                .iter()
+                .any(|var| var.value.contains("{{$"));
         let outputs = (in_container
             || parameters
             || placeholders

@@ -14,7 +14,7 @@ use crate::{
 };
 use jiff::Timestamp;
 use penstock_engine::{
-    ArtifactMap, ArtifactRole, AttemptRecord, CacheEntry, RunRecord, RunState, RunStore,
+    ArtifactMap, ArtifactRole, AttemptRecord, CacheEntry, RunRecord, RunState, RunStore, RunWrite,
     RuntimeArtifact, TaskIo, TaskKind, TaskRecord, TaskState,
 };
 use serde_json::json;
@@ -95,6 +95,7 @@ conformance!(
     recurring_runs_fire_each_tick_once,
     default_experiment_survives_reopen,
     list_totals_follow_every_change,
+    group_commit_keeps_units_apart,
 );
 
 fn t(ms: i64) -> Timestamp {
@@ -1663,4 +1664,81 @@ async fn leases_pass_runs_between_replicas(store: &Store) {
         b.adopt_finished_run("leased").await.is_err(),
         "unfinished and A's"
     );
+}
+
+/// Writes committed together by the run writer stay independent: a fenced run's writes are
+/// refused while another run's in the same group are recorded, and a unit whose statement
+/// fails records none of its writes while the others are recorded.
+async fn group_commit_keeps_units_apart(store: &Store) {
+    for id in ["g-ours", "g-theirs"] {
+        store.insert_run(&run(id, id, 0)).await.expect("run");
+    }
+    sqlx::query("UPDATE runs SET owner_replica = 'elsewhere:1:x' WHERE run_id = 'g-theirs'")
+        .execute(&store.writer)
+        .await
+        .expect("hand the run to another replica");
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        for run_id in ["g-ours", "g-theirs"] {
+            let store = store.clone();
+            let task = task(run_id, &format!("t{i}"), TaskState::Pending);
+            writes.spawn(async move {
+                (
+                    task.run_id.clone(),
+                    store.upsert_task(&task, Some("created")).await,
+                )
+            });
+        }
+    }
+    // One unit whose second write breaks a foreign key: neither of its writes may stay.
+    let broken = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write_all(vec![
+                    RunWrite::Task {
+                        task: task("g-ours", "half", TaskState::Pending),
+                        message: Some("created".into()),
+                    },
+                    RunWrite::Attempt(AttemptRecord {
+                        task_id: "no-such-task".into(),
+                        run_id: "g-ours".into(),
+                        attempt: 1,
+                        started_at: t(1),
+                        finished_at: t(2),
+                        state: TaskState::Failed,
+                        exit_code: Some(1),
+                        error: None,
+                    }),
+                ])
+                .await
+        })
+    };
+    while let Some(done) = writes.join_next().await {
+        let (run_id, outcome) = done.expect("join");
+        match run_id.as_str() {
+            "g-ours" => outcome.expect("our run's writes are recorded"),
+            _ => {
+                let refused = outcome.expect_err("the other replica's run is fenced");
+                assert!(refused.0.contains("elsewhere:1:x"), "{refused}");
+            }
+        }
+    }
+    assert!(broken.await.expect("join").is_err());
+    let ours = store.list_tasks("g-ours").await.expect("tasks");
+    assert_eq!(
+        ours.len(),
+        30,
+        "{:?}",
+        ours.iter().map(|t| &t.path).collect::<Vec<_>>()
+    );
+    assert!(ours.iter().all(|t| t.path != "half"));
+    assert!(store
+        .list_tasks("g-theirs")
+        .await
+        .expect("tasks")
+        .is_empty());
+    // Each recorded task has exactly its one history entry.
+    let history = store.task_history("g-ours/t7").await.expect("history");
+    assert_eq!(history.len(), 1, "{history:?}");
 }

@@ -41,7 +41,8 @@ struct Unit {
 }
 
 /// The handle the store submits writes through; the committing task ends when the last handle
-/// is dropped.
+/// is dropped. It runs on the Tokio runtime that opened the store, so a store is used on that
+/// runtime (every caller in Penstock does).
 #[derive(Debug, Clone)]
 pub(crate) struct RunWriter {
     queue: mpsc::Sender<Unit>,
@@ -93,14 +94,19 @@ impl Writer {
         let units: Vec<&Unit> = group.iter().collect();
         let outcomes = match self.try_commit(&units).await {
             Ok(outcomes) => outcomes,
-            Err(e) if units.len() == 1 => vec![Err(e)],
-            Err(e) => {
+            Err(Failure::Unreachable(e)) => {
+                // Retrying each unit would wait for the database once per unit.
+                units.iter().map(|_| Err(StoreError(e.clone()))).collect()
+            }
+            Err(failure) if units.len() == 1 => vec![Err(failure.into())],
+            Err(failure) => {
+                let e = StoreError::from(failure);
                 tracing::debug!(error = %e, writes = units.len(), "a group commit failed; committing its writes one by one");
                 let mut outcomes = Vec::with_capacity(units.len());
                 for unit in &units {
                     outcomes.push(match self.try_commit(&[unit]).await {
                         Ok(mut one) => one.pop().unwrap_or(Ok(())),
-                        Err(e) => Err(e),
+                        Err(failure) => Err(failure.into()),
                     });
                 }
                 outcomes
@@ -114,42 +120,67 @@ impl Writer {
 
     /// One transaction for `units`. `Err` when the transaction failed (nothing of it is
     /// recorded); otherwise each unit's outcome: recorded, or refused because this replica no
-    /// longer owns its run.
-    async fn try_commit(&self, units: &[&Unit]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(err)?;
+    /// longer owns its run. The runs are checked (share-locked on PostgreSQL) in `run_id`
+    /// order before anything is written, so two transactions never lock runs in opposite
+    /// orders.
+    async fn try_commit(&self, units: &[&Unit]) -> Result<Vec<Result<(), StoreError>>, Failure> {
+        let mut tx = self.pool.begin().await.map_err(Failure::unreachable)?;
+        let mut runs: Vec<(&str, &str)> = units
+            .iter()
+            .map(|u| (u.run_id.as_str(), u.replica.id.as_str()))
+            .collect();
+        runs.sort_unstable();
+        runs.dedup();
         let mut owned: HashMap<(&str, &str), Result<(), String>> = HashMap::new();
+        for (run_id, replica) in runs {
+            let ownership =
+                match crate::lease::owner_other_than(&mut tx, self.backend, replica, run_id)
+                    .await
+                    .map_err(Failure::Statement)?
+                {
+                    None => Ok(()),
+                    Some(owner) => Err(crate::lease::lost(run_id, &owner).0),
+                };
+            owned.insert((run_id, replica), ownership);
+        }
         let mut outcomes = Vec::with_capacity(units.len());
         for unit in units {
-            let key = (unit.replica.id.as_str(), unit.run_id.as_str());
-            let ownership = match owned.get(&key) {
-                Some(known) => known.clone(),
-                None => {
-                    let known = match crate::lease::owner_other_than(
-                        &mut tx,
-                        self.backend,
-                        &unit.replica.id,
-                        &unit.run_id,
-                    )
-                    .await?
-                    {
-                        None => Ok(()),
-                        Some(owner) => Err(crate::lease::lost(&unit.run_id, &owner).0),
-                    };
-                    owned.insert(key, known.clone());
-                    known
-                }
-            };
-            if let Err(lost) = ownership {
-                outcomes.push(Err(StoreError(lost)));
+            let key = (unit.run_id.as_str(), unit.replica.id.as_str());
+            if let Some(Err(lost)) = owned.get(&key) {
+                outcomes.push(Err(StoreError(lost.clone())));
                 continue;
             }
             for write in &unit.writes {
-                apply(&mut tx, write).await?;
+                apply(&mut tx, write).await.map_err(Failure::Statement)?;
             }
             outcomes.push(Ok(()));
         }
-        tx.commit().await.map_err(err)?;
+        tx.commit().await.map_err(Failure::unreachable)?;
         Ok(outcomes)
+    }
+}
+
+/// Why a group's transaction failed.
+enum Failure {
+    /// The database could not be reached, or the transaction could not begin or commit: every
+    /// unit of the group gets this answer.
+    Unreachable(String),
+    /// A statement failed: the units are committed one by one.
+    Statement(StoreError),
+}
+
+impl Failure {
+    fn unreachable(e: sqlx::Error) -> Failure {
+        Failure::Unreachable(e.to_string())
+    }
+}
+
+impl From<Failure> for StoreError {
+    fn from(failure: Failure) -> StoreError {
+        match failure {
+            Failure::Unreachable(e) => StoreError(e),
+            Failure::Statement(e) => e,
+        }
     }
 }
 
