@@ -122,6 +122,10 @@ pub struct RunEngine {
     clock: Arc<dyn Clock>,
     observer: Arc<dyn RunObserver>,
     task_slots: Option<Arc<Semaphore>>,
+    /// Twice as many tasks as slots may be past their dependencies and cache check at once, so
+    /// that recording a task RUNNING and preparing its folders overlap other tasks' processes;
+    /// only `task_slots` of them run a process.
+    task_admission: Option<Arc<Semaphore>>,
     task_slot_count: usize,
     limits: RunLimits,
     run_timeout: Option<Duration>,
@@ -159,6 +163,7 @@ impl RunEngine {
             clock,
             observer: Arc::new(crate::ports::NoObserver),
             task_slots: None,
+            task_admission: None,
             task_slot_count: 0,
             limits: RunLimits::default(),
             run_timeout: None,
@@ -192,6 +197,7 @@ impl RunEngine {
     /// Limits how many container tasks execute at once across all runs of this engine.
     pub fn with_task_slots(mut self, slots: usize) -> Self {
         self.task_slots = Some(Arc::new(Semaphore::new(slots.max(1))));
+        self.task_admission = Some(Arc::new(Semaphore::new(slots.max(1) * 2)));
         self.task_slot_count = slots.max(1);
         self
     }
@@ -1932,8 +1938,8 @@ async fn run_container(
     let first_attempt = record.attempts + 1;
     let mut attempt = first_attempt;
     loop {
-        let slot = match &ctx.engine.task_slots {
-            Some(slots) => slots.clone().acquire_owned().await.ok(),
+        let admitted = match &ctx.engine.task_admission {
+            Some(admission) => admission.clone().acquire_owned().await.ok(),
             None => None,
         };
         if ctx.cancel.is_cancelled() {
@@ -1954,9 +1960,6 @@ async fn run_container(
                 max_retries + 1
             )
         });
-        ctx.engine
-            .set_task_state(record, TaskState::Running, message)
-            .await?;
         let request = LaunchRequest {
             run_id: ctx.run_id.clone(),
             run_name: ctx.run_name.clone(),
@@ -1974,15 +1977,35 @@ async fn run_container(
             platform_config: platform_config.clone(),
             pipeline_root: ctx.options.pipeline_root.clone(),
         };
+        // The process starts once the attempt is recorded RUNNING and a task slot is free; the
+        // launcher prepares its folders and log meanwhile. The slot is held until the process
+        // has ended and its outputs are read.
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<bool>();
+        let slots = ctx.engine.task_slots.clone();
+        let recording = async {
+            let written = ctx
+                .engine
+                .set_task_state(record, TaskState::Running, message)
+                .await;
+            let slot = match (&written, slots) {
+                (Ok(()), Some(slots)) => slots.acquire_owned().await.ok(),
+                _ => None,
+            };
+            let _ = ready_tx.send(written.is_ok() && !ctx.cancel.is_cancelled());
+            (written, slot)
+        };
+        let launching = ctx.engine.launcher.launch_when_ready(
+            request,
+            ctx.cancel.child_token(),
+            Box::pin(async move { ready_rx.await.unwrap_or(false) }),
+        );
         let started = ctx.engine.clock.now();
-        let outcome = ctx
-            .engine
-            .launcher
-            .launch(request, ctx.cancel.child_token())
-            .await;
-        // The slot limits executing processes: the next task may start while this one's end
-        // is recorded (and both writes then share a commit).
+        let ((written, slot), outcome) = tokio::join!(recording, launching);
+        // The next tasks may start while this one's end is recorded (and the writes then share
+        // a commit).
         drop(slot);
+        drop(admitted);
+        written?;
         let (state, exit_code, error) = match &outcome {
             LaunchOutcome::Succeeded { .. } => (TaskState::Succeeded, Some(0), None),
             LaunchOutcome::Failed { message, exit_code } => {

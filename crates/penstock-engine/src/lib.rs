@@ -28,8 +28,8 @@ pub mod v1_metrics;
 
 pub use driver::{task_id, EngineError, RunEngine, RunLimits, RunOptions};
 pub use ports::{
-    Clock, LaunchOutcome, LaunchRequest, NoObserver, RunObserver, RunStore, RunWrite, StoreError,
-    SystemClock, TaskLauncher,
+    Clock, LaunchOutcome, LaunchRequest, NoObserver, ReadySignal, RunObserver, RunStore, RunWrite,
+    StoreError, SystemClock, TaskLauncher,
 };
 pub use record::*;
 pub use state::{RunState, TaskState};

@@ -146,12 +146,32 @@ pub enum LaunchOutcome {
     Canceled,
 }
 
+/// Resolves once a task may start: `true`, or `false` when it must not
+/// ([`TaskLauncher::launch_when_ready`]).
+pub type ReadySignal = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
 /// Executes container tasks.
 #[async_trait]
 pub trait TaskLauncher: Send + Sync {
     /// Runs one attempt to completion, or until `cancel` fires (then kills everything it
     /// started and returns [`LaunchOutcome::Canceled`]).
     async fn launch(&self, request: LaunchRequest, cancel: CancellationToken) -> LaunchOutcome;
+    /// [`TaskLauncher::launch`], starting the task's process only once `ready` resolves to
+    /// `true` (the engine has recorded the attempt RUNNING and holds a task slot); a launcher
+    /// may meanwhile prepare what has no effect outside it (folders, its log). `false`: nothing
+    /// is started and the outcome is [`LaunchOutcome::Canceled`]. By default it waits, then
+    /// launches.
+    async fn launch_when_ready(
+        &self,
+        request: LaunchRequest,
+        cancel: CancellationToken,
+        ready: ReadySignal,
+    ) -> LaunchOutcome {
+        if !ready.await {
+            return LaunchOutcome::Canceled;
+        }
+        self.launch(request, cancel).await
+    }
     /// The URI an output artifact of a task gets.
     fn output_artifact_uri(&self, run_id: &str, task_path: &str, output_name: &str) -> String;
     /// Where the task's log is kept.

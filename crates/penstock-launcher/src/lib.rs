@@ -35,7 +35,8 @@ use async_trait::async_trait;
 use container::TaskContainer;
 use penstock_engine::params::{coerce_value, parse_output_file};
 use penstock_engine::{
-    ArtifactMap, LaunchOutcome, LaunchRequest, ParameterMap, RuntimeArtifact, TaskLauncher,
+    ArtifactMap, LaunchOutcome, LaunchRequest, ParameterMap, ReadySignal, RuntimeArtifact,
+    TaskLauncher,
 };
 use python_env::{detect_preamble, KfpRuntime, PythonEnvs};
 use render::TaskPaths;
@@ -737,11 +738,29 @@ impl LocalLauncher {
         })
     }
 
-    async fn attempt(&self, request: &LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
+    /// One attempt; with `ready`, prepared while the engine records it (and waits for a task
+    /// slot), and started once it may.
+    async fn attempt(
+        &self,
+        request: &LaunchRequest,
+        cancel: CancellationToken,
+        ready: Option<ReadySignal>,
+    ) -> LaunchOutcome {
+        if ready.is_some() {
+            // The engine's record was just handed to the store's writer, woken on this
+            // thread: let it send its first statement before the folders are made here.
+            tokio::task::yield_now().await;
+        }
         let mut setup = match self.setup(request, false) {
             Ok(s) => s,
             Err(message) => return failed(message),
         };
+        if let Some(ready) = ready {
+            if !ready.await {
+                setup.stop_metrics().await;
+                return LaunchOutcome::Canceled;
+            }
+        }
         let ended = self.run_local(request, &setup, &cancel).await;
         setup.stop_metrics().await;
         let (ended, program) = match ended {
@@ -1160,7 +1179,16 @@ fn read_outputs(
 #[async_trait]
 impl TaskLauncher for LocalLauncher {
     async fn launch(&self, request: LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
-        self.attempt(&request, cancel).await
+        self.attempt(&request, cancel, None).await
+    }
+
+    async fn launch_when_ready(
+        &self,
+        request: LaunchRequest,
+        cancel: CancellationToken,
+        ready: ReadySignal,
+    ) -> LaunchOutcome {
+        self.attempt(&request, cancel, Some(ready)).await
     }
 
     fn output_artifact_uri(&self, run_id: &str, task_path: &str, output_name: &str) -> String {

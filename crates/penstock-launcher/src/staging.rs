@@ -17,7 +17,7 @@
 //! left (see `penstock_store::object`).
 
 use async_trait::async_trait;
-use penstock_engine::{LaunchOutcome, LaunchRequest, TaskLauncher};
+use penstock_engine::{LaunchOutcome, LaunchRequest, ReadySignal, TaskLauncher};
 use penstock_store::blob::{remove_any, ObjectUri};
 use penstock_store::object;
 use std::collections::BTreeMap;
@@ -326,20 +326,42 @@ impl StagingLauncher {
     }
 }
 
-#[async_trait]
-impl TaskLauncher for StagingLauncher {
-    async fn launch(&self, mut request: LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
-        let staged_inputs = request
+impl StagingLauncher {
+    /// Whether `request` reads or writes anything in an object store (else the inner launcher
+    /// runs it as it is).
+    fn stages(request: &LaunchRequest) -> bool {
+        request
             .artifacts
             .values()
             .flatten()
-            .any(|a| penstock_store::blob::is_object_uri(&a.uri));
-        let staged_outputs = request
-            .output_artifacts
-            .values()
-            .any(|a| penstock_store::blob::is_object_uri(&a.uri));
-        let object_log = object_root(&request.pipeline_root).is_some();
-        if !staged_inputs && !staged_outputs && !object_log {
+            .any(|a| penstock_store::blob::is_object_uri(&a.uri))
+            || request
+                .output_artifacts
+                .values()
+                .any(|a| penstock_store::blob::is_object_uri(&a.uri))
+            || object_root(&request.pipeline_root).is_some()
+    }
+}
+
+#[async_trait]
+impl TaskLauncher for StagingLauncher {
+    async fn launch_when_ready(
+        &self,
+        request: LaunchRequest,
+        cancel: CancellationToken,
+        ready: ReadySignal,
+    ) -> LaunchOutcome {
+        if !Self::stages(&request) {
+            return self.inner.launch_when_ready(request, cancel, ready).await;
+        }
+        if !ready.await {
+            return cancelled();
+        }
+        self.launch(request, cancel).await
+    }
+
+    async fn launch(&self, mut request: LaunchRequest, cancel: CancellationToken) -> LaunchOutcome {
+        if !Self::stages(&request) {
             return self.inner.launch(request, cancel).await;
         }
         let original = request.clone();
