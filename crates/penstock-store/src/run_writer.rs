@@ -10,11 +10,10 @@
 //!
 //! Fencing is unchanged: each group checks, inside its transaction and in `run_id` order, that the
 //! writing replica still owns each run it writes for (once per run), and refuses that run's
-//! writes if not, without
-//! affecting the others. When a statement of a group fails (a constraint), each of its writes is
-//! retried in a transaction of its own, so one bad write never fails the others; when the
-//! database cannot be reached or the commit fails (a full disk), every write of the group gets
-//! that error at once, as each would have on its own.
+//! writes if not, without affecting the others. When a statement of a group fails (a
+//! constraint), each of its writes is retried in a transaction of its own, so one bad write never
+//! fails the others; when the database cannot be reached or the commit fails (a full disk),
+//! every write of the group gets that error at once, as each would have on its own.
 
 use crate::backend::Backend;
 use crate::lease::Replica;
