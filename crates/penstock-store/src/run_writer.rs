@@ -153,7 +153,9 @@ impl Writer {
                 continue;
             }
             for write in &unit.writes {
-                apply(&mut tx, write).await.map_err(Failure::Statement)?;
+                apply(&mut tx, self.backend, write)
+                    .await
+                    .map_err(Failure::Statement)?;
             }
             outcomes.push(Ok(()));
         }
@@ -187,9 +189,15 @@ impl From<Failure> for StoreError {
 }
 
 /// Applies one write inside a transaction.
-async fn apply(tx: &mut Transaction<'_, Any>, write: &RunWrite) -> Result<(), StoreError> {
+async fn apply(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    write: &RunWrite,
+) -> Result<(), StoreError> {
     match write {
-        RunWrite::Task { task, message } => upsert_task(tx, task, message.as_deref()).await,
+        RunWrite::Task { task, message } => {
+            upsert_task(tx, backend, task, message.as_deref()).await
+        }
         RunWrite::Attempt(attempt) => insert_attempt(tx, attempt).await,
         RunWrite::Artifacts {
             task,
@@ -200,61 +208,73 @@ async fn apply(tx: &mut Transaction<'_, Any>, write: &RunWrite) -> Result<(), St
     }
 }
 
+/// The row of a task; its history gains an entry when the state changes (the newest entry is
+/// the state the task had: every change appends one), and for every new attempt of a RUNNING
+/// task.
+const UPSERT_TASK: &str = "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
+     started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
+     cache_source_task_id, fingerprint, log_uri)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+     ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
+     finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
+     error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
+     cache_reason = excluded.cache_reason, cache_source_task_id = excluded.cache_source_task_id,
+     fingerprint = excluded.fingerprint, log_uri = excluded.log_uri";
+const NEW_ATTEMPT_HISTORY: &str =
+    "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $7, $21, $22)";
+const CHANGED_STATE_HISTORY: &str = "INSERT INTO task_states (task_id, state, at, message) SELECT $1, $7, $21, $22
+     WHERE COALESCE((SELECT state FROM task_states WHERE task_id = $1 ORDER BY id DESC LIMIT 1), '') <> $7";
+
 async fn upsert_task(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     task: &TaskRecord,
     message: Option<&str>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
-         started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
-         cache_source_task_id, fingerprint, log_uri)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-         ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
-         finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
-         error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
-         cache_reason = excluded.cache_reason, cache_source_task_id = excluded.cache_source_task_id,
-         fingerprint = excluded.fingerprint, log_uri = excluded.log_uri",
-    )
-    .bind(&task.task_id)
-    .bind(&task.run_id)
-    .bind(&task.parent_task_id)
-    .bind(&task.path)
-    .bind(&task.name)
-    .bind(task.kind.name())
-    .bind(task.state.name())
-    .bind(task.iteration)
-    .bind(task.created_at.to_string())
-    .bind(ts(&task.started_at))
-    .bind(ts(&task.finished_at))
-    .bind(json(&task.inputs)?)
-    .bind(json(&task.outputs)?)
-    .bind(&task.error)
-    .bind(task.attempts as i64)
-    .bind(task.cache.as_ref().map(|c| c.hit as i64))
-    .bind(task.cache.as_ref().map(|c| c.reason.clone()))
-    .bind(task.cache.as_ref().and_then(|c| c.source_task_id.clone()))
-    .bind(&task.fingerprint)
-    .bind(&task.log_uri)
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
-    // The history gains an entry when the state changes (its newest entry is the state the task
-    // had: every change appends one), and for every new attempt of a RUNNING task.
-    let history = if task.state == TaskState::Running && message.is_some() {
-        "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $2, $3, $4)"
+    let new_attempt = task.state == TaskState::Running && message.is_some();
+    let history = if new_attempt {
+        NEW_ATTEMPT_HISTORY
     } else {
-        "INSERT INTO task_states (task_id, state, at, message) SELECT $1, $2, $3, $4
-         WHERE COALESCE((SELECT state FROM task_states WHERE task_id = $1 ORDER BY id DESC LIMIT 1), '') <> $2"
+        CHANGED_STATE_HISTORY
     };
-    sqlx::query(history)
-        .bind(&task.task_id)
-        .bind(task.state.name())
-        .bind(Timestamp::now().to_string())
-        .bind(message)
-        .execute(&mut **tx)
-        .await
-        .map_err(err)?;
+    // SQLite runs both statements of one query (binding `$N` by number in each), which saves
+    // a round trip to its worker thread per write; PostgreSQL prepares one statement at a time.
+    let combined;
+    let statements: &[&str] = match backend {
+        Backend::Sqlite => {
+            combined = format!("{UPSERT_TASK};\n{history}");
+            &[combined.as_str()]
+        }
+        Backend::Postgres => &[UPSERT_TASK, history],
+    };
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .bind(&task.task_id)
+            .bind(&task.run_id)
+            .bind(&task.parent_task_id)
+            .bind(&task.path)
+            .bind(&task.name)
+            .bind(task.kind.name())
+            .bind(task.state.name())
+            .bind(task.iteration)
+            .bind(task.created_at.to_string())
+            .bind(ts(&task.started_at))
+            .bind(ts(&task.finished_at))
+            .bind(json(&task.inputs)?)
+            .bind(json(&task.outputs)?)
+            .bind(&task.error)
+            .bind(task.attempts as i64)
+            .bind(task.cache.as_ref().map(|c| c.hit as i64))
+            .bind(task.cache.as_ref().map(|c| c.reason.clone()))
+            .bind(task.cache.as_ref().and_then(|c| c.source_task_id.clone()))
+            .bind(&task.fingerprint)
+            .bind(&task.log_uri)
+            .bind(Timestamp::now().to_string())
+            .bind(message)
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+    }
     for (name, value) in task.scalars() {
         let row = crate::scalars::ScalarRow {
             run_id: task.run_id.clone(),
