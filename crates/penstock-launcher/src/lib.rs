@@ -651,9 +651,9 @@ impl LocalLauncher {
         // have none, and every new folder costs an inode.
         let parameters = !request.component.output_definitions.parameters.is_empty();
         // The executor output's folder where something may be written to it: a component
-        // with outputs, a command or environment with placeholders (`{{$.outputs.output_file}}`, or `{{$}}`
-        // whose `outputFile` a program may write without creating its folder), and every
-        // container (the folder is mounted). A plain command such as `true` gets none.
+        // with outputs, a command or environment with placeholders (`{{$.outputs.output_file}}`,
+        // or `{{$}}` whose `outputFile` a program may write without creating its folder), and
+        // every container (the folder is mounted). A plain command such as `true` gets none.
         let placeholders = request
             .container
             .command

@@ -208,22 +208,33 @@ async fn apply(
     }
 }
 
-/// The row of a task; its history gains an entry when the state changes (the newest entry is
-/// the state the task had: every change appends one), and for every new attempt of a RUNNING
-/// task.
-const UPSERT_TASK: &str = "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
-     started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
-     cache_source_task_id, fingerprint, log_uri)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-     ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
-     finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
-     error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
-     cache_reason = excluded.cache_reason, cache_source_task_id = excluded.cache_source_task_id,
-     fingerprint = excluded.fingerprint, log_uri = excluded.log_uri";
-const NEW_ATTEMPT_HISTORY: &str =
-    "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $7, $21, $22)";
-const CHANGED_STATE_HISTORY: &str = "INSERT INTO task_states (task_id, state, at, message) SELECT $1, $7, $21, $22
-     WHERE COALESCE((SELECT state FROM task_states WHERE task_id = $1 ORDER BY id DESC LIMIT 1), '') <> $7";
+// The row of a task; its history gains an entry when the state changes (the newest entry is
+// the state the task had: every change appends one), and for every new attempt of a RUNNING
+// task. Macros, so that SQLite's combined statements below are literals too.
+macro_rules! upsert_task {
+    () => {
+        "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
+         started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
+         cache_source_task_id, fingerprint, log_uri)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
+         finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
+         error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
+         cache_reason = excluded.cache_reason, cache_source_task_id = excluded.cache_source_task_id,
+         fingerprint = excluded.fingerprint, log_uri = excluded.log_uri"
+    };
+}
+macro_rules! new_attempt_history {
+    () => {
+        "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $7, $21, $22)"
+    };
+}
+macro_rules! changed_state_history {
+    () => {
+        "INSERT INTO task_states (task_id, state, at, message) SELECT $1, $7, $21, $22
+         WHERE COALESCE((SELECT state FROM task_states WHERE task_id = $1 ORDER BY id DESC LIMIT 1), '') <> $7"
+    };
+}
 
 async fn upsert_task(
     tx: &mut Transaction<'_, Any>,
@@ -232,23 +243,16 @@ async fn upsert_task(
     message: Option<&str>,
 ) -> Result<(), StoreError> {
     let new_attempt = task.state == TaskState::Running && message.is_some();
-    let history = if new_attempt {
-        NEW_ATTEMPT_HISTORY
-    } else {
-        CHANGED_STATE_HISTORY
-    };
     // SQLite runs both statements of one query (binding `$N` by number in each), which saves
     // a round trip to its worker thread per write; PostgreSQL prepares one statement at a time.
-    let combined;
-    let statements: &[&str] = match backend {
-        Backend::Sqlite => {
-            combined = format!("{UPSERT_TASK};\n{history}");
-            &[combined.as_str()]
-        }
-        Backend::Postgres => &[UPSERT_TASK, history],
+    let statements: &[&'static str] = match (backend, new_attempt) {
+        (Backend::Sqlite, true) => &[concat!(upsert_task!(), ";\n", new_attempt_history!())],
+        (Backend::Sqlite, false) => &[concat!(upsert_task!(), ";\n", changed_state_history!())],
+        (Backend::Postgres, true) => &[upsert_task!(), new_attempt_history!()],
+        (Backend::Postgres, false) => &[upsert_task!(), changed_state_history!()],
     };
     for sql in statements {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        sqlx::query(*sql)
             .bind(&task.task_id)
             .bind(&task.run_id)
             .bind(&task.parent_task_id)
