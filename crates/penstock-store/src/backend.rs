@@ -175,6 +175,7 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<Opened, StoreOpenError> {
     let connect = |max: u32| {
         AnyPoolOptions::new()
             .max_connections(max)
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute(
@@ -267,6 +268,20 @@ pub(crate) async fn open_postgres(url: &str) -> Result<Opened, StoreOpenError> {
         writer: pool.clone(),
         pool,
     })
+}
+
+/// Begins a write transaction on `pool`. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): the store writes through two connections (the run writer's own and
+/// this pool's), and a transaction that read before writing would otherwise fail when the
+/// other connection committed in between, instead of waiting for it.
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+    match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    }
 }
 
 /// Whether a connection error may go away by itself (the server is starting, the network is

@@ -697,7 +697,9 @@ impl Store {
         state: StorageState,
         now: Timestamp,
     ) -> Result<(), CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         let done =
             sqlx::query("UPDATE experiments SET storage_state = $1 WHERE experiment_id = $2")
                 .bind(state.name())
@@ -743,7 +745,9 @@ impl Store {
         p: &PipelineRow,
         first_version: Option<&PipelineVersionRow>,
     ) -> Result<(), CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         sqlx::query(
             "INSERT INTO pipelines (pipeline_id, name, display_name, description, namespace, created_at_ms, tags)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -809,7 +813,9 @@ impl Store {
 
     /// Deletes a pipeline. Without `cascade` it must have no versions left.
     pub async fn delete_pipeline(&self, id: &str, cascade: bool) -> Result<(), CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         let versions: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM pipeline_versions WHERE pipeline_id = $1")
                 .bind(id)
@@ -832,7 +838,9 @@ impl Store {
 
     /// Records a new version of an existing pipeline.
     pub async fn insert_version(&self, v: &PipelineVersionRow) -> Result<(), CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         let exists: Option<String> =
             sqlx::query_scalar("SELECT pipeline_id FROM pipelines WHERE pipeline_id = $1")
                 .bind(&v.pipeline_id)
@@ -939,7 +947,9 @@ impl Store {
         run: &RunRecord,
         meta: &RunMeta,
     ) -> Result<(), CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         let state: Option<String> =
             sqlx::query_scalar("SELECT storage_state FROM experiments WHERE experiment_id = $1")
                 .bind(&meta.experiment_id)
@@ -1003,7 +1013,9 @@ impl Store {
 
     /// Deletes a run with its tasks, attempts, lineage events and cache entries.
     pub async fn delete_run(&self, id: &str) -> Result<(), CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         for sql in [
             "DELETE FROM cache_entries WHERE run_id = $1",
             "DELETE FROM artifact_events WHERE run_id = $1",
@@ -1035,7 +1047,9 @@ impl Store {
         why: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(err)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(err)?;
         crate::lease::ensure_owner(&mut tx, self, run_id).await?;
         fail_run_in(&mut tx, run_id, why, now).await?;
         tx.commit().await.map_err(err)
@@ -1045,7 +1059,9 @@ impl Store {
 
     /// Records a recurring run. Its experiment must exist.
     pub async fn insert_recurring_run(&self, r: &RecurringRunRow) -> Result<(), CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         let exists: Option<String> =
             sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE experiment_id = $1")
                 .bind(&r.experiment_id)
@@ -1307,7 +1323,9 @@ impl Store {
         index: i64,
         run: Result<(&RunRecord, &RunMeta), &str>,
     ) -> Result<bool, CatalogError> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(db)?;
         let done = sqlx::query(
             "UPDATE recurring_runs SET last_tick_ms = $1, last_index = $2, last_error = $3
              WHERE recurring_run_id = $4 AND enabled = 1 AND (last_tick_ms IS NULL OR last_tick_ms < $5)",

@@ -1,12 +1,19 @@
 //! Group commit of the engine's records.
 //!
 //! Every [`RunWrite`] of the engine (task states, attempts, artifacts, cache entries) goes
-//! through one [`RunWriter`]: a task that owns the writing connection, takes every write that is
-//! waiting, and commits them in one transaction. A write's caller gets its answer only after
+//! through one [`RunWriter`]: a task that owns a connection of its own, takes every write that
+//! is waiting, and commits them in one transaction. A write's caller gets its answer only after
 //! that commit, so each write is still durable when the engine acts on it; what changes is that
 //! a thousand loop iterations finishing at once cost a few commits instead of a thousand. (On
 //! SQLite a commit appends every changed page to the write-ahead log and takes its locks; with
 //! one task at a time nothing waits and a write is committed alone, as before.)
+//!
+//! The connection is the writer's own, outside the store's pools: a pooled connection costs a
+//! round trip to the database (a ping) each time it is handed back. On SQLite, where each
+//! round trip is a hand-over to sqlx's worker thread, a group takes two: `BEGIN IMMEDIATE` with
+//! the ownership check, then each unit's statements as one query, the last one ending with
+//! `COMMIT` (the store's other write transactions begin `IMMEDIATE` too, so the two connections
+//! take turns instead of failing on a stale snapshot). PostgreSQL runs one statement at a time.
 //!
 //! Fencing is unchanged: each group checks, inside its transaction and in `run_id` order, that the
 //! writing replica still owns each run it writes for (once per run), and refuses that run's
@@ -23,13 +30,17 @@ use penstock_engine::{
     ArtifactMap, ArtifactRole, AttemptRecord, CacheEntry, RunWrite, StoreError, TaskRecord,
     TaskState,
 };
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, AnyPool, Arguments, Connection};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most writes committed in one transaction.
 const MOST_IN_A_GROUP: usize = 512;
+/// The most writes sent to SQLite as one query.
+const WRITES_IN_A_QUERY: usize = 4;
 /// How many writes may wait for the writer before callers wait to hand theirs over.
 const QUEUE: usize = 4096;
 
@@ -42,6 +53,14 @@ struct Unit {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// A unit of a group with the statements of each of its writes.
+struct Prepared<'a> {
+    /// Its place in the group.
+    index: usize,
+    unit: &'a Unit,
+    writes: Vec<Vec<Statement>>,
+}
+
 /// The handle the store submits writes through; the committing task ends when the last handle
 /// is dropped. It runs on the Tokio runtime that opened the store, so a store is used on that
 /// runtime (every caller in Penstock does).
@@ -50,21 +69,30 @@ pub(crate) struct RunWriter {
     queue: mpsc::Sender<Unit>,
 }
 
-/// The database written to.
+/// The database written to, and the writer's own connection to it (taken from `pool` when
+/// first needed and again after it failed).
 struct Writer {
     pool: AnyPool,
     backend: Backend,
+    connection: Option<AnyConnection>,
 }
 
 impl RunWriter {
     /// Starts the committing task on the current Tokio runtime.
     pub(crate) fn start(pool: AnyPool, backend: Backend) -> RunWriter {
         let (queue, mut receiver) = mpsc::channel::<Unit>(QUEUE);
-        let writer = Writer { pool, backend };
+        let mut writer = Writer {
+            pool,
+            backend,
+            connection: None,
+        };
         tokio::spawn(async move {
             let mut group = Vec::new();
             while receiver.recv_many(&mut group, MOST_IN_A_GROUP).await > 0 {
                 writer.commit(std::mem::take(&mut group)).await;
+            }
+            if let Some(connection) = writer.connection.take() {
+                let _ = connection.close().await;
             }
         });
         RunWriter { queue }
@@ -92,10 +120,26 @@ impl RunWriter {
 }
 
 impl Writer {
-    async fn commit(&self, group: Vec<Unit>) {
-        let units: Vec<&Unit> = group.iter().collect();
-        let outcomes = match self.try_commit(&units).await {
-            Ok(outcomes) => outcomes,
+    async fn commit(&mut self, group: Vec<Unit>) {
+        // Each unit's statements, built before anything is sent: a unit whose values cannot be
+        // encoded is refused alone.
+        let mut outcomes: Vec<Option<Result<(), StoreError>>> = Vec::with_capacity(group.len());
+        let mut units: Vec<Prepared> = Vec::with_capacity(group.len());
+        for (i, unit) in group.iter().enumerate() {
+            match statements_of(&unit.writes) {
+                Ok(statements) => {
+                    outcomes.push(None);
+                    units.push(Prepared {
+                        index: i,
+                        unit,
+                        writes: statements,
+                    });
+                }
+                Err(e) => outcomes.push(Some(Err(e))),
+            }
+        }
+        let committed = match self.try_commit(&units).await {
+            Ok(committed) => committed,
             Err(Failure::Unreachable(e)) => {
                 // Retrying each unit would wait for the database once per unit.
                 units.iter().map(|_| Err(StoreError(e.clone()))).collect()
@@ -104,19 +148,22 @@ impl Writer {
             Err(failure) => {
                 let e = StoreError::from(failure);
                 tracing::debug!(error = %e, writes = units.len(), "a group commit failed; committing its writes one by one");
-                let mut outcomes = Vec::with_capacity(units.len());
+                let mut one_by_one = Vec::with_capacity(units.len());
                 for unit in &units {
-                    outcomes.push(match self.try_commit(&[unit]).await {
+                    one_by_one.push(match self.try_commit(std::slice::from_ref(unit)).await {
                         Ok(mut one) => one.pop().unwrap_or(Ok(())),
                         Err(failure) => Err(failure.into()),
                     });
                 }
-                outcomes
+                one_by_one
             }
         };
+        for (prepared, outcome) in units.iter().zip(committed) {
+            outcomes[prepared.index] = Some(outcome);
+        }
         for (unit, outcome) in group.into_iter().zip(outcomes) {
             // A caller that stopped waiting needs no answer.
-            let _ = unit.done.send(outcome);
+            let _ = unit.done.send(outcome.unwrap_or(Ok(())));
         }
     }
 
@@ -124,44 +171,176 @@ impl Writer {
     /// recorded); otherwise each unit's outcome: recorded, or refused because this replica no
     /// longer owns its run. The runs are checked (share-locked on PostgreSQL) in `run_id`
     /// order before anything is written, so two transactions never lock runs in opposite
-    /// orders.
-    async fn try_commit(&self, units: &[&Unit]) -> Result<Vec<Result<(), StoreError>>, Failure> {
-        let mut tx = self.pool.begin().await.map_err(Failure::unreachable)?;
-        let mut runs: Vec<(&str, &str)> = units
-            .iter()
-            .map(|u| (u.run_id.as_str(), u.replica.id.as_str()))
-            .collect();
-        runs.sort_unstable();
-        runs.dedup();
-        let mut owned: HashMap<(&str, &str), Result<(), String>> = HashMap::new();
-        for (run_id, replica) in runs {
-            let ownership =
-                match crate::lease::owner_other_than(&mut tx, self.backend, replica, run_id)
+    /// orders. A connection that failed is let go, and the next group opens another.
+    async fn try_commit(
+        &mut self,
+        units: &[Prepared<'_>],
+    ) -> Result<Vec<Result<(), StoreError>>, Failure> {
+        let mut connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => self
+                .pool
+                .acquire()
+                .await
+                .map_err(Failure::unreachable)?
+                .detach(),
+        };
+        let outcome = match self.backend {
+            Backend::Sqlite => commit_sqlite(&mut connection, units).await,
+            Backend::Postgres => commit_postgres(&mut connection, units).await,
+        };
+        match &outcome {
+            Err(Failure::Unreachable(_)) => drop(connection),
+            Err(Failure::Statement(_)) if self.backend == Backend::Sqlite => {
+                // The transaction is still open after a failed statement.
+                if sqlx::query("ROLLBACK")
+                    .execute(&mut connection)
                     .await
-                    .map_err(Failure::Statement)?
+                    .is_ok()
                 {
-                    None => Ok(()),
-                    Some(owner) => Err(crate::lease::lost(run_id, &owner).0),
-                };
-            owned.insert((run_id, replica), ownership);
-        }
-        let mut outcomes = Vec::with_capacity(units.len());
-        for unit in units {
-            let key = (unit.run_id.as_str(), unit.replica.id.as_str());
-            if let Some(Err(lost)) = owned.get(&key) {
-                outcomes.push(Err(StoreError(lost.clone())));
-                continue;
+                    self.connection = Some(connection);
+                }
             }
-            for write in &unit.writes {
-                apply(&mut tx, self.backend, write)
-                    .await
-                    .map_err(Failure::Statement)?;
-            }
-            outcomes.push(Ok(()));
+            _ => self.connection = Some(connection),
         }
-        tx.commit().await.map_err(Failure::unreachable)?;
-        Ok(outcomes)
+        outcome
     }
+}
+
+/// The runs `units` write for, each with the replica writing, in `run_id` order, once each.
+fn runs_of<'a>(units: &'a [Prepared<'a>]) -> Vec<(&'a str, &'a str)> {
+    let mut runs: Vec<(&str, &str)> = units
+        .iter()
+        .map(|p| (p.unit.run_id.as_str(), p.unit.replica.id.as_str()))
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    runs
+}
+
+/// Each unit's outcome given who owns each run (`Err`: the error a fenced unit gets), and the
+/// units to write.
+fn fence<'a>(
+    units: &'a [Prepared<'a>],
+    owned: &HashMap<(&str, &str), Result<(), String>>,
+) -> (Vec<Result<(), StoreError>>, Vec<&'a Prepared<'a>>) {
+    let mut outcomes = Vec::with_capacity(units.len());
+    let mut writing = Vec::with_capacity(units.len());
+    for unit in units {
+        let key = (unit.unit.run_id.as_str(), unit.unit.replica.id.as_str());
+        match owned.get(&key) {
+            Some(Err(lost)) => outcomes.push(Err(StoreError(lost.clone()))),
+            _ => {
+                outcomes.push(Ok(()));
+                writing.push(unit);
+            }
+        }
+    }
+    (outcomes, writing)
+}
+
+/// A group on SQLite: `BEGIN IMMEDIATE` and the owners of its runs in one query, then one
+/// query per unit, the last ending with `COMMIT`. After an `Err(Statement)` the transaction is
+/// still open.
+async fn commit_sqlite(
+    connection: &mut AnyConnection,
+    units: &[Prepared<'_>],
+) -> Result<Vec<Result<(), StoreError>>, Failure> {
+    let runs = runs_of(units);
+    let mut begin = Batch::default();
+    begin
+        .sql
+        .push_str("BEGIN IMMEDIATE;\nSELECT run_id, owner_replica FROM runs WHERE run_id IN (");
+    let mut distinct: Vec<&str> = runs.iter().map(|(run, _)| *run).collect();
+    distinct.dedup();
+    for (i, run) in distinct.iter().enumerate() {
+        if i > 0 {
+            begin.sql.push_str(", ");
+        }
+        begin.bind_next(Value::Text(Some(run.to_string())));
+    }
+    begin.sql.push(')');
+    let owners: Vec<(String, Option<String>)> =
+        sqlx::query_as_with(sqlx::AssertSqlSafe(begin.sql), begin.args)
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+    let owners: HashMap<&str, &str> = owners
+        .iter()
+        .filter_map(|(run, owner)| Some((run.as_str(), owner.as_deref()?)))
+        .collect();
+    let owned = runs
+        .iter()
+        .map(|&(run, replica)| {
+            let ownership = match owners.get(run) {
+                Some(&owner) if owner != replica => Err(crate::lease::lost(run, owner).0),
+                _ => Ok(()),
+            };
+            ((run, replica), ownership)
+        })
+        .collect();
+    let (outcomes, writing) = fence(units, &owned);
+    if writing.is_empty() {
+        sqlx::query("COMMIT")
+            .execute(&mut *connection)
+            .await
+            .map_err(Failure::of_statement)?;
+    }
+    // A unit's writes go in queries of at most `WRITES_IN_A_QUERY`: SQLite prepares a query's
+    // statements each time its text is new, so a DAG of a thousand tasks is sent as the same
+    // few texts, prepared once.
+    let queries: Vec<&[Vec<Statement>]> = writing
+        .iter()
+        .flat_map(|p| p.writes.chunks(WRITES_IN_A_QUERY))
+        .collect();
+    for (n, writes) in queries.iter().enumerate() {
+        let mut batch = Batch::default();
+        for statement in writes.iter().flatten() {
+            batch.push(statement);
+        }
+        if n + 1 == queries.len() {
+            batch.sql.push_str(";\nCOMMIT");
+        }
+        sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), batch.args)
+            .execute(&mut *connection)
+            .await
+            .map_err(Failure::of_statement)?;
+    }
+    Ok(outcomes)
+}
+
+/// A group on PostgreSQL, one statement at a time; a failed transaction is rolled back when the
+/// connection is next used or dropped.
+async fn commit_postgres(
+    connection: &mut AnyConnection,
+    units: &[Prepared<'_>],
+) -> Result<Vec<Result<(), StoreError>>, Failure> {
+    let mut tx = connection.begin().await.map_err(Failure::unreachable)?;
+    let mut owned = HashMap::new();
+    for (run_id, replica) in runs_of(units) {
+        let ownership =
+            match crate::lease::owner_other_than(&mut tx, Backend::Postgres, replica, run_id)
+                .await
+                .map_err(Failure::Statement)?
+            {
+                None => Ok(()),
+                Some(owner) => Err(crate::lease::lost(run_id, &owner).0),
+            };
+        owned.insert((run_id, replica), ownership);
+    }
+    let (outcomes, writing) = fence(units, &owned);
+    for prepared in writing {
+        for statement in prepared.writes.iter().flatten() {
+            let mut one = Batch::default();
+            one.push(statement);
+            sqlx::query_with(sqlx::AssertSqlSafe(one.sql), one.args)
+                .execute(&mut *tx)
+                .await
+                .map_err(Failure::of_statement)?;
+        }
+    }
+    tx.commit().await.map_err(Failure::unreachable)?;
+    Ok(outcomes)
 }
 
 /// Why a group's transaction failed.
@@ -177,6 +356,15 @@ impl Failure {
     fn unreachable(e: sqlx::Error) -> Failure {
         Failure::Unreachable(e.to_string())
     }
+
+    /// A statement's error: the database refused it (a constraint, a full disk: retried unit
+    /// by unit), or the connection failed (every unit gets it).
+    fn of_statement(e: sqlx::Error) -> Failure {
+        match e {
+            sqlx::Error::Database(_) => Failure::Statement(err(e)),
+            e => Failure::Unreachable(e.to_string()),
+        }
+    }
 }
 
 impl From<Failure> for StoreError {
@@ -188,32 +376,113 @@ impl From<Failure> for StoreError {
     }
 }
 
-/// Applies one write inside a transaction.
-async fn apply(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    write: &RunWrite,
-) -> Result<(), StoreError> {
-    match write {
-        RunWrite::Task { task, message } => {
-            upsert_task(tx, backend, task, message.as_deref()).await
+/// A value bound to a statement.
+enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Real(f64),
+}
+
+/// One statement of a write: SQL both backends run, its placeholders `$1…$N` bound to `values`
+/// in order.
+struct Statement {
+    sql: &'static str,
+    values: Vec<Value>,
+}
+
+/// Statements run as one query: each one's placeholders renumbered to follow the previous
+/// one's, its values bound after theirs. (SQLite runs every statement of a query and binds
+/// `$N` to the query's Nth value; on PostgreSQL a batch holds one statement.)
+#[derive(Default)]
+struct Batch {
+    sql: String,
+    args: AnyArguments,
+    count: usize,
+}
+
+impl Batch {
+    fn push(&mut self, statement: &Statement) {
+        if !self.sql.is_empty() {
+            self.sql.push_str(";\n");
         }
-        RunWrite::Attempt(attempt) => insert_attempt(tx, attempt).await,
-        RunWrite::Artifacts {
-            task,
-            role,
-            artifacts,
-        } => record_artifacts(tx, task, *role, artifacts).await,
-        RunWrite::CacheEntry(entry) => insert_cache_entry(tx, entry).await,
+        let offset = self.count;
+        let mut rest = statement.sql;
+        while let Some(at) = rest.find('$') {
+            self.sql.push_str(&rest[..=at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(rest.len() - at - 1, |end| end);
+            let number: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
+            let _ = write!(self.sql, "{}", number + offset);
+            rest = &rest[at + 1 + digits..];
+        }
+        self.sql.push_str(rest);
+        for value in &statement.values {
+            self.bind(value);
+        }
+    }
+
+    /// Appends a placeholder bound to `value`.
+    fn bind_next(&mut self, value: Value) {
+        let _ = write!(self.sql, "${}", self.count + 1);
+        self.bind(&value);
+    }
+
+    fn bind(&mut self, value: &Value) {
+        let added = match value {
+            Value::Text(text) => self.args.add(text.clone()),
+            Value::Int(int) => self.args.add(*int),
+            Value::Real(real) => self.args.add(*real),
+        };
+        if let Err(e) = added {
+            // Encoding text and numbers into the Any buffer cannot fail; if it ever did, the
+            // statement would fail on its missing parameter with a clear database error.
+            tracing::error!("cannot bind a value of a write: {e}");
+        }
+        self.count += 1;
     }
 }
 
-// The row of a task; its history gains an entry when the state changes (the newest entry is
-// the state the task had: every change appends one), and for every new attempt of a RUNNING
-// task. Macros, so that SQLite's combined statements below are literals too.
-macro_rules! upsert_task {
-    () => {
-        "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
+fn text(value: impl Into<String>) -> Value {
+    Value::Text(Some(value.into()))
+}
+
+fn opt_text(value: Option<impl Into<String>>) -> Value {
+    Value::Text(value.map(Into::into))
+}
+
+/// The statements of each of a unit's writes, in order.
+fn statements_of(writes: &[RunWrite]) -> Result<Vec<Vec<Statement>>, StoreError> {
+    let mut all = Vec::with_capacity(writes.len());
+    for write in writes {
+        let mut statements = Vec::new();
+        match write {
+            RunWrite::Task { task, message } => {
+                upsert_task(&mut statements, task, message.as_deref())?
+            }
+            RunWrite::Attempt(attempt) => statements.push(insert_attempt(attempt)),
+            RunWrite::Artifacts {
+                task,
+                role,
+                artifacts,
+            } => record_artifacts(&mut statements, task, *role, artifacts)?,
+            RunWrite::CacheEntry(entry) => statements.push(insert_cache_entry(entry)?),
+        }
+        all.push(statements);
+    }
+    Ok(all)
+}
+
+/// The row of a task; its history gains an entry when the state changes (the newest entry is
+/// the state the task had: every change appends one), and for every new attempt of a RUNNING
+/// task.
+fn upsert_task(
+    statements: &mut Vec<Statement>,
+    task: &TaskRecord,
+    message: Option<&str>,
+) -> Result<(), StoreError> {
+    statements.push(Statement {
+        sql: "INSERT INTO tasks (task_id, run_id, parent_task_id, path, name, kind, state, iteration, created_at,
          started_at, finished_at, inputs, outputs, error, attempts, cache_hit, cache_reason,
          cache_source_task_id, fingerprint, log_uri)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
@@ -221,104 +490,93 @@ macro_rules! upsert_task {
          finished_at = excluded.finished_at, inputs = excluded.inputs, outputs = excluded.outputs,
          error = excluded.error, attempts = excluded.attempts, cache_hit = excluded.cache_hit,
          cache_reason = excluded.cache_reason, cache_source_task_id = excluded.cache_source_task_id,
-         fingerprint = excluded.fingerprint, log_uri = excluded.log_uri"
-    };
-}
-macro_rules! new_attempt_history {
-    () => {
-        "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $7, $21, $22)"
-    };
-}
-macro_rules! changed_state_history {
-    () => {
-        "INSERT INTO task_states (task_id, state, at, message) SELECT $1, $7, $21, $22
-         WHERE COALESCE((SELECT state FROM task_states WHERE task_id = $1 ORDER BY id DESC LIMIT 1), '') <> $7"
-    };
-}
-
-async fn upsert_task(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    task: &TaskRecord,
-    message: Option<&str>,
-) -> Result<(), StoreError> {
+         fingerprint = excluded.fingerprint, log_uri = excluded.log_uri",
+        values: vec![
+            text(&task.task_id),
+            text(&task.run_id),
+            opt_text(task.parent_task_id.as_deref()),
+            text(&task.path),
+            text(&task.name),
+            text(task.kind.name()),
+            text(task.state.name()),
+            Value::Int(task.iteration),
+            text(task.created_at.to_string()),
+            Value::Text(ts(&task.started_at)),
+            Value::Text(ts(&task.finished_at)),
+            text(json(&task.inputs)?),
+            text(json(&task.outputs)?),
+            opt_text(task.error.as_deref()),
+            Value::Int(Some(task.attempts as i64)),
+            Value::Int(task.cache.as_ref().map(|c| c.hit as i64)),
+            opt_text(task.cache.as_ref().map(|c| c.reason.as_str())),
+            opt_text(task.cache.as_ref().and_then(|c| c.source_task_id.as_deref())),
+            opt_text(task.fingerprint.as_deref()),
+            opt_text(task.log_uri.as_deref()),
+        ],
+    });
     let new_attempt = task.state == TaskState::Running && message.is_some();
-    // SQLite runs both statements of one query (binding `$N` by number in each), which saves
-    // a round trip to its worker thread per write; PostgreSQL prepares one statement at a time.
-    let statements: &[&'static str] = match (backend, new_attempt) {
-        (Backend::Sqlite, true) => &[concat!(upsert_task!(), ";\n", new_attempt_history!())],
-        (Backend::Sqlite, false) => &[concat!(upsert_task!(), ";\n", changed_state_history!())],
-        (Backend::Postgres, true) => &[upsert_task!(), new_attempt_history!()],
-        (Backend::Postgres, false) => &[upsert_task!(), changed_state_history!()],
-    };
-    for sql in statements {
-        sqlx::query(*sql)
-            .bind(&task.task_id)
-            .bind(&task.run_id)
-            .bind(&task.parent_task_id)
-            .bind(&task.path)
-            .bind(&task.name)
-            .bind(task.kind.name())
-            .bind(task.state.name())
-            .bind(task.iteration)
-            .bind(task.created_at.to_string())
-            .bind(ts(&task.started_at))
-            .bind(ts(&task.finished_at))
-            .bind(json(&task.inputs)?)
-            .bind(json(&task.outputs)?)
-            .bind(&task.error)
-            .bind(task.attempts as i64)
-            .bind(task.cache.as_ref().map(|c| c.hit as i64))
-            .bind(task.cache.as_ref().map(|c| c.reason.clone()))
-            .bind(task.cache.as_ref().and_then(|c| c.source_task_id.clone()))
-            .bind(&task.fingerprint)
-            .bind(&task.log_uri)
-            .bind(Timestamp::now().to_string())
-            .bind(message)
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
-    }
+    statements.push(Statement {
+        sql: if new_attempt {
+            "INSERT INTO task_states (task_id, state, at, message) VALUES ($1, $2, $3, $4)"
+        } else {
+            "INSERT INTO task_states (task_id, state, at, message) SELECT $1, $2, $3, $4
+             WHERE COALESCE((SELECT state FROM task_states WHERE task_id = $1 ORDER BY id DESC LIMIT 1), '') <> $2"
+        },
+        values: vec![
+            text(&task.task_id),
+            text(task.state.name()),
+            text(Timestamp::now().to_string()),
+            opt_text(message),
+        ],
+    });
     for (name, value) in task.scalars() {
-        let row = crate::scalars::ScalarRow {
-            run_id: task.run_id.clone(),
-            task_path: task.path.clone(),
-            format: task.scalar_format(&name),
-            name,
-            value,
-        };
-        crate::scalars::record_scalar(tx, &row, true).await?;
+        let format = task.scalar_format(&name);
+        // The value replaces one recorded before for the same task, and the run's largest
+        // value of that name is refreshed (as `scalars::record_scalar` does).
+        statements.push(Statement {
+            sql: "INSERT INTO run_scalars (run_id, task_path, name, value, format) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (run_id, task_path, name) DO UPDATE SET value = excluded.value,
+             format = excluded.format",
+            values: vec![
+                text(&task.run_id),
+                text(&task.path),
+                text(name.clone()),
+                Value::Real(value),
+                opt_text(format),
+            ],
+        });
+        statements.push(Statement {
+            sql: crate::scalars::REFRESH_RUN_METRIC,
+            values: vec![text(&task.run_id), text(name)],
+        });
     }
     Ok(())
 }
 
-async fn insert_attempt(
-    tx: &mut Transaction<'_, Any>,
-    a: &AttemptRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO attempts (task_id, attempt, run_id, started_at, finished_at, state, exit_code, error)
+fn insert_attempt(a: &AttemptRecord) -> Statement {
+    Statement {
+        sql: "INSERT INTO attempts (task_id, attempt, run_id, started_at, finished_at, state, exit_code, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (task_id, attempt) DO UPDATE SET run_id = excluded.run_id,
          started_at = excluded.started_at, finished_at = excluded.finished_at,
          state = excluded.state, exit_code = excluded.exit_code, error = excluded.error",
-    )
-    .bind(&a.task_id)
-    .bind(a.attempt as i64)
-    .bind(&a.run_id)
-    .bind(a.started_at.to_string())
-    .bind(a.finished_at.to_string())
-    .bind(a.state.name())
-    .bind(a.exit_code.map(i64::from))
-    .bind(&a.error)
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
-    Ok(())
+        values: vec![
+            text(&a.task_id),
+            Value::Int(Some(a.attempt as i64)),
+            text(&a.run_id),
+            text(a.started_at.to_string()),
+            text(a.finished_at.to_string()),
+            text(a.state.name()),
+            Value::Int(a.exit_code.map(i64::from)),
+            opt_text(a.error.as_deref()),
+        ],
+    }
 }
 
-async fn record_artifacts(
-    tx: &mut Transaction<'_, Any>,
+/// Each artifact's row (an output's producer is set once; its metadata follows the producer)
+/// and its event: which task read or wrote it under which name.
+fn record_artifacts(
+    statements: &mut Vec<Statement>,
     task: &TaskRecord,
     role: ArtifactRole,
     artifacts: &ArtifactMap,
@@ -329,64 +587,58 @@ async fn record_artifacts(
     };
     for (io_name, list) in artifacts {
         for a in list {
-            let producer = (role == ArtifactRole::Output).then(|| task.task_id.clone());
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO artifacts (uri, name, schema_title, schema_version, metadata, producer_task_id, run_id, created_at)
+            let producer = (role == ArtifactRole::Output).then_some(task.task_id.as_str());
+            statements.push(Statement {
+                sql: "INSERT INTO artifacts (uri, name, schema_title, schema_version, metadata, producer_task_id, run_id, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (uri) DO UPDATE SET
                    metadata = CASE WHEN excluded.producer_task_id IS NOT NULL THEN excluded.metadata ELSE artifacts.metadata END,
-                   producer_task_id = COALESCE(artifacts.producer_task_id, excluded.producer_task_id)
-                 RETURNING artifact_id",
-            )
-            .bind(&a.uri)
-            .bind(&a.name)
-            .bind(&a.schema_title)
-            .bind(&a.schema_version)
-            .bind(json(&a.metadata)?)
-            .bind(producer)
-            .bind(&task.run_id)
-            .bind(Timestamp::now().to_string())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(err)?;
-            sqlx::query(
-                "INSERT INTO artifact_events (artifact_id, task_id, run_id, role, io_name) VALUES ($1, $2, $3, $4, $5)
+                   producer_task_id = COALESCE(artifacts.producer_task_id, excluded.producer_task_id)",
+                values: vec![
+                    text(&a.uri),
+                    text(&a.name),
+                    text(&a.schema_title),
+                    text(&a.schema_version),
+                    text(json(&a.metadata)?),
+                    opt_text(producer),
+                    text(&task.run_id),
+                    text(Timestamp::now().to_string()),
+                ],
+            });
+            // SQLite needs the WHERE clause to read `ON CONFLICT` as the upsert's.
+            statements.push(Statement {
+                sql: "INSERT INTO artifact_events (artifact_id, task_id, run_id, role, io_name)
+                 SELECT artifact_id, $2, $3, $4, $5 FROM artifacts WHERE uri = $1
                  ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(&task.task_id)
-            .bind(&task.run_id)
-            .bind(role_name)
-            .bind(io_name)
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
+                values: vec![
+                    text(&a.uri),
+                    text(&task.task_id),
+                    text(&task.run_id),
+                    text(role_name),
+                    text(io_name),
+                ],
+            });
         }
     }
     Ok(())
 }
 
-async fn insert_cache_entry(
-    tx: &mut Transaction<'_, Any>,
-    entry: &CacheEntry,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO cache_entries (fingerprint, task_id, run_id, outputs, created_at, created_at_ms)
+fn insert_cache_entry(entry: &CacheEntry) -> Result<Statement, StoreError> {
+    Ok(Statement {
+        sql: "INSERT INTO cache_entries (fingerprint, task_id, run_id, outputs, created_at, created_at_ms)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (fingerprint, task_id) DO UPDATE SET run_id = excluded.run_id,
          outputs = excluded.outputs, created_at = excluded.created_at,
          created_at_ms = excluded.created_at_ms",
-    )
-    .bind(&entry.fingerprint)
-    .bind(&entry.task_id)
-    .bind(&entry.run_id)
-    .bind(json(&entry.outputs)?)
-    .bind(entry.created_at.to_string())
-    .bind(entry.created_at.as_millisecond())
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
-    Ok(())
+        values: vec![
+            text(&entry.fingerprint),
+            text(&entry.task_id),
+            text(&entry.run_id),
+            text(json(&entry.outputs)?),
+            text(entry.created_at.to_string()),
+            Value::Int(Some(entry.created_at.as_millisecond())),
+        ],
+    })
 }
 
 /// The run a write belongs to.
@@ -395,5 +647,28 @@ pub(crate) fn run_of(write: &RunWrite) -> &str {
         RunWrite::Task { task, .. } | RunWrite::Artifacts { task, .. } => &task.run_id,
         RunWrite::Attempt(attempt) => &attempt.run_id,
         RunWrite::CacheEntry(entry) => &entry.run_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_numbers_each_statements_values_after_the_previous_ones() {
+        let mut batch = Batch::default();
+        batch.push(&Statement {
+            sql: "INSERT INTO a VALUES ($1, $2)",
+            values: vec![text("x"), Value::Int(Some(1))],
+        });
+        batch.push(&Statement {
+            sql: "INSERT INTO b SELECT $1, $2 WHERE $1 <> $10",
+            values: (0..10).map(|i| Value::Int(Some(i))).collect(),
+        });
+        assert_eq!(
+            batch.sql,
+            "INSERT INTO a VALUES ($1, $2);\nINSERT INTO b SELECT $3, $4 WHERE $3 <> $12"
+        );
+        assert_eq!(batch.count, 12);
     }
 }

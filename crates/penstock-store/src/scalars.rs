@@ -22,6 +22,16 @@ pub struct ScalarRow {
     pub format: Option<String>,
 }
 
+/// Sets the run's largest value of scalar `$2` (run `$1`) in `run_metrics`.
+pub(crate) const REFRESH_RUN_METRIC: &str =
+    "INSERT INTO run_metrics (run_id, name, value, experiment_id, storage_state)
+     SELECT s.run_id, s.name, MAX(s.value), r.experiment_id, r.storage_state
+     FROM run_scalars s JOIN runs r ON r.run_id = s.run_id
+     WHERE s.run_id = $1 AND s.name = $2
+     GROUP BY s.run_id, s.name, r.experiment_id, r.storage_state
+     ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value,
+     experiment_id = excluded.experiment_id, storage_state = excluded.storage_state";
+
 /// Records one scalar in a transaction and refreshes the run's largest value of that name.
 /// `replace`: a value already recorded for the same (run, task, name) is overwritten (a task's
 /// outputs are written again as it progresses); otherwise it is kept and `false` is returned.
@@ -50,20 +60,12 @@ pub(crate) async fn record_scalar(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query(
-        "INSERT INTO run_metrics (run_id, name, value, experiment_id, storage_state)
-         SELECT s.run_id, s.name, MAX(s.value), r.experiment_id, r.storage_state
-         FROM run_scalars s JOIN runs r ON r.run_id = s.run_id
-         WHERE s.run_id = $1 AND s.name = $2
-         GROUP BY s.run_id, s.name, r.experiment_id, r.storage_state
-         ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value,
-         experiment_id = excluded.experiment_id, storage_state = excluded.storage_state",
-    )
-    .bind(&row.run_id)
-    .bind(&row.name)
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
+    sqlx::query(REFRESH_RUN_METRIC)
+        .bind(&row.run_id)
+        .bind(&row.name)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
     Ok(true)
 }
 
@@ -71,7 +73,9 @@ impl Store {
     /// Records reported scalars (KFP v1 `reportMetrics`) in one transaction; for each, whether
     /// it was recorded (`false`: that run, task and name already had a value, which is kept).
     pub async fn report_scalars(&self, rows: &[ScalarRow]) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(err)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(record_scalar(&mut tx, row, false).await?);

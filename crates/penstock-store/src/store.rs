@@ -393,7 +393,9 @@ fn task_from_row(r: &AnyRow) -> Result<TaskRecord, StoreError> {
 impl RunStore for Store {
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let meta = crate::catalog::RunMeta::in_experiment(self.default_experiment_id.clone(), run);
-        let mut tx = self.writer.begin().await.map_err(err)?;
+        let mut tx = crate::backend::begin_write(&self.writer, self.backend)
+            .await
+            .map_err(err)?;
         crate::catalog::insert_run_row(&mut tx, self, run, &meta).await?;
         tx.commit().await.map_err(err)
     }
