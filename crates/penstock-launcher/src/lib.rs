@@ -915,12 +915,18 @@ pub(crate) async fn conclude(
             return failed(format!("`{program}` was killed by signal {signal}"))
         }
     }
-    // Reading outputs may copy large artifacts (custom paths): off the async threads.
-    let (owned_request, owned_paths) = (request.clone(), setup.paths.clone());
-    let read = tokio::task::spawn_blocking(move || {
-        read_outputs(&owned_request, &owned_paths, &custom_paths)
-    })
-    .await;
+    // Reading output artifacts may copy large files (custom paths): off the async threads.
+    // Output parameters are small files, read here (a hand-over to a blocking thread costs
+    // more than reading them).
+    let read = if request.output_artifacts.is_empty() {
+        Ok(read_outputs(request, &setup.paths, &custom_paths))
+    } else {
+        let (owned_request, owned_paths) = (request.clone(), setup.paths.clone());
+        tokio::task::spawn_blocking(move || {
+            read_outputs(&owned_request, &owned_paths, &custom_paths)
+        })
+        .await
+    };
     match read {
         Ok(Ok(outputs)) => {
             for note in &outputs.notes {
