@@ -128,6 +128,8 @@ fn install_drivers() {
 pub(crate) struct Opened {
     pub pool: AnyPool,
     pub writer: AnyPool,
+    /// The SQLite file (its run writer opens a connection of its own).
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// Opens (creating if needed) a SQLite file and applies its pending migrations.
@@ -193,7 +195,11 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<Opened, StoreOpenError> {
     let writer = connect(1).await.map_err(|e| fail(&e))?;
     // Readers (several connections; WAL lets them run beside the writer).
     let pool = connect(4).await.map_err(|e| fail(&e))?;
-    Ok(Opened { pool, writer })
+    Ok(Opened {
+        pool,
+        writer,
+        file: Some(path.to_path_buf()),
+    })
 }
 
 /// `sqlite://` URL of a path, its bytes outside the unreserved set percent-encoded.
@@ -267,6 +273,7 @@ pub(crate) async fn open_postgres(url: &str) -> Result<Opened, StoreOpenError> {
     Ok(Opened {
         writer: pool.clone(),
         pool,
+        file: None,
     })
 }
 

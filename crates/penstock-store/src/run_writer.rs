@@ -1,19 +1,20 @@
 //! Group commit of the engine's records.
 //!
 //! Every [`RunWrite`] of the engine (task states, attempts, artifacts, cache entries) goes
-//! through one [`RunWriter`]: a task that owns a connection of its own, takes every write that
-//! is waiting, and commits them in one transaction. A write's caller gets its answer only after
+//! through one [`RunWriter`]: it owns a connection of its own, takes every write that is
+//! waiting, and commits them in one transaction. A write's caller gets its answer only after
 //! that commit, so each write is still durable when the engine acts on it; what changes is that
 //! a thousand loop iterations finishing at once cost a few commits instead of a thousand. (On
 //! SQLite a commit appends every changed page to the write-ahead log and takes its locks; with
 //! one task at a time nothing waits and a write is committed alone, as before.)
 //!
-//! The connection is the writer's own, outside the store's pools: a pooled connection costs a
-//! round trip to the database (a ping) each time it is handed back. On SQLite, where each
-//! round trip is a hand-over to sqlx's worker thread, a group takes two: `BEGIN IMMEDIATE` with
-//! the ownership check, then each unit's statements as one query, the last one ending with
-//! `COMMIT` (the store's other write transactions begin `IMMEDIATE` too, so the two connections
-//! take turns instead of failing on a stale snapshot). PostgreSQL runs one statement at a time.
+//! On SQLite the writer is a thread holding a `rusqlite` connection: a group is one hand-over
+//! to that thread and one answer back, its statements prepared once and kept. (Through sqlx
+//! every statement, `BEGIN` and `COMMIT` would be a hand-over to sqlx's worker thread and back,
+//! and a pooled connection pings the database each time it is handed back.) The store's other
+//! write transactions begin `IMMEDIATE` on SQLite, so the two writing connections take turns
+//! instead of failing on a stale snapshot. On PostgreSQL the writer is a task holding a
+//! connection of its own, one statement at a time.
 //!
 //! Fencing is unchanged: each group checks, inside its transaction and in `run_id` order, that the
 //! writing replica still owns each run it writes for (once per run), and refuses that run's
@@ -30,17 +31,17 @@ use penstock_engine::{
     ArtifactMap, ArtifactRole, AttemptRecord, CacheEntry, RunWrite, StoreError, TaskRecord,
     TaskState,
 };
+use rusqlite::OptionalExtension as _;
 use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, AnyPool, Arguments, Connection};
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most writes committed in one transaction.
 const MOST_IN_A_GROUP: usize = 512;
-/// The most writes sent to SQLite as one query.
-const WRITES_IN_A_QUERY: usize = 4;
 /// How many writes may wait for the writer before callers wait to hand theirs over.
 const QUEUE: usize = 4096;
 
@@ -58,43 +59,79 @@ struct Prepared<'a> {
     /// Its place in the group.
     index: usize,
     unit: &'a Unit,
-    writes: Vec<Vec<Statement>>,
+    statements: Vec<Statement>,
 }
 
-/// The handle the store submits writes through; the committing task ends when the last handle
-/// is dropped. It runs on the Tokio runtime that opened the store, so a store is used on that
-/// runtime (every caller in Penstock does).
+/// The handle the store submits writes through; the writer ends when the last handle is
+/// dropped. It is started on a Tokio runtime, which answers the writes.
 #[derive(Debug, Clone)]
 pub(crate) struct RunWriter {
     queue: mpsc::Sender<Unit>,
 }
 
-/// The database written to, and the writer's own connection to it (taken from `pool` when
-/// first needed and again after it failed).
-struct Writer {
-    pool: AnyPool,
-    backend: Backend,
-    connection: Option<AnyConnection>,
+/// Where a writer commits: one transaction for a group of units, as described in
+/// [`Committer::try_commit`].
+trait Committer {
+    /// One transaction for `units`. `Err` when the transaction failed (nothing of it is
+    /// recorded); otherwise each unit's outcome: recorded, or refused because this replica no
+    /// longer owns its run. The runs are checked (share-locked on PostgreSQL) in `run_id`
+    /// order before anything is written, so two transactions never lock runs in opposite
+    /// orders. A connection that failed is let go, and the next group opens another.
+    async fn try_commit(
+        &mut self,
+        units: &[Prepared<'_>],
+    ) -> Result<Vec<Result<(), StoreError>>, Failure>;
 }
 
 impl RunWriter {
-    /// Starts the committing task on the current Tokio runtime.
-    pub(crate) fn start(pool: AnyPool, backend: Backend) -> RunWriter {
+    /// Starts the writer of a SQLite file (a thread) or of a PostgreSQL database (a task on the
+    /// current Tokio runtime, connecting through `pool`).
+    pub(crate) fn start(pool: AnyPool, backend: Backend, file: Option<PathBuf>) -> RunWriter {
         let (queue, mut receiver) = mpsc::channel::<Unit>(QUEUE);
-        let mut writer = Writer {
-            pool,
-            backend,
-            connection: None,
-        };
-        tokio::spawn(async move {
-            let mut group = Vec::new();
-            while receiver.recv_many(&mut group, MOST_IN_A_GROUP).await > 0 {
-                writer.commit(std::mem::take(&mut group)).await;
+        match (backend, file) {
+            (Backend::Sqlite, Some(file)) => {
+                let runtime = tokio::runtime::Handle::current();
+                let thread = std::thread::Builder::new()
+                    .name("penstock-writer".into())
+                    .spawn(move || {
+                        let mut committer = SqliteCommitter {
+                            file,
+                            connection: None,
+                        };
+                        let mut group = Vec::new();
+                        while let Some(unit) = receiver.blocking_recv() {
+                            group.push(unit);
+                            while group.len() < MOST_IN_A_GROUP {
+                                match receiver.try_recv() {
+                                    Ok(unit) => group.push(unit),
+                                    Err(_) => break,
+                                }
+                            }
+                            // Nothing in it waits: the future is ready when first polled.
+                            runtime.block_on(commit(&mut committer, std::mem::take(&mut group)));
+                        }
+                    });
+                if let Err(e) = thread {
+                    // Every write is refused, naming why, as when the writer stops.
+                    tracing::error!("cannot start the store's writer thread: {e}");
+                }
             }
-            if let Some(connection) = writer.connection.take() {
-                let _ = connection.close().await;
+            (_, _) => {
+                let mut committer = PostgresCommitter {
+                    pool,
+                    connection: None,
+                };
+                tokio::spawn(async move {
+                    let mut group = Vec::new();
+                    while receiver.recv_many(&mut group, MOST_IN_A_GROUP).await > 0 {
+                        commit(&mut committer, std::mem::take(&mut group)).await;
+                    }
+                    if let Some(connection) = committer.connection.take() {
+                        let _ = connection.close().await;
+                    }
+                });
             }
-        });
+        }
         RunWriter { queue }
     }
 
@@ -119,91 +156,53 @@ impl RunWriter {
     }
 }
 
-impl Writer {
-    async fn commit(&mut self, group: Vec<Unit>) {
-        // Each unit's statements, built before anything is sent: a unit whose values cannot be
-        // encoded is refused alone.
-        let mut outcomes: Vec<Option<Result<(), StoreError>>> = Vec::with_capacity(group.len());
-        let mut units: Vec<Prepared> = Vec::with_capacity(group.len());
-        for (i, unit) in group.iter().enumerate() {
-            match statements_of(&unit.writes) {
-                Ok(statements) => {
-                    outcomes.push(None);
-                    units.push(Prepared {
-                        index: i,
-                        unit,
-                        writes: statements,
-                    });
-                }
-                Err(e) => outcomes.push(Some(Err(e))),
+/// Commits a group and answers each unit.
+async fn commit(committer: &mut impl Committer, group: Vec<Unit>) {
+    // Each unit's statements, built before anything is sent: a unit whose values cannot be
+    // encoded is refused alone.
+    let mut outcomes: Vec<Option<Result<(), StoreError>>> = Vec::with_capacity(group.len());
+    let mut units: Vec<Prepared> = Vec::with_capacity(group.len());
+    for (index, unit) in group.iter().enumerate() {
+        match statements_of(&unit.writes) {
+            Ok(statements) => {
+                outcomes.push(None);
+                units.push(Prepared {
+                    index,
+                    unit,
+                    statements,
+                });
             }
-        }
-        let committed = match self.try_commit(&units).await {
-            Ok(committed) => committed,
-            Err(Failure::Unreachable(e)) => {
-                // Retrying each unit would wait for the database once per unit.
-                units.iter().map(|_| Err(StoreError(e.clone()))).collect()
-            }
-            Err(failure) if units.len() == 1 => vec![Err(failure.into())],
-            Err(failure) => {
-                let e = StoreError::from(failure);
-                tracing::debug!(error = %e, writes = units.len(), "a group commit failed; committing its writes one by one");
-                let mut one_by_one = Vec::with_capacity(units.len());
-                for unit in &units {
-                    one_by_one.push(match self.try_commit(std::slice::from_ref(unit)).await {
-                        Ok(mut one) => one.pop().unwrap_or(Ok(())),
-                        Err(failure) => Err(failure.into()),
-                    });
-                }
-                one_by_one
-            }
-        };
-        for (prepared, outcome) in units.iter().zip(committed) {
-            outcomes[prepared.index] = Some(outcome);
-        }
-        for (unit, outcome) in group.into_iter().zip(outcomes) {
-            // A caller that stopped waiting needs no answer.
-            let _ = unit.done.send(outcome.unwrap_or(Ok(())));
+            Err(e) => outcomes.push(Some(Err(e))),
         }
     }
-
-    /// One transaction for `units`. `Err` when the transaction failed (nothing of it is
-    /// recorded); otherwise each unit's outcome: recorded, or refused because this replica no
-    /// longer owns its run. The runs are checked (share-locked on PostgreSQL) in `run_id`
-    /// order before anything is written, so two transactions never lock runs in opposite
-    /// orders. A connection that failed is let go, and the next group opens another.
-    async fn try_commit(
-        &mut self,
-        units: &[Prepared<'_>],
-    ) -> Result<Vec<Result<(), StoreError>>, Failure> {
-        let mut connection = match self.connection.take() {
-            Some(connection) => connection,
-            None => self
-                .pool
-                .acquire()
-                .await
-                .map_err(Failure::unreachable)?
-                .detach(),
-        };
-        let outcome = match self.backend {
-            Backend::Sqlite => commit_sqlite(&mut connection, units).await,
-            Backend::Postgres => commit_postgres(&mut connection, units).await,
-        };
-        match &outcome {
-            Err(Failure::Unreachable(_)) => drop(connection),
-            Err(Failure::Statement(_)) if self.backend == Backend::Sqlite => {
-                // The transaction is still open after a failed statement.
-                if sqlx::query("ROLLBACK")
-                    .execute(&mut connection)
-                    .await
-                    .is_ok()
-                {
-                    self.connection = Some(connection);
-                }
-            }
-            _ => self.connection = Some(connection),
+    let committed = match committer.try_commit(&units).await {
+        Ok(committed) => committed,
+        Err(Failure::Unreachable(e)) => {
+            // Retrying each unit would wait for the database once per unit.
+            units.iter().map(|_| Err(StoreError(e.clone()))).collect()
         }
-        outcome
+        Err(failure) if units.len() == 1 => vec![Err(failure.into())],
+        Err(failure) => {
+            let e = StoreError::from(failure);
+            tracing::debug!(error = %e, writes = units.len(), "a group commit failed; committing its writes one by one");
+            let mut one_by_one = Vec::with_capacity(units.len());
+            for unit in &units {
+                one_by_one.push(
+                    match committer.try_commit(std::slice::from_ref(unit)).await {
+                        Ok(mut one) => one.pop().unwrap_or(Ok(())),
+                        Err(failure) => Err(failure.into()),
+                    },
+                );
+            }
+            one_by_one
+        }
+    };
+    for (prepared, outcome) in units.iter().zip(committed) {
+        outcomes[prepared.index] = Some(outcome);
+    }
+    for (unit, outcome) in group.into_iter().zip(outcomes) {
+        // A caller that stopped waiting needs no answer.
+        let _ = unit.done.send(outcome.unwrap_or(Ok(())));
     }
 }
 
@@ -239,78 +238,126 @@ fn fence<'a>(
     (outcomes, writing)
 }
 
-/// A group on SQLite: `BEGIN IMMEDIATE` and the owners of its runs in one query, then one
-/// query per unit, the last ending with `COMMIT`. After an `Err(Statement)` the transaction is
-/// still open.
-async fn commit_sqlite(
-    connection: &mut AnyConnection,
+/// The writer of a SQLite file, and its connection once opened.
+struct SqliteCommitter {
+    file: PathBuf,
+    connection: Option<rusqlite::Connection>,
+}
+
+/// Opens the writer's connection to a SQLite file the store has created and migrated.
+fn open_sqlite(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let connection = rusqlite::Connection::open_with_flags(
+        file,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL")?;
+    Ok(connection)
+}
+
+impl Committer for SqliteCommitter {
+    async fn try_commit(
+        &mut self,
+        units: &[Prepared<'_>],
+    ) -> Result<Vec<Result<(), StoreError>>, Failure> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => {
+                let opened = open_sqlite(&self.file)
+                    .map_err(|e| Failure::Unreachable(format!("{}: {e}", self.file.display())))?;
+                self.connection.insert(opened)
+            }
+        };
+        let outcome = commit_sqlite(connection, units);
+        if let Err(Failure::Unreachable(_)) = outcome {
+            self.connection = None;
+        }
+        outcome
+    }
+}
+
+fn commit_sqlite(
+    connection: &mut rusqlite::Connection,
     units: &[Prepared<'_>],
 ) -> Result<Vec<Result<(), StoreError>>, Failure> {
-    let runs = runs_of(units);
-    let mut begin = Batch::default();
-    begin
-        .sql
-        .push_str("BEGIN IMMEDIATE;\nSELECT run_id, owner_replica FROM runs WHERE run_id IN (");
-    let mut distinct: Vec<&str> = runs.iter().map(|(run, _)| *run).collect();
-    distinct.dedup();
-    for (i, run) in distinct.iter().enumerate() {
-        if i > 0 {
-            begin.sql.push_str(", ");
-        }
-        begin.bind_next(Value::Text(Some(run.to_string())));
-    }
-    begin.sql.push(')');
-    let owners: Vec<(String, Option<String>)> =
-        sqlx::query_as_with(sqlx::AssertSqlSafe(begin.sql), begin.args)
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(|e| Failure::Unreachable(e.to_string()))?;
-    let owners: HashMap<&str, &str> = owners
-        .iter()
-        .filter_map(|(run, owner)| Some((run.as_str(), owner.as_deref()?)))
-        .collect();
-    let owned = runs
-        .iter()
-        .map(|&(run, replica)| {
-            let ownership = match owners.get(run) {
-                Some(&owner) if owner != replica => Err(crate::lease::lost(run, owner).0),
+    let tx = connection
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(Failure::sqlite)?;
+    let mut owned = HashMap::new();
+    {
+        let mut owner_of = tx
+            .prepare_cached("SELECT owner_replica FROM runs WHERE run_id = ?1")
+            .map_err(Failure::sqlite)?;
+        for (run_id, replica) in runs_of(units) {
+            let owner: Option<Option<String>> = owner_of
+                .query_row([run_id], |row| row.get(0))
+                .optional()
+                .map_err(Failure::sqlite)?;
+            let ownership = match owner.flatten() {
+                Some(owner) if owner != replica => Err(crate::lease::lost(run_id, &owner).0),
                 _ => Ok(()),
             };
-            ((run, replica), ownership)
-        })
-        .collect();
+            owned.insert((run_id, replica), ownership);
+        }
+    }
     let (outcomes, writing) = fence(units, &owned);
-    if writing.is_empty() {
-        sqlx::query("COMMIT")
-            .execute(&mut *connection)
-            .await
-            .map_err(Failure::of_statement)?;
-    }
-    // A unit's writes go in queries of at most `WRITES_IN_A_QUERY`: SQLite prepares a query's
-    // statements each time its text is new, so a DAG of a thousand tasks is sent as the same
-    // few texts, prepared once.
-    let queries: Vec<&[Vec<Statement>]> = writing
-        .iter()
-        .flat_map(|p| p.writes.chunks(WRITES_IN_A_QUERY))
-        .collect();
-    for (n, writes) in queries.iter().enumerate() {
-        let mut batch = Batch::default();
-        for statement in writes.iter().flatten() {
-            batch.push(statement);
+    for prepared in writing {
+        for statement in &prepared.statements {
+            execute_sqlite(&tx, statement).map_err(Failure::sqlite)?;
         }
-        if n + 1 == queries.len() {
-            batch.sql.push_str(";\nCOMMIT");
-        }
-        sqlx::query_with(sqlx::AssertSqlSafe(batch.sql), batch.args)
-            .execute(&mut *connection)
-            .await
-            .map_err(Failure::of_statement)?;
     }
+    // A transaction dropped before its commit is rolled back.
+    tx.commit().map_err(Failure::sqlite)?;
     Ok(outcomes)
 }
 
-/// A group on PostgreSQL, one statement at a time; a failed transaction is rolled back when the
-/// connection is next used or dropped.
+/// Runs one statement, its `$N` bound to its Nth value.
+fn execute_sqlite(tx: &rusqlite::Transaction, statement: &Statement) -> rusqlite::Result<()> {
+    let mut prepared = tx.prepare_cached(statement.sql)?;
+    for (i, value) in statement.values.iter().enumerate() {
+        let Some(index) = prepared.parameter_index(&format!("${}", i + 1))? else {
+            continue;
+        };
+        match value {
+            Value::Text(text) => prepared.raw_bind_parameter(index, text)?,
+            Value::Int(int) => prepared.raw_bind_parameter(index, int)?,
+            Value::Real(real) => prepared.raw_bind_parameter(index, real)?,
+        }
+    }
+    prepared.raw_execute()?;
+    Ok(())
+}
+
+/// The writer of a PostgreSQL database, and its connection once taken from the pool (and
+/// detached from it: a pooled connection is pinged each time it is handed back).
+struct PostgresCommitter {
+    pool: AnyPool,
+    connection: Option<AnyConnection>,
+}
+
+impl Committer for PostgresCommitter {
+    async fn try_commit(
+        &mut self,
+        units: &[Prepared<'_>],
+    ) -> Result<Vec<Result<(), StoreError>>, Failure> {
+        let mut connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => self
+                .pool
+                .acquire()
+                .await
+                .map_err(Failure::unreachable)?
+                .detach(),
+        };
+        let outcome = commit_postgres(&mut connection, units).await;
+        if !matches!(outcome, Err(Failure::Unreachable(_))) {
+            self.connection = Some(connection);
+        }
+        outcome
+    }
+}
+
+/// A failed transaction is rolled back when the connection is next used or dropped.
 async fn commit_postgres(
     connection: &mut AnyConnection,
     units: &[Prepared<'_>],
@@ -330,10 +377,22 @@ async fn commit_postgres(
     }
     let (outcomes, writing) = fence(units, &owned);
     for prepared in writing {
-        for statement in prepared.writes.iter().flatten() {
-            let mut one = Batch::default();
-            one.push(statement);
-            sqlx::query_with(sqlx::AssertSqlSafe(one.sql), one.args)
+        for statement in &prepared.statements {
+            let mut args = AnyArguments::default();
+            for value in &statement.values {
+                let added = match value {
+                    Value::Text(text) => args.add(text.clone()),
+                    Value::Int(int) => args.add(*int),
+                    Value::Real(real) => args.add(*real),
+                };
+                if let Err(e) = added {
+                    // Encoding text and numbers into the Any buffer cannot fail; if it ever
+                    // did, the statement would fail on its missing parameter with a clear
+                    // database error.
+                    tracing::error!("cannot bind a value of a write: {e}");
+                }
+            }
+            sqlx::query_with(statement.sql, args)
                 .execute(&mut *tx)
                 .await
                 .map_err(Failure::of_statement)?;
@@ -355,6 +414,29 @@ enum Failure {
 impl Failure {
     fn unreachable(e: sqlx::Error) -> Failure {
         Failure::Unreachable(e.to_string())
+    }
+
+    /// An error of SQLite's: the database cannot be used (busy past the timeout, locked, an
+    /// I/O error, a full disk, read-only, corrupt), or it refused one statement (a constraint,
+    /// a value too big: retried unit by unit).
+    fn sqlite(e: rusqlite::Error) -> Failure {
+        use rusqlite::ErrorCode::*;
+        match e.sqlite_error_code() {
+            Some(
+                DatabaseBusy
+                | DatabaseLocked
+                | SystemIoFailure
+                | DiskFull
+                | CannotOpen
+                | ReadOnly
+                | DatabaseCorrupt
+                | NotADatabase
+                | OutOfMemory
+                | PermissionDenied
+                | FileLockingProtocolFailed,
+            ) => Failure::Unreachable(e.to_string()),
+            _ => Failure::Statement(err(e)),
+        }
     }
 
     /// A statement's error: the database refused it (a constraint, a full disk: retried unit
@@ -390,59 +472,6 @@ struct Statement {
     values: Vec<Value>,
 }
 
-/// Statements run as one query: each one's placeholders renumbered to follow the previous
-/// one's, its values bound after theirs. (SQLite runs every statement of a query and binds
-/// `$N` to the query's Nth value; on PostgreSQL a batch holds one statement.)
-#[derive(Default)]
-struct Batch {
-    sql: String,
-    args: AnyArguments,
-    count: usize,
-}
-
-impl Batch {
-    fn push(&mut self, statement: &Statement) {
-        if !self.sql.is_empty() {
-            self.sql.push_str(";\n");
-        }
-        let offset = self.count;
-        let mut rest = statement.sql;
-        while let Some(at) = rest.find('$') {
-            self.sql.push_str(&rest[..=at]);
-            let digits = rest[at + 1..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(rest.len() - at - 1, |end| end);
-            let number: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
-            let _ = write!(self.sql, "{}", number + offset);
-            rest = &rest[at + 1 + digits..];
-        }
-        self.sql.push_str(rest);
-        for value in &statement.values {
-            self.bind(value);
-        }
-    }
-
-    /// Appends a placeholder bound to `value`.
-    fn bind_next(&mut self, value: Value) {
-        let _ = write!(self.sql, "${}", self.count + 1);
-        self.bind(&value);
-    }
-
-    fn bind(&mut self, value: &Value) {
-        let added = match value {
-            Value::Text(text) => self.args.add(text.clone()),
-            Value::Int(int) => self.args.add(*int),
-            Value::Real(real) => self.args.add(*real),
-        };
-        if let Err(e) = added {
-            // Encoding text and numbers into the Any buffer cannot fail; if it ever did, the
-            // statement would fail on its missing parameter with a clear database error.
-            tracing::error!("cannot bind a value of a write: {e}");
-        }
-        self.count += 1;
-    }
-}
-
 fn text(value: impl Into<String>) -> Value {
     Value::Text(Some(value.into()))
 }
@@ -451,11 +480,10 @@ fn opt_text(value: Option<impl Into<String>>) -> Value {
     Value::Text(value.map(Into::into))
 }
 
-/// The statements of each of a unit's writes, in order.
-fn statements_of(writes: &[RunWrite]) -> Result<Vec<Vec<Statement>>, StoreError> {
-    let mut all = Vec::with_capacity(writes.len());
+/// The statements of a unit's writes, in order.
+fn statements_of(writes: &[RunWrite]) -> Result<Vec<Statement>, StoreError> {
+    let mut statements = Vec::new();
     for write in writes {
-        let mut statements = Vec::new();
         match write {
             RunWrite::Task { task, message } => {
                 upsert_task(&mut statements, task, message.as_deref())?
@@ -468,9 +496,8 @@ fn statements_of(writes: &[RunWrite]) -> Result<Vec<Vec<Statement>>, StoreError>
             } => record_artifacts(&mut statements, task, *role, artifacts)?,
             RunWrite::CacheEntry(entry) => statements.push(insert_cache_entry(entry)?),
         }
-        all.push(statements);
     }
-    Ok(all)
+    Ok(statements)
 }
 
 /// The row of a task; its history gains an entry when the state changes (the newest entry is
@@ -647,28 +674,5 @@ pub(crate) fn run_of(write: &RunWrite) -> &str {
         RunWrite::Task { task, .. } | RunWrite::Artifacts { task, .. } => &task.run_id,
         RunWrite::Attempt(attempt) => &attempt.run_id,
         RunWrite::CacheEntry(entry) => &entry.run_id,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_numbers_each_statements_values_after_the_previous_ones() {
-        let mut batch = Batch::default();
-        batch.push(&Statement {
-            sql: "INSERT INTO a VALUES ($1, $2)",
-            values: vec![text("x"), Value::Int(Some(1))],
-        });
-        batch.push(&Statement {
-            sql: "INSERT INTO b SELECT $1, $2 WHERE $1 <> $10",
-            values: (0..10).map(|i| Value::Int(Some(i))).collect(),
-        });
-        assert_eq!(
-            batch.sql,
-            "INSERT INTO a VALUES ($1, $2);\nINSERT INTO b SELECT $3, $4 WHERE $3 <> $12"
-        );
-        assert_eq!(batch.count, 12);
     }
 }

@@ -145,7 +145,11 @@ impl Store {
             });
         }
         let replica = std::sync::Arc::new(crate::lease::Replica::current().clone());
-        let run_writer = crate::run_writer::RunWriter::start(opened.writer.clone(), backend);
+        let run_writer = crate::run_writer::RunWriter::start(
+            opened.writer.clone(),
+            backend,
+            opened.file.clone(),
+        );
         Ok(Store {
             pool: opened.pool,
             writer: opened.writer,
