@@ -32,6 +32,17 @@ import kfp  # noqa: E402,F401
 import kfp.dsl.executor  # noqa: E402,F401
 import kfp.dsl.executor_main  # noqa: E402,F401
 
+# What every task's executor_main does before the component's code runs, done once here so that
+# the children inherit it: argparse's translations look up the locale (importing `locale`) and
+# compile its patterns (kept in `re`'s cache). Nothing of the component's, nor logging, is set up.
+import argparse  # noqa: E402
+import locale  # noqa: E402,F401
+
+_warm_parser = argparse.ArgumentParser(description="warm-up")
+_warm_parser.add_argument("--executor_input", type=str)
+_warm_parser.parse_known_args(["--executor_input", "{}", "--other", "x"])
+del _warm_parser
+
 SOCKET_PATH = sys.argv[1]
 IDLE = float(sys.argv[2])
 
