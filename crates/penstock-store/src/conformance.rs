@@ -96,6 +96,7 @@ conformance!(
     default_experiment_survives_reopen,
     list_totals_follow_every_change,
     group_commit_keeps_units_apart,
+    engine_and_catalog_writes_interleave,
 );
 
 fn t(ms: i64) -> Timestamp {
@@ -1741,4 +1742,47 @@ async fn group_commit_keeps_units_apart(store: &Store) {
     // Each recorded task has exactly its one history entry.
     let history = store.task_history("g-ours/t7").await.expect("history");
     assert_eq!(history.len(), 1, "{history:?}");
+}
+
+/// The engine's writes (the run writer's own connection) and the catalog's write transactions
+/// that read before writing (the writer pool's connection) at once: on SQLite both begin
+/// `IMMEDIATE`, so one waits for the other instead of failing on a stale snapshot.
+async fn engine_and_catalog_writes_interleave(store: &Store) {
+    store
+        .insert_run(&run("i-busy", "i-busy", 0))
+        .await
+        .expect("run");
+    for i in 0..40 {
+        let id = format!("i-fail-{i}");
+        store.insert_run(&run(&id, &id, i)).await.expect("run");
+    }
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let store = store.clone();
+        writes.spawn(async move {
+            let task = task("i-busy", &format!("t{i}"), TaskState::Pending);
+            store
+                .upsert_task(&task, Some("created"))
+                .await
+                .map_err(|e| format!("task write {i}: {e}"))
+        });
+    }
+    for i in 0..40 {
+        let store = store.clone();
+        writes.spawn(async move {
+            // Reads the run's owner, then writes.
+            store
+                .fail_run(&format!("i-fail-{i}"), "stopped by the test", t(5))
+                .await
+                .map_err(|e| format!("fail_run {i}: {e}"))
+        });
+    }
+    while let Some(done) = writes.join_next().await {
+        done.expect("join").unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(store.list_tasks("i-busy").await.expect("tasks").len(), 200);
+    for i in 0..40 {
+        let failed = store.get_run(&format!("i-fail-{i}")).await.expect("run").0;
+        assert_eq!(failed.state, RunState::Failed, "{failed:?}");
+    }
 }
