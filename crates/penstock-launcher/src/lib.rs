@@ -916,9 +916,9 @@ pub(crate) async fn conclude(
         }
     }
     // Reading output artifacts may copy large files (custom paths): off the async threads.
-    // Output parameters are small files, read here (a hand-over to a blocking thread costs
-    // more than reading them).
-    let read = if request.output_artifacts.is_empty() {
+    // A few small output files are read here (a hand-over to a blocking thread costs more than
+    // reading them).
+    let read = if outputs_are_small(request, &setup.paths) {
         Ok(read_outputs(request, &setup.paths, &custom_paths))
     } else {
         let (owned_request, owned_paths) = (request.clone(), setup.paths.clone());
@@ -940,6 +940,28 @@ pub(crate) async fn conclude(
         Ok(Err(message)) => failed(message),
         Err(e) => failed(format!("reading the task's outputs: {e}")),
     }
+}
+
+/// The most bytes of an output file read on an async thread.
+const SMALL_OUTPUT: u64 = 64 * 1024;
+
+/// Whether a task's outputs may be read on an async thread: it has no output artifacts (whose
+/// reading may copy large files), and its output parameter files and executor output, where
+/// they exist, are regular files of at most [`SMALL_OUTPUT`] bytes (a task could leave a FIFO
+/// there, whose reading would block the thread).
+fn outputs_are_small(request: &LaunchRequest, paths: &TaskPaths) -> bool {
+    let small = |path: &Path| match std::fs::metadata(path) {
+        Ok(meta) => meta.is_file() && meta.len() <= SMALL_OUTPUT,
+        Err(_) => true,
+    };
+    request.output_artifacts.is_empty()
+        && small(&paths.executor_output)
+        && request
+            .component
+            .output_definitions
+            .parameters
+            .keys()
+            .all(|name| small(&paths.parameter_file(name)))
 }
 
 /// Where the paths a component gives to `set_path` are found on this machine.

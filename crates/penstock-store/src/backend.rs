@@ -190,8 +190,10 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<Opened, StoreOpenError> {
             })
             .connect(&url)
     };
-    // The single writer: SQLite serialises writes anyway, and one connection avoids
-    // `SQLITE_BUSY` when a read-then-write transaction would need to upgrade its lock.
+    // One connection for the store's own writes (runs, experiments, leases): SQLite serialises
+    // writes anyway. The engine's task writes go through the run writer's own connection
+    // (`run_writer.rs`); both begin their transactions IMMEDIATE (`begin_write`), so they wait
+    // for each other's lock (busy timeout) instead of failing on a lock upgrade.
     let writer = connect(1).await.map_err(|e| fail(&e))?;
     // Readers (several connections; WAL lets them run beside the writer).
     let pool = connect(4).await.map_err(|e| fail(&e))?;

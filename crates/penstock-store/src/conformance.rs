@@ -1786,3 +1786,41 @@ async fn engine_and_catalog_writes_interleave(store: &Store) {
         assert_eq!(failed.state, RunState::Failed, "{failed:?}");
     }
 }
+
+/// The run writer keeps its PostgreSQL connection between groups; when the server closes it
+/// (a restart, an idle timeout), the next write is made on a fresh connection instead of
+/// failing.
+#[tokio::test]
+async fn a_writer_connection_closed_by_postgres_is_replaced() {
+    let store = postgres_store().await;
+    store
+        .insert_run(&run("k-run", "k-run", 0))
+        .await
+        .expect("run");
+    let first = task("k-run", "before", TaskState::Pending);
+    store
+        .upsert_task(&first, Some("created"))
+        .await
+        .expect("a first write opens the writer's connection");
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) AS terminated",
+    )
+    .fetch_one(&store.writer)
+    .await
+    .expect("terminate the other connections");
+    assert!(closed >= 1, "the writer's connection was not found");
+    let second = task("k-run", "after", TaskState::Pending);
+    store
+        .upsert_task(&second, Some("created"))
+        .await
+        .expect("the write after the server closed the connection");
+    let paths: Vec<String> = store
+        .list_tasks("k-run")
+        .await
+        .expect("tasks")
+        .into_iter()
+        .map(|t| t.path)
+        .collect();
+    assert!(paths.contains(&"after".to_string()), "{paths:?}");
+}

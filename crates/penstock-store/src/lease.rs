@@ -388,8 +388,8 @@ impl Store {
 /// Fails a write about `run_id` unless this replica owns the run (or nobody does: runs
 /// recorded before leases existed). Called inside the writing transaction. On PostgreSQL the
 /// run's row is share-locked until the transaction ends, so a claim by another replica waits
-/// for the write or the write sees the claim: never a write after a claim. (SQLite has one
-/// writer at a time, and a write transaction whose snapshot is stale fails.)
+/// for the write or the write sees the claim: never a write after a claim. (On SQLite write
+/// transactions begin IMMEDIATE, holding the database's write lock from their first read.)
 pub(crate) async fn ensure_owner(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     store: &Store,
@@ -403,7 +403,7 @@ pub(crate) async fn ensure_owner(
 
 /// The replica that owns `run_id` when it is not `replica` (a run without an owner, or an
 /// unknown run, is nobody else's). The row stays share-locked until the transaction ends on
-/// PostgreSQL; SQLite's single writer holds the database anyway.
+/// PostgreSQL; on SQLite the transaction holds the write lock anyway.
 pub(crate) async fn owner_other_than(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,

@@ -13,15 +13,20 @@
 //! every statement, `BEGIN` and `COMMIT` would be a hand-over to sqlx's worker thread and back,
 //! and a pooled connection pings the database each time it is handed back.) The store's other
 //! write transactions begin `IMMEDIATE` on SQLite, so the two writing connections take turns
-//! instead of failing on a stale snapshot. On PostgreSQL the writer is a task holding a
-//! connection of its own, one statement at a time.
+//! instead of failing on a stale snapshot (they wait for each other through SQLite's busy
+//! handler, up to 10 s, rather than in one queue). On PostgreSQL the writer is a task holding a
+//! connection of its own, one statement at a time; when a kept connection cannot begin a
+//! transaction (the server restarted, an idle timeout closed it), the group is tried once more
+//! on a fresh one.
 //!
 //! Fencing is unchanged: each group checks, inside its transaction and in `run_id` order, that the
 //! writing replica still owns each run it writes for (once per run), and refuses that run's
 //! writes if not, without affecting the others. When a statement of a group fails (a
 //! constraint), each of its writes is retried in a transaction of its own, so one bad write never
-//! fails the others; when the database cannot be reached or the commit fails (a full disk),
-//! every write of the group gets that error at once, as each would have on its own.
+//! fails the others; when the database cannot be reached, a transaction cannot begin or commit,
+//! or SQLite says it cannot be used (busy past its timeout, an I/O error, a full disk,
+//! read-only), every write of the group gets that error at once, as each would have on its own
+//! (and units still waiting to be retried one by one get it too).
 
 use crate::backend::Backend;
 use crate::lease::Replica;
@@ -85,13 +90,17 @@ trait Committer {
 
 impl RunWriter {
     /// Starts the writer of a SQLite file (a thread) or of a PostgreSQL database (a task on the
-    /// current Tokio runtime, connecting through `pool`).
-    pub(crate) fn start(pool: AnyPool, backend: Backend, file: Option<PathBuf>) -> RunWriter {
+    /// current Tokio runtime, connecting through `pool`). `Err`: the thread could not start.
+    pub(crate) fn start(
+        pool: AnyPool,
+        backend: Backend,
+        file: Option<PathBuf>,
+    ) -> Result<RunWriter, String> {
         let (queue, mut receiver) = mpsc::channel::<Unit>(QUEUE);
         match (backend, file) {
             (Backend::Sqlite, Some(file)) => {
                 let runtime = tokio::runtime::Handle::current();
-                let thread = std::thread::Builder::new()
+                std::thread::Builder::new()
                     .name("penstock-writer".into())
                     .spawn(move || {
                         let mut committer = SqliteCommitter {
@@ -110,11 +119,8 @@ impl RunWriter {
                             // Nothing in it waits: the future is ready when first polled.
                             runtime.block_on(commit(&mut committer, std::mem::take(&mut group)));
                         }
-                    });
-                if let Err(e) = thread {
-                    // Every write is refused, naming why, as when the writer stops.
-                    tracing::error!("cannot start the store's writer thread: {e}");
-                }
+                    })
+                    .map_err(|e| format!("cannot start the store's writer thread: {e}"))?;
             }
             (_, _) => {
                 let mut committer = PostgresCommitter {
@@ -132,7 +138,7 @@ impl RunWriter {
                 });
             }
         }
-        RunWriter { queue }
+        Ok(RunWriter { queue })
     }
 
     /// Commits `writes` (all of run `run_id`, by `replica`) together, with whatever else is
@@ -175,7 +181,12 @@ async fn commit(committer: &mut impl Committer, group: Vec<Unit>) {
             Err(e) => outcomes.push(Some(Err(e))),
         }
     }
-    let committed = match committer.try_commit(&units).await {
+    let attempt = if units.is_empty() {
+        Ok(Vec::new())
+    } else {
+        committer.try_commit(&units).await
+    };
+    let committed = match attempt {
         Ok(committed) => committed,
         Err(Failure::Unreachable(e)) => {
             // Retrying each unit would wait for the database once per unit.
@@ -186,10 +197,20 @@ async fn commit(committer: &mut impl Committer, group: Vec<Unit>) {
             let e = StoreError::from(failure);
             tracing::debug!(error = %e, writes = units.len(), "a group commit failed; committing its writes one by one");
             let mut one_by_one = Vec::with_capacity(units.len());
+            let mut unreachable = None;
             for unit in &units {
+                if let Some(e) = &unreachable {
+                    // The database went away meanwhile: the rest get that answer at once.
+                    one_by_one.push(Err(StoreError(String::clone(e))));
+                    continue;
+                }
                 one_by_one.push(
                     match committer.try_commit(std::slice::from_ref(unit)).await {
-                        Ok(mut one) => one.pop().unwrap_or(Ok(())),
+                        Ok(mut one) => one.pop().unwrap_or_else(|| Err(unanswered())),
+                        Err(Failure::Unreachable(e)) => {
+                            unreachable = Some(e.clone());
+                            Err(StoreError(e))
+                        }
                         Err(failure) => Err(failure.into()),
                     },
                 );
@@ -202,8 +223,14 @@ async fn commit(committer: &mut impl Committer, group: Vec<Unit>) {
     }
     for (unit, outcome) in group.into_iter().zip(outcomes) {
         // A caller that stopped waiting needs no answer.
-        let _ = unit.done.send(outcome.unwrap_or(Ok(())));
+        let _ = unit.done.send(outcome.unwrap_or_else(|| Err(unanswered())));
     }
+}
+
+/// What a unit is told if its transaction gave no outcome for it (which `try_commit` never
+/// does): not recorded, as far as the writer knows.
+fn unanswered() -> StoreError {
+    StoreError("the store's writer lost track of this write; it may not be recorded".into())
 }
 
 /// The runs `units` write for, each with the replica writing, in `run_id` order, once each.
@@ -282,7 +309,7 @@ fn commit_sqlite(
 ) -> Result<Vec<Result<(), StoreError>>, Failure> {
     let tx = connection
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(Failure::sqlite)?;
+        .map_err(|e| Failure::Unreachable(e.to_string()))?;
     let mut owned = HashMap::new();
     {
         let mut owner_of = tx
@@ -307,16 +334,26 @@ fn commit_sqlite(
         }
     }
     // A transaction dropped before its commit is rolled back.
-    tx.commit().map_err(Failure::sqlite)?;
+    tx.commit()
+        .map_err(|e| Failure::Unreachable(e.to_string()))?;
     Ok(outcomes)
 }
 
-/// Runs one statement, its `$N` bound to its Nth value.
+/// Runs one statement, its `$N` bound to its Nth value. A statement whose placeholders and
+/// values do not match is refused (SQLite would bind a missing value as NULL; PostgreSQL
+/// refuses it too).
 fn execute_sqlite(tx: &rusqlite::Transaction, statement: &Statement) -> rusqlite::Result<()> {
     let mut prepared = tx.prepare_cached(statement.sql)?;
+    if prepared.parameter_count() != statement.values.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(
+            prepared.parameter_count(),
+            statement.values.len(),
+        ));
+    }
     for (i, value) in statement.values.iter().enumerate() {
-        let Some(index) = prepared.parameter_index(&format!("${}", i + 1))? else {
-            continue;
+        let name = format!("${}", i + 1);
+        let Some(index) = prepared.parameter_index(&name)? else {
+            return Err(rusqlite::Error::InvalidParameterName(name));
         };
         match value {
             Value::Text(text) => prepared.raw_bind_parameter(index, text)?,
@@ -335,21 +372,35 @@ struct PostgresCommitter {
     connection: Option<AnyConnection>,
 }
 
+/// A connection of the writer's own, taken from `pool` and detached from it.
+async fn fresh(pool: &AnyPool) -> Result<AnyConnection, Failure> {
+    Ok(pool.acquire().await.map_err(Failure::unreachable)?.detach())
+}
+
 impl Committer for PostgresCommitter {
     async fn try_commit(
         &mut self,
         units: &[Prepared<'_>],
     ) -> Result<Vec<Result<(), StoreError>>, Failure> {
-        let mut connection = match self.connection.take() {
+        let kept = self.connection.take();
+        let reused = kept.is_some();
+        let mut connection = match kept {
             Some(connection) => connection,
-            None => self
-                .pool
-                .acquire()
-                .await
-                .map_err(Failure::unreachable)?
-                .detach(),
+            None => fresh(&self.pool).await?,
         };
-        let outcome = commit_postgres(&mut connection, units).await;
+        let mut outcome = commit_postgres(&mut connection, units).await;
+        if reused && matches!(outcome, Err(Failure::NotBegun(_))) {
+            // The kept connection was closed meanwhile (a server restart, a fail-over, an idle
+            // timeout): once more on a fresh one. Only when nothing was sent in a transaction:
+            // after a failed COMMIT it is unknown whether the writes were recorded.
+            drop(connection);
+            connection = fresh(&self.pool).await?;
+            outcome = commit_postgres(&mut connection, units).await;
+        }
+        let outcome = outcome.map_err(|failure| match failure {
+            Failure::NotBegun(e) => Failure::Unreachable(e),
+            other => other,
+        });
         if !matches!(outcome, Err(Failure::Unreachable(_))) {
             self.connection = Some(connection);
         }
@@ -362,17 +413,24 @@ async fn commit_postgres(
     connection: &mut AnyConnection,
     units: &[Prepared<'_>],
 ) -> Result<Vec<Result<(), StoreError>>, Failure> {
-    let mut tx = connection.begin().await.map_err(Failure::unreachable)?;
+    let mut tx = connection
+        .begin()
+        .await
+        .map_err(|e| Failure::NotBegun(e.to_string()))?;
     let mut owned = HashMap::new();
     for (run_id, replica) in runs_of(units) {
-        let ownership =
-            match crate::lease::owner_other_than(&mut tx, Backend::Postgres, replica, run_id)
+        // Share-locked until the transaction ends, so a claim by another replica waits for
+        // this write or this write sees the claim.
+        let owner: Option<Option<String>> =
+            sqlx::query_scalar("SELECT owner_replica FROM runs WHERE run_id = $1 FOR SHARE")
+                .bind(run_id)
+                .fetch_optional(&mut *tx)
                 .await
-                .map_err(Failure::Statement)?
-            {
-                None => Ok(()),
-                Some(owner) => Err(crate::lease::lost(run_id, &owner).0),
-            };
+                .map_err(Failure::of_statement)?;
+        let ownership = match owner.flatten() {
+            Some(owner) if owner != replica => Err(crate::lease::lost(run_id, &owner).0),
+            _ => Ok(()),
+        };
         owned.insert((run_id, replica), ownership);
     }
     let (outcomes, writing) = fence(units, &owned);
@@ -404,6 +462,9 @@ async fn commit_postgres(
 
 /// Why a group's transaction failed.
 enum Failure {
+    /// A transaction could not begin (PostgreSQL: nothing was sent in it, so it may be tried
+    /// again on another connection); told to the units as [`Failure::Unreachable`].
+    NotBegun(String),
     /// The database could not be reached, or the transaction could not begin or commit: every
     /// unit of the group gets this answer.
     Unreachable(String),
@@ -452,7 +513,7 @@ impl Failure {
 impl From<Failure> for StoreError {
     fn from(failure: Failure) -> StoreError {
         match failure {
-            Failure::Unreachable(e) => StoreError(e),
+            Failure::Unreachable(e) | Failure::NotBegun(e) => StoreError(e),
             Failure::Statement(e) => e,
         }
     }

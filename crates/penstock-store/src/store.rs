@@ -149,7 +149,8 @@ impl Store {
             opened.writer.clone(),
             backend,
             opened.file.clone(),
-        );
+        )
+        .map_err(|e| StoreOpenError(format!("{shown}: {e}")))?;
         Ok(Store {
             pool: opened.pool,
             writer: opened.writer,
