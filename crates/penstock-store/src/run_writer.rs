@@ -59,7 +59,7 @@ struct Unit {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// A unit of a group with the statements of each of its writes.
+/// A unit of a group with the statements of its writes, in order.
 struct Prepared<'a> {
     /// Its place in the group.
     index: usize,
