@@ -244,6 +244,15 @@ fn runs_of<'a>(units: &'a [Prepared<'a>]) -> Vec<(&'a str, &'a str)> {
     runs
 }
 
+/// Whether `replica` may write for `run_id`, whose owner is `owner` (a run without an owner,
+/// or an unknown run, is nobody else's); `Err`: why not.
+fn ownership(run_id: &str, replica: &str, owner: Option<String>) -> Result<(), String> {
+    match owner {
+        Some(owner) if owner != replica => Err(crate::lease::lost(run_id, &owner).0),
+        _ => Ok(()),
+    }
+}
+
 /// Each unit's outcome given who owns each run (`Err`: the error a fenced unit gets), and the
 /// units to write.
 fn fence<'a>(
@@ -320,11 +329,10 @@ fn commit_sqlite(
                 .query_row([run_id], |row| row.get(0))
                 .optional()
                 .map_err(Failure::sqlite)?;
-            let ownership = match owner.flatten() {
-                Some(owner) if owner != replica => Err(crate::lease::lost(run_id, &owner).0),
-                _ => Ok(()),
-            };
-            owned.insert((run_id, replica), ownership);
+            owned.insert(
+                (run_id, replica),
+                ownership(run_id, replica, owner.flatten()),
+            );
         }
     }
     let (outcomes, writing) = fence(units, &owned);
@@ -427,11 +435,10 @@ async fn commit_postgres(
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(Failure::of_statement)?;
-        let ownership = match owner.flatten() {
-            Some(owner) if owner != replica => Err(crate::lease::lost(run_id, &owner).0),
-            _ => Ok(()),
-        };
-        owned.insert((run_id, replica), ownership);
+        owned.insert(
+            (run_id, replica),
+            ownership(run_id, replica, owner.flatten()),
+        );
     }
     let (outcomes, writing) = fence(units, &owned);
     for prepared in writing {
