@@ -179,14 +179,7 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<Opened, StoreOpenError> {
             .max_connections(max)
             .test_before_acquire(false)
             .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000",
-                    )
-                    .await
-                    .map(|_| ())
-                })
+                Box::pin(async move { conn.execute(SQLITE_CONNECTION_PRAGMAS).await.map(|_| ()) })
             })
             .connect(&url)
     };
@@ -203,6 +196,12 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<Opened, StoreOpenError> {
         file: Some(path.to_path_buf()),
     })
 }
+
+/// The settings of every SQLite connection the store opens (the pools' and the run writer's):
+/// foreign keys checked, commits not synced until a checkpoint (write-ahead logging keeps them
+/// safe from a crash of the process), and up to 10 s of waiting for another writer's lock.
+pub(crate) const SQLITE_CONNECTION_PRAGMAS: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000";
 
 /// `sqlite://` URL of a path, its bytes outside the unreserved set percent-encoded.
 fn sqlite_url(path: &Path) -> String {

@@ -42,7 +42,6 @@ use sqlx::{AnyConnection, AnyPool, Arguments, Connection};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most writes committed in one transaction.
@@ -281,13 +280,12 @@ struct SqliteCommitter {
 }
 
 /// Opens the writer's connection to a SQLite file the store has created and migrated.
-fn open_sqlite(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
+fn open_writer_connection(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let connection = rusqlite::Connection::open_with_flags(
         file,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    connection.busy_timeout(Duration::from_secs(10))?;
-    connection.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL")?;
+    connection.execute_batch(crate::backend::SQLITE_CONNECTION_PRAGMAS)?;
     Ok(connection)
 }
 
@@ -299,7 +297,7 @@ impl Committer for SqliteCommitter {
         let connection = match &mut self.connection {
             Some(connection) => connection,
             None => {
-                let opened = open_sqlite(&self.file)
+                let opened = open_writer_connection(&self.file)
                     .map_err(|e| Failure::Unreachable(format!("{}: {e}", self.file.display())))?;
                 self.connection.insert(opened)
             }
